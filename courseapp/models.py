@@ -1,0 +1,200 @@
+"""Thin models: data and the invariants that belong to a row. Writes go through courseapp.services."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ImmutableRowError(Exception):
+    """Raised when code tries to change a row that is written once (Submission, Result)."""
+
+
+class InvalidTransition(Exception):
+    """Raised when a GradingJob is asked to move to a status its current status does not allow."""
+
+
+class Course(models.Model):
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Enrolment(models.Model):
+    class Role(models.TextChoices):
+        STUDENT = "student", "Student"
+        INSTRUCTOR = "instructor", "Instructor"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolments")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrolments")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.STUDENT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "course"], name="one_enrolment_per_user_course")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.course} ({self.role})"
+
+
+class Exercise(models.Model):
+    class Kind(models.TextChoices):
+        MODULE = "module", "Code (a PyTorch module)"
+        FREETEXT = "freetext", "Free text"
+        QUIZ = "quiz", "Quiz"
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="exercises")
+    slug = models.SlugField()
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    order = models.IntegerField(default=0)
+    queue = models.CharField(max_length=10, default="cpu")  # "cpu" or "gpu": which workers grade it
+    # The revision new submissions are made against (set by exercise_sync; a folder reverted to an
+    # older content points back at that older revision).
+    current_revision = models.ForeignKey(
+        "ExerciseRevision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["order", "slug"]
+        constraints = [models.UniqueConstraint(fields=["course", "slug"], name="exercise_slug_unique_in_course")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ExerciseRevision(models.Model):
+    """One version of an exercise folder, identified by the hash of its files.
+
+    `files` keeps the folder's text files, so a worker grades a submission against exactly the
+    revision it was made for, even after the folder on disk has moved on.
+    """
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="revisions")
+    content_hash = models.CharField(max_length=64)
+    max_score = models.FloatField()
+    prompt = models.TextField()
+    starter = models.TextField(blank=True)
+    max_chars = models.PositiveIntegerField(default=2000)
+    max_source_bytes = models.PositiveIntegerField(default=64 * 1024)
+    files = models.JSONField(default=dict)  # {relative path: UTF-8 text}
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["exercise", "-created_at", "-id"]
+        get_latest_by = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["exercise", "content_hash"], name="revision_hash_unique_per_exercise")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exercise.slug}@{self.content_hash[:10]}"
+
+
+class Submission(models.Model):
+    """What a student handed in. Written once; never changed (after edx-submissions)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submissions")
+    revision = models.ForeignKey(ExerciseRevision, on_delete=models.PROTECT, related_name="submissions")
+    source = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "revision"])]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRowError("a submission is immutable once saved")
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return f"submission {self.pk} by {self.user}"
+
+
+class GradingJob(models.Model):
+    """The life of grading one submission. Its status changes only through `transition`."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    # The one table of allowed moves. running -> running is a retry after a lost worker;
+    # running -> queued puts a job back after an infrastructure failure (retried with back-off).
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.QUEUED: frozenset({Status.RUNNING, Status.FAILED}),
+        Status.RUNNING: frozenset({Status.RUNNING, Status.QUEUED, Status.DONE, Status.FAILED}),
+        Status.DONE: frozenset(),
+        Status.FAILED: frozenset(),
+    }
+
+    submission = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="job")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    queue = models.CharField(max_length=50, default="grade.cpu")
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status"])]
+
+    def can_transition(self, to: str) -> bool:
+        return to in self.TRANSITIONS[self.status]
+
+    def transition(self, to: str, *, error: str = "") -> None:
+        """Move to `to` (not saved), stamping the phase's time; raise InvalidTransition if not allowed."""
+        if not self.can_transition(to):
+            raise InvalidTransition(f"grading job {self.pk}: {self.status} -> {to} is not allowed")
+        now = timezone.now()
+        if to == self.Status.RUNNING:
+            self.attempts += 1
+            self.started_at = now
+        elif to == self.Status.QUEUED:
+            self.queued_at = now
+        elif to in (self.Status.DONE, self.Status.FAILED):
+            self.finished_at = now
+        self.status = to
+        self.error = error
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.status})"
+
+
+class Result(models.Model):
+    """The grade of one job (contracts.md §2 shape). Written once."""
+
+    job = models.OneToOneField(GradingJob, on_delete=models.PROTECT, related_name="result")
+    score = models.FloatField()
+    max_score = models.FloatField()
+    status = models.CharField(max_length=10)  # graded | error | rejected
+    outcome = models.CharField(max_length=10)  # ok | wrong | timeout | memory | crashed | rejected | error
+    output = models.TextField(blank=True)
+    tests = models.JSONField(default=list)
+    misconceptions = models.JSONField(default=list)
+    execution = models.JSONField(default=dict)
+    stdout = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRowError("a result is append-only: it is never changed once saved")
+        super().save(*args, **kwargs)
+
+    @property
+    def full_marks(self) -> bool:
+        return self.status == "graded" and abs(self.score - self.max_score) < 1e-9
+
+    def __str__(self) -> str:
+        return f"{self.score:g}/{self.max_score:g} ({self.outcome})"

@@ -1,0 +1,133 @@
+"""exercise_sync: load every exercise folder into the database, all or nothing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from courseapp.models import Course, Exercise, ExerciseRevision
+from courseapp.services.engine import CATALOGUE, new_grader
+from grader.exercise import Exercise as ExerciseSpec
+from grader.exercise import ExerciseError, load_exercise, load_misconceptions
+
+if TYPE_CHECKING:
+    from grader.engine import Grader
+
+log = logging.getLogger(__name__)
+
+# The reference answer each kind must score full marks with.
+REFERENCE_FILE = {"module": "solution.py", "freetext": "solution.md"}
+
+
+class ExerciseSyncError(CommandError):
+    """A folder cannot be loaded. The message names the file and the problem; nothing was written."""
+
+
+@dataclass(frozen=True)
+class SyncedExercise:
+    slug: str
+    content_hash: str
+    created: bool  # a new revision was written
+
+
+def _folder_files(folder: Path) -> dict[str, str]:
+    """Every file of the folder as text, keyed by relative path (what content_hash covers)."""
+    files: dict[str, str] = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc"):
+            try:
+                files[p.relative_to(folder).as_posix()] = p.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise ExerciseSyncError(f"{p}: is not UTF-8 text (exercise folders hold text files only)") from None
+    return files
+
+
+def exercise_folders(root: Path) -> list[Path]:
+    """Every sub-folder of root is an exercise folder (a folder without exercise.toml is an error)."""
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def _verify_reference(spec: ExerciseSpec, grader: "Grader") -> None:
+    name = REFERENCE_FILE.get(spec.kind)
+    if name is None:
+        raise ExerciseSyncError(f"{spec.path}: exercises of kind '{spec.kind}' cannot be graded by this service yet")
+    reference = spec.file(name)
+    result = grader.grade(spec, reference.read_bytes())
+    if not result.full_marks:
+        failed = [f"'{t.name}': {t.output.strip()[:300]}" for t in result.tests if t.status == "failed"]
+        detail = "; ".join(failed) or result.output.strip()[:500]
+        raise ExerciseSyncError(
+            f"{reference}: the reference scores {result.score:g}/{result.max_score:g}, not full marks "
+            f"(status {result.status}, outcome {result.outcome.value}): {detail}"
+        )
+
+
+def exercise_sync(exercises_dir: str | Path | None = None, *, grader: "Grader | None" = None) -> list[SyncedExercise]:
+    """Load every folder under exercises_dir; write a new ExerciseRevision for each folder whose
+    content changed. Each folder must be valid and its reference must score full marks with the real
+    grader. On any problem raise ExerciseSyncError and write nothing."""
+    root = Path(exercises_dir or settings.EXERCISES_DIR).resolve()
+    if not root.is_dir():
+        raise ExerciseSyncError(f"{root}: the exercises folder does not exist")
+    try:
+        load_misconceptions(root / CATALOGUE)
+    except ExerciseError as exc:
+        raise ExerciseSyncError(str(exc)) from None
+
+    loaded: list[tuple[ExerciseSpec, dict[str, str]]] = []
+    for folder in exercise_folders(root):
+        try:
+            spec = load_exercise(folder)
+        except ExerciseError as exc:
+            raise ExerciseSyncError(str(exc)) from None
+        if spec.queue not in settings.GRADING_QUEUES:
+            raise ExerciseSyncError(f"{folder / 'exercise.toml'}: queue '{spec.queue}' has no workers")
+        if spec.limits.wall_s >= settings.GRADING_SOFT_TIME_LIMIT_S:
+            raise ExerciseSyncError(
+                f"{folder / 'exercise.toml'}: [limits] wall_s = {spec.limits.wall_s:g} must stay below the task's "
+                f"soft time limit ({settings.GRADING_SOFT_TIME_LIMIT_S} s, GRADING_SOFT_TIME_LIMIT_S)"
+            )
+        loaded.append((spec, _folder_files(folder)))
+
+    own_grader = grader is None
+    grader = grader or new_grader()
+    try:
+        for spec, _files in loaded:
+            _verify_reference(spec, grader)
+    finally:
+        if own_grader:
+            grader.close()
+
+    synced: list[SyncedExercise] = []
+    with transaction.atomic():
+        course, _ = Course.objects.get_or_create(slug=settings.COURSE_SLUG, defaults={"title": settings.COURSE_TITLE})
+        for spec, files in loaded:
+            exercise, _ = Exercise.objects.update_or_create(
+                course=course,
+                slug=spec.slug,
+                defaults={"title": spec.title, "kind": spec.kind, "order": spec.order, "queue": spec.queue},
+            )
+            revision, created = ExerciseRevision.objects.get_or_create(
+                exercise=exercise,
+                content_hash=spec.content_hash,
+                defaults={
+                    "max_score": spec.max_score,
+                    "prompt": spec.prompt_markdown,
+                    "starter": spec.starter_code,
+                    "max_chars": spec.max_chars,
+                    "max_source_bytes": spec.limits.max_source_bytes,
+                    "files": files,
+                },
+            )
+            if exercise.current_revision_id != revision.pk:
+                exercise.current_revision = revision
+                exercise.save(update_fields=["current_revision"])
+            synced.append(SyncedExercise(slug=spec.slug, content_hash=spec.content_hash, created=created))
+            log.info("exercise %s: %s", spec.slug, "new revision" if created else "unchanged")
+    return synced

@@ -1,0 +1,128 @@
+"""grading_job_run: take one job through running to done (or failed). Safe to call twice.
+
+Error taxonomy (architecture.md): a bad submission is a normal graded result; a grader or
+infrastructure exception is retried with back-off up to GRADING_MAX_ATTEMPTS, then the job fails
+with a clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import transaction
+
+from courseapp.models import GradingJob, Result
+from courseapp.services.engine import get_grader, revision_folder
+from courseapp.services.submissions import grading_job_enqueue
+from grader.exercise import load_exercise
+
+if TYPE_CHECKING:
+    from grader.engine import Grader
+    from grader.results import GradeResult
+
+log = logging.getLogger(__name__)
+
+Status = GradingJob.Status
+
+
+def _locked(job_id: int) -> GradingJob | None:
+    return (
+        GradingJob.objects.select_for_update(of=("self",))
+        .select_related("submission__revision__exercise")
+        .filter(pk=job_id)
+        .first()
+    )
+
+
+def _start(job_id: int) -> GradingJob | None:
+    """Lock the job and mark it running; None when there is nothing (more) to do."""
+    with transaction.atomic():
+        job = _locked(job_id)
+        if job is None:
+            log.warning("grading job %s does not exist; dropping the message", job_id)
+            return None
+        if job.is_finished:
+            log.info("grading job %s is already %s; nothing to do", job_id, job.status)
+            return None
+        if job.status == Status.RUNNING and job.attempts >= settings.GRADING_MAX_ATTEMPTS:
+            # Redelivered after the worker died mid-job, once too often.
+            job.transition(Status.FAILED, error=(
+                f"Grading stopped {job.attempts} times without finishing (the worker was lost); "
+                "it will not be retried."
+            ))
+            job.save()
+            return None
+        job.transition(Status.RUNNING)
+        job.save()
+        return job
+
+
+def grading_job_record(job_id: int, grade: "GradeResult") -> Result | None:
+    """Store the grade and mark the job done, unless another run finished it first."""
+    data = grade.to_json()
+    with transaction.atomic():
+        job = _locked(job_id)
+        if job is None or job.status != Status.RUNNING or Result.objects.filter(job=job).exists():
+            log.info("grading job %s was finished elsewhere; discarding this grade", job_id)
+            return None
+        result = Result.objects.create(
+            job=job,
+            score=data["score"],
+            max_score=data["max_score"],
+            status=data["status"],
+            outcome=data["outcome"],
+            output=data.get("output", ""),
+            tests=data.get("tests", []),
+            misconceptions=data.get("misconceptions", []),
+            execution=data.get("execution", {}),
+            stdout=data.get("stdout", ""),
+        )
+        job.transition(Status.DONE)
+        job.save()
+        return result
+
+
+def grading_job_fail(job_id: int, message: str, *, retry: bool = True) -> GradingJob | None:
+    """An infrastructure failure: put the job back with back-off while attempts remain, else fail it."""
+    with transaction.atomic():
+        job = _locked(job_id)
+        if job is None or job.is_finished:
+            return job
+        if retry and job.status == Status.RUNNING and job.attempts < settings.GRADING_MAX_ATTEMPTS:
+            delay = settings.GRADING_RETRY_BACKOFF_S * 2 ** (job.attempts - 1)
+            job.transition(Status.QUEUED, error=f"Grading delayed (attempt {job.attempts} failed): {message}")
+            job.save()
+            grading_job_enqueue(job, countdown=delay)
+            log.warning("grading job %s: attempt %s failed, retrying in %.0f s: %s", job_id, job.attempts, delay, message)
+        else:
+            job.transition(Status.FAILED, error=(
+                f"Grading failed after {job.attempts} attempt(s): {message}"
+            ))
+            job.save()
+            log.error("grading job %s failed: %s", job_id, message)
+        return job
+
+
+def grading_job_run(job_id: int, *, grader: "Grader | None" = None) -> GradingJob | None:
+    """Grade the job's submission with the worker's Grader and record the result."""
+    job = _start(job_id)
+    if job is None:
+        return None
+    submission = job.submission
+    revision = submission.revision
+    try:
+        spec = load_exercise(revision_folder(revision))
+        if spec.content_hash != revision.content_hash:
+            raise RuntimeError(
+                f"the unpacked exercise {spec.slug} hashes to {spec.content_hash[:12]}, "
+                f"not its revision's {revision.content_hash[:12]}"
+            )
+        grade = (grader or get_grader()).grade(spec, submission.source.encode("utf-8"))
+    except Exception as exc:  # the grader's or the machine's fault, never the student's
+        log.exception("grading job %s: the grader raised", job_id)
+        grading_job_fail(job_id, f"{type(exc).__name__}: {exc}")
+        return GradingJob.objects.get(pk=job_id)
+    grading_job_record(job_id, grade)
+    return GradingJob.objects.get(pk=job_id)

@@ -1,0 +1,53 @@
+"""submission_create: a submission and its grading job in one transaction, enqueued on commit."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from courseapp.models import Enrolment, Exercise, GradingJob, Submission
+
+
+def submission_validate(exercise: Exercise, source: str) -> None:
+    """Refuse input that cannot be a submission to this exercise (empty, or over its size limit)."""
+    revision = exercise.current_revision
+    if revision is None:
+        raise ValidationError("This exercise is not open for submissions yet.")
+    if not source.strip():
+        raise ValidationError("Your submission is empty.")
+    if exercise.kind == Exercise.Kind.FREETEXT:
+        if len(source) > revision.max_chars:
+            raise ValidationError(
+                f"Your answer has {len(source)} characters; the limit is {revision.max_chars}."
+            )
+    elif len(source.encode("utf-8")) > revision.max_source_bytes:
+        raise ValidationError(
+            f"Your file is {len(source.encode('utf-8'))} bytes; the limit is {revision.max_source_bytes} bytes."
+        )
+
+
+def grading_job_enqueue(job: GradingJob, *, countdown: float = 0) -> None:
+    """Send the job to its queue once the current transaction commits (never before: the worker
+    must find the rows)."""
+    from courseapp.tasks import grade_submission
+
+    job_id, queue = job.pk, job.queue
+    transaction.on_commit(
+        lambda: grade_submission.apply_async(args=[job_id], queue=queue, countdown=countdown or None)
+    )
+
+
+@transaction.atomic
+def submission_create(*, user, exercise: Exercise, source: str) -> Submission:
+    """Record what `user` handed in for the exercise's current revision and queue it for grading."""
+    if not Enrolment.objects.filter(user=user, course_id=exercise.course_id).exists():
+        raise PermissionDenied("not enrolled in this course")
+    submission_validate(exercise, source)
+    submission = Submission.objects.create(user=user, revision=exercise.current_revision, source=source)
+    job = GradingJob.objects.create(
+        submission=submission,
+        queue=settings.GRADING_QUEUES.get(exercise.queue, settings.CELERY_TASK_DEFAULT_QUEUE),
+    )
+    grading_job_enqueue(job)
+    return submission

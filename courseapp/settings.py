@@ -1,0 +1,182 @@
+"""Settings, driven by the environment.
+
+With nothing set, the service runs on embedded defaults that need no server: SQLite at
+var/db.sqlite3 and Celery's kombu filesystem broker under var/broker/. Set DATABASE_URL and
+REDIS_URL to use Postgres and Redis (docker-compose.yml and scripts/test.sh do).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in var/ (never in git)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = VAR_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "courseapp.apps.CourseappConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "courseapp.urls"
+WSGI_APPLICATION = "courseapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if not os.environ.get("DATABASE_URL"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "exercise-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+# collectstatic's target (the Docker image sets it); unset, WhiteNoise serves app static files from the finders.
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"courseapp": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")}},
+}
+
+# ---- the course -------------------------------------------------------------------------
+EXERCISES_DIR = Path(os.environ.get("EXERCISES_DIR", BASE_DIR / "exercises"))
+COURSE_SLUG = os.environ.get("COURSE_SLUG", "resnets")
+COURSE_TITLE = os.environ.get("COURSE_TITLE", "Why ResNets work")
+# Where workers unpack an exercise revision's files to grade against exactly that revision.
+EXERCISE_CACHE_DIR = Path(os.environ.get("EXERCISE_CACHE_DIR", VAR_DIR / "exercise-cache"))
+
+# ---- grading ----------------------------------------------------------------------------
+GRADER_DEVICE = os.environ.get("GRADER_DEVICE", "cpu")
+# Infrastructure failures (the grader raised) are retried with back-off, then the job fails.
+GRADING_MAX_ATTEMPTS = int(os.environ.get("GRADING_MAX_ATTEMPTS", "3"))
+GRADING_RETRY_BACKOFF_S = float(os.environ.get("GRADING_RETRY_BACKOFF_S", "5"))
+# Nested time limits: an exercise's sandbox wall limit < soft < hard (checked by courseapp.checks).
+GRADING_SOFT_TIME_LIMIT_S = int(os.environ.get("GRADING_SOFT_TIME_LIMIT_S", "120"))
+GRADING_HARD_TIME_LIMIT_S = int(os.environ.get("GRADING_HARD_TIME_LIMIT_S", "150"))
+# An exercise's queue ("cpu" or "gpu" in exercise.toml) maps to the Celery queue "grade.<queue>".
+GRADING_QUEUES = {"cpu": "grade.cpu", "gpu": "grade.gpu"}
+
+# ---- Celery (namespace CELERY_) ---------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+BROKER_DIR = VAR_DIR / "broker"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Longer than the hard time limit, so a slow job is never handed to a second worker.
+        "visibility_timeout": GRADING_HARD_TIME_LIMIT_S * 4,
+    }
+else:
+    # Embedded broker: messages are files; producers and workers on one machine share var/broker/.
+    CELERY_BROKER_URL = "filesystem://"
+    for _sub in ("queue", "processed", "control"):
+        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "grade.cpu"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Tests may run tasks in-process (CELERY_TASK_ALWAYS_EAGER=1); the service never does by default.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

@@ -1,0 +1,71 @@
+// Exercise page: CodeMirror for code exercises, and a live grading status without reloading.
+(function () {
+  "use strict";
+
+  var textarea = document.getElementById("id_source");
+  if (textarea && textarea.classList.contains("code") && window.CodeMirror) {
+    var editor = window.CodeMirror.fromTextArea(textarea, {
+      mode: "python",
+      lineNumbers: true,
+      indentUnit: 4,
+      tabSize: 4,
+      indentWithTabs: false,
+      viewportMargin: Infinity,
+      extraKeys: {
+        Tab: function (cm) {
+          if (cm.somethingSelected()) { cm.indentSelection("add"); }
+          else { cm.replaceSelection("    ", "end"); }
+        }
+      }
+    });
+    window.courseEditor = editor;
+    var form = document.getElementById("submit-form");
+    if (form) { form.addEventListener("submit", function () { editor.save(); }); }
+  }
+
+  var box = document.getElementById("feedback");
+  if (!box) { return; }
+  var FINAL = { graded: true, failed: true };
+  if (FINAL[box.dataset.state]) { return; }
+
+  var delay = 500, maxDelay = 5000, lastState = box.dataset.state;
+
+  function setState(state) {
+    var badge = document.getElementById("job-state");
+    if (badge) { badge.textContent = state; badge.className = "badge " + state; }
+    var text = document.getElementById("state-text");
+    if (text) {
+      text.textContent = {
+        queued: "Waiting for a grader…",
+        running: "Grading your submission…",
+        delayed: "Grading is delayed (the grader had a problem; it will try again)."
+      }[state] || text.textContent;
+    }
+    box.dataset.state = state;
+  }
+
+  function loadFeedback(url) {
+    return fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.text(); })
+      .then(function (html) { box.innerHTML = html; });  // server-rendered, escaped by Django templates
+  }
+
+  function poll() {
+    fetch(box.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (data) {
+        if (data.finished) {
+          setState(data.state);
+          return loadFeedback(data.feedback_url);
+        }
+        if (data.state !== lastState) { lastState = data.state; delay = 500; setState(data.state); }
+        else { delay = Math.min(maxDelay, Math.round(delay * 1.5)); }
+        window.setTimeout(poll, delay);
+      })
+      .catch(function () {
+        delay = Math.min(maxDelay, delay * 2);
+        window.setTimeout(poll, delay);
+      });
+  }
+  window.setTimeout(poll, delay);
+})();

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from courseapp import views
+
+urlpatterns = [
+    path("", views.exercise_list, name="exercise-list"),
+    path("exercises/<slug:slug>/", views.exercise_detail, name="exercise-detail"),
+    path("submissions/<int:submission_id>/", views.submission_detail, name="submission-detail"),
+    path("submissions/<int:submission_id>/status.json", views.submission_status, name="submission-status"),
+    path("submissions/<int:submission_id>/feedback/", views.submission_feedback, name="submission-feedback"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]

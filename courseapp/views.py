@@ -1,0 +1,109 @@
+"""HTTP edge: parse the request, call a selector or service, render. No business logic here."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from courseapp import selectors, services
+from courseapp.forms import SubmissionForm
+from courseapp.models import Exercise, Submission
+from courseapp.rendering import render_markdown
+
+
+@login_required
+@require_GET
+def exercise_list(request: HttpRequest) -> HttpResponse:
+    exercises = selectors.exercise_list_for_user(request.user)
+    return render(request, "courseapp/exercise_list.html", {"exercises": exercises})
+
+
+def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionForm,
+                   selected: Submission | None, status: int = 200) -> HttpResponse:
+    submissions = list(selectors.submission_list_for_user(request.user, exercise))
+    context = {
+        "exercise": exercise,
+        "revision": exercise.current_revision,
+        "prompt_html": render_markdown(exercise.current_revision.prompt),
+        "form": form,
+        "is_code": exercise.kind == Exercise.Kind.MODULE,
+        "selected": selected,
+        "selected_state": selectors.job_state(selected.job) if selected else None,
+        "feedback": _feedback_context(selected) if selected else None,
+        "submissions": [(s, selectors.job_state(s.job)) for s in submissions],
+    }
+    return render(request, "courseapp/exercise_detail.html", context, status=status)
+
+
+def _feedback_context(submission: Submission) -> dict:
+    job = submission.job
+    result = getattr(job, "result", None) if job.is_finished else None
+    return {
+        "submission": submission,
+        "job": job,
+        "state": selectors.job_state(job),
+        "result": result,
+        "feedback": selectors.result_feedback(result) if result else None,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    exercise = selectors.exercise_get_for_user(request.user, slug)
+    if request.method == "POST":
+        form = SubmissionForm(request.POST)
+        if form.is_valid():
+            try:
+                submission = services.submission_create(
+                    user=request.user, exercise=exercise, source=form.cleaned_data["source"]
+                )
+            except ValidationError as exc:
+                form.add_error("source", exc)
+            except PermissionDenied:
+                raise
+            else:
+                return redirect("submission-detail", submission_id=submission.pk)
+        return _exercise_page(request, exercise, form, None, status=400)
+    form = SubmissionForm(initial={"source": exercise.current_revision.starter})
+    return _exercise_page(request, exercise, form, None)
+
+
+@login_required
+@require_GET
+def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = selectors.submission_get_for_user(request.user, submission_id)
+    exercise = selectors.exercise_get_for_user(request.user, submission.revision.exercise.slug)
+    form = SubmissionForm(initial={"source": submission.source})
+    return _exercise_page(request, exercise, form, submission)
+
+
+@never_cache
+@login_required
+@require_GET
+def submission_status(request: HttpRequest, submission_id: int) -> JsonResponse:
+    submission = selectors.submission_get_for_user(request.user, submission_id)
+    job = submission.job
+    result = getattr(job, "result", None) if job.is_finished else None
+    return JsonResponse({
+        "submission": submission.pk,
+        "state": selectors.job_state(job),
+        "finished": job.is_finished,
+        "attempts": job.attempts,
+        "score": result.score if result else None,
+        "max_score": result.max_score if result else submission.revision.max_score,
+        "feedback_url": reverse("submission-feedback", args=[submission.pk]),
+    })
+
+
+@never_cache
+@login_required
+@require_GET
+def submission_feedback(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = selectors.submission_get_for_user(request.user, submission_id)
+    return render(request, "courseapp/_feedback.html", _feedback_context(submission))

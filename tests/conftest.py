@@ -1,0 +1,254 @@
+"""Shared fixtures for the Django side: exercise folders, a stand-in grader, the real grader and a
+real Celery worker process (integration and browser tests)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES = ROOT / "exercises"
+IDENTITY_BLOCK = EXERCISES / "identity-block"
+
+
+def services_required() -> bool:
+    """scripts/test.sh sets COURSEAPP_REQUIRE_SERVICES=1: there a missing service fails the run."""
+    return os.environ.get("COURSEAPP_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    if services_required():
+        pytest.fail(reason + " (COURSEAPP_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+# ---- exercise folders ----------------------------------------------------------------------
+
+MINI_TOML = """\
+slug = "{slug}"
+title = "{title}"
+kind = "{kind}"
+max_score = 10
+queue = "{queue}"
+order = {order}
+{extra}
+"""
+
+
+def write_module_folder(root: Path, slug: str = "mini-block", *, title: str = "A mini block", queue: str = "cpu",
+                        order: int = 1, prompt: str = "# Mini block\n\nWrite `Mini`.\n") -> Path:
+    """A small but valid 'module' exercise folder (for tests that use the stand-in grader)."""
+    folder = root / slug
+    folder.mkdir(parents=True)
+    (folder / "exercise.toml").write_text(MINI_TOML.format(
+        slug=slug, title=title, kind="module", queue=queue, order=order,
+        extra='[interface]\nclass_name = "Mini"\n'))
+    (folder / "prompt.md").write_text(prompt)
+    (folder / "starter.py").write_text("import torch\n\n\nclass Mini(torch.nn.Module):\n    pass\n")
+    (folder / "solution.py").write_text("import torch\n\n\nclass Mini(torch.nn.Module):\n    def forward(self, x):\n        return x + x\n")
+    (folder / "checks.py").write_text("CHECKS = []\n")
+    return folder
+
+
+def write_freetext_folder(root: Path, slug: str = "mini-text", *, order: int = 2) -> Path:
+    folder = root / slug
+    folder.mkdir(parents=True)
+    (folder / "exercise.toml").write_text(MINI_TOML.format(
+        slug=slug, title="Explain the skip", kind="freetext", queue="cpu", order=order, extra="max_chars = 300\n"))
+    (folder / "prompt.md").write_text("Why does the skip help?\n")
+    (folder / "rubric.toml").write_text("# concepts\n")
+    (folder / "solution.md").write_text("The identity is easy to learn.\n")
+    return folder
+
+
+@pytest.fixture
+def exercises_root(tmp_path: Path) -> Path:
+    """An exercises/ folder with the real misconception catalogue and nothing else yet."""
+    root = tmp_path / "exercises"
+    root.mkdir()
+    shutil.copy(EXERCISES / "misconceptions.toml", root / "misconceptions.toml")
+    return root
+
+
+# ---- graders --------------------------------------------------------------------------------
+
+class StandInGrader:
+    """Grader-shaped stand-in for unit tests of the Django side: full marks when the source
+    contains '+ x' (or is the mini reference), else a 'shortcut missing' result with one hidden and
+    one visible failed check."""
+
+    def __init__(self, fail_with: Exception | None = None):
+        self.calls: list[tuple[str, bytes]] = []
+        self.fail_with = fail_with
+        self.closed = False
+
+    def grade(self, spec, data: bytes):
+        from grader.results import CheckResult, Execution, GradeResult, Outcome
+
+        self.calls.append((spec.slug, data))
+        if self.fail_with is not None:
+            raise self.fail_with
+        ok = b"+ x" in data or spec.kind == "freetext"
+        tests = [
+            CheckResult(name="output keeps the input's shape", score=2, max_score=2, status="passed",
+                        output="shape (2, 4, 5, 5) as expected", visibility="visible"),
+            CheckResult(name="the shortcut adds the input", score=8 if ok else 0, max_score=8,
+                        status="passed" if ok else "failed",
+                        output="" if ok else "SECRET-DIAGNOSTIC: largest difference 1.7 at [0, 1, 2, 3]",
+                        visibility="hidden", misconceptions=[] if ok else ["shortcut_missing"]),
+        ]
+        return GradeResult(
+            score=10.0 if ok else 2.0, max_score=10.0, status="graded",
+            output="All checks passed." if ok else "1 of 2 checks failed.",
+            outcome=Outcome.OK if ok else Outcome.WRONG, tests=tests,
+            misconceptions=[] if ok else ["shortcut_missing"],
+            execution=Execution(wall_s=0.5, cpu_s=0.4, device="cpu", peak_rss_mb=150.0),
+        )
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def stand_in_grader() -> StandInGrader:
+    return StandInGrader()
+
+
+def engine_or_skip():
+    try:
+        from grader.engine import Grader  # noqa: F401
+    except ImportError as exc:
+        skip_or_fail(f"grader.engine is not available yet: {exc}")
+    if not (IDENTITY_BLOCK / "exercise.toml").is_file():
+        skip_or_fail("exercises/identity-block is not there yet")
+
+
+@pytest.fixture(scope="session")
+def real_grader():
+    """One real Grader for the session (it keeps a warm sandbox pool)."""
+    engine_or_skip()
+    from grader.engine import Grader
+
+    grader = Grader(device=os.environ.get("GRADER_DEVICE", "cpu"))
+    yield grader
+    grader.close()
+
+
+# ---- sources for identity-block ------------------------------------------------------------
+
+IDENTITY_CORRECT = textwrap.dedent('''\
+    import torch
+    from torch import nn
+
+
+    class IdentityBlock(nn.Module):
+        def __init__(self, channels: int, kernel_size: int = 3):
+            super().__init__()
+            pad = kernel_size // 2
+            self.conv1 = nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+            self.bn1 = nn.BatchNorm2d(channels)
+            self.conv2 = nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+            self.bn2 = nn.BatchNorm2d(channels)
+
+        def forward(self, x):
+            out = torch.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return torch.relu(out + x)
+    ''')
+
+IDENTITY_NO_SHORTCUT = IDENTITY_CORRECT.replace("return torch.relu(out + x)", "return torch.relu(out)")
+
+
+# ---- a real Celery worker ------------------------------------------------------------------
+
+def _db_url_for(settings_dict) -> str:
+    user = settings_dict.get("USER") or ""
+    password = settings_dict.get("PASSWORD") or ""
+    auth = user + (f":{password}" if password else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or "5432"
+    return f"postgres://{auth}@{host}:{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def services_or_skip():
+    """Postgres as the database and Redis as the broker, or skip (fail under scripts/test.sh)."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        skip_or_fail("needs DATABASE_URL=postgres://... (scripts/test.sh sets it)")
+    if not settings.REDIS_URL:
+        skip_or_fail("needs REDIS_URL=redis://... (scripts/test.sh sets it)")
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL).ping()
+    except redis.RedisError as exc:
+        skip_or_fail(f"Redis at {settings.REDIS_URL} does not answer: {exc}")
+    engine_or_skip()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery -A courseapp worker` process on the test database and the test Redis db."""
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # no messages left over from an earlier run
+    var_dir = tmp_path_factory.mktemp("worker-var")
+    log_path = var_dir / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _db_url_for(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "VAR_DIR": str(var_dir),
+        "EXERCISES_DIR": str(settings.EXERCISES_DIR),
+        "GRADER_DEVICE": os.environ.get("GRADER_DEVICE", "cpu"),
+        "DJANGO_SETTINGS_MODULE": "courseapp.settings",
+        "GRADING_RETRY_BACKOFF_S": "1",
+    }
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "courseapp", "worker", "-Q", "grade.cpu,grade.gpu",
+         "--concurrency", "1", "--prefetch-multiplier", "1", "--loglevel", "INFO",
+         "--without-gossip", "--without-mingle", "--hostname", f"test-worker-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log_path.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the celery worker did not start:\n" + log_path.read_text(errors="replace")[-4000:])
+        time.sleep(0.2)
+    proc.log_path = log_path  # type: ignore[attr-defined]
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+
+
+def wait_for_job(submission_id: int, timeout: float = 180.0, worker=None):
+    """Poll the job row until it is done or failed (the worker writes it from another process)."""
+    from courseapp.models import GradingJob
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = GradingJob.objects.select_related("result").get(submission_id=submission_id)
+        if job.is_finished:
+            return job
+        time.sleep(0.3)
+    tail = worker.log_path.read_text(errors="replace")[-4000:] if worker is not None else ""
+    pytest.fail(f"submission {submission_id} was not graded within {timeout:.0f} s; worker log:\n{tail}")

@@ -1,0 +1,78 @@
+"""Reads cost a fixed number of queries, however many exercises and submissions there are."""
+
+import pytest
+
+from courseapp import selectors, services
+from courseapp.models import GradingJob, Submission
+from tests.conftest import StandInGrader, write_module_folder
+
+GOOD = "def f(x):\n    return x + x\n"
+BAD = "def f(x):\n    return x\n"
+
+
+@pytest.fixture
+def graded(world, enqueued):
+    """alice: 3 graded code submissions (2, 10, 2) and 1 queued; bob: 1 graded code submission."""
+    grader = StandInGrader()
+    for source in (BAD, GOOD, BAD):
+        job = services.submission_create(user=world.alice, exercise=world.code, source=source).job
+        services.grading_job_run(job.pk, grader=grader)
+    services.submission_create(user=world.alice, exercise=world.code, source=BAD)
+    job = services.submission_create(user=world.bob, exercise=world.code, source=BAD).job
+    services.grading_job_run(job.pk, grader=grader)
+    return world
+
+
+def test_exercise_list_is_one_query_with_my_status(graded, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        rows = {e.slug: e for e in selectors.exercise_list_for_user(graded.alice)}
+        assert rows["mini-block"].current_revision.max_score == 10
+    code, text = rows["mini-block"], rows["mini-text"]
+    assert (code.my_submissions, code.my_best_score, code.my_latest_status) == (4, 10.0, "queued")
+    assert (text.my_submissions, text.my_best_score, text.my_latest_status) == (0, None, None)
+
+    bob = {e.slug: e for e in selectors.exercise_list_for_user(graded.bob)}
+    assert (bob["mini-block"].my_submissions, bob["mini-block"].my_best_score) == (1, 2.0)
+    assert list(selectors.exercise_list_for_user(graded.outsider)) == []
+
+
+def test_exercise_list_query_count_does_not_grow_with_exercises(graded, django_assert_num_queries, exercises_root):
+    for i in range(5):
+        write_module_folder(exercises_root, f"more-{i}", order=10 + i)
+    services.exercise_sync(exercises_root, grader=StandInGrader())
+    with django_assert_num_queries(1):
+        assert len(list(selectors.exercise_list_for_user(graded.alice))) == 7
+
+
+def test_submission_list_is_one_query_and_only_mine(graded, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        subs = list(selectors.submission_list_for_user(graded.alice, graded.code))
+        states = [selectors.job_state(s.job) for s in subs]
+        scores = [s.job.result.score for s in subs if s.job.status == GradingJob.Status.DONE]
+    assert states == ["queued", "graded", "graded", "graded"]
+    assert scores == [2.0, 10.0, 2.0]
+    assert {s.user_id for s in subs} == {graded.alice.pk}
+
+
+def test_submission_get_is_one_query_and_404_for_others(graded, django_assert_num_queries):
+    from django.http import Http404
+
+    bobs = Submission.objects.get(user=graded.bob)
+    with django_assert_num_queries(1):
+        sub = selectors.submission_get_for_user(graded.bob, bobs.pk)
+        assert sub.job.result.score == 2.0 and sub.revision.exercise.course.slug
+    with pytest.raises(Http404):
+        selectors.submission_get_for_user(graded.alice, bobs.pk)
+
+
+def test_feedback_hides_hidden_diagnostics_but_names_the_misconception(graded):
+    sub = Submission.objects.filter(user=graded.bob).get()
+    fb = selectors.result_feedback(sub.job.result)
+    [failed] = fb["failed"]
+    assert failed["name"] == "the shortcut adds the input" and failed["visible"] is False
+    assert failed["output"] == ""
+    assert failed["misconceptions"][0]["title"] == "The shortcut (skip connection) is missing"
+    assert "add it to the second batch norm" in failed["misconceptions"][0]["hint"]
+    [passed] = fb["passed"]
+    assert passed["visible"] and passed["output"] == "shape (2, 4, 5, 5) as expected"
+    assert [m["id"] for m in fb["misconceptions"]] == ["shortcut_missing"]
