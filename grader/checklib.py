@@ -1,0 +1,220 @@
+"""What an exercise's checks.py is written against. Runs in the trusted process only.
+
+    from grader.checklib import check, Context
+
+    @check("output keeps the input's shape", points=1, visibility="visible")
+    def shape(ctx: Context) -> None:
+        block = ctx.construct(4)
+        out = block.forward(ctx.randn(2, 4, 8, 8)).output
+        if out.shape != (2, 4, 8, 8):
+            ctx.fail("...", "shape_changed")
+
+A check passes by returning and fails by calling ctx.fail (or when the student's code raises).
+The student's module lives in the sandbox; `ctx.construct` returns a RemoteModule proxy that sends
+data-only commands and receives tensors as raw bytes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, NoReturn, Sequence
+
+import torch
+
+from grader.exercise import Exercise, ExerciseError, Misconception
+from grader.protocol import tensor_from_wire, tensor_to_wire
+from grader.sandbox.pool import Child, StudentError
+
+
+class CheckFailed(Exception):
+    def __init__(self, message: str, misconceptions: Sequence[str] = ()):
+        self.message = message
+        self.misconceptions = list(misconceptions)
+        super().__init__(message)
+
+
+class ExerciseBug(Exception):
+    """The checks themselves are wrong (the author's bug): the grade is an error, not a score."""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    points: float
+    visibility: str
+    fn: Callable[["Context"], None]
+    line: int
+
+
+def check(name: str, *, points: float = 1.0, visibility: str = "hidden") -> Callable[[Callable[["Context"], None]], Callable[["Context"], None]]:
+    if visibility not in ("visible", "hidden", "after_due_date"):
+        raise ValueError(f"visibility must be visible, hidden or after_due_date, not {visibility!r}")
+
+    def deco(fn: Callable[[Context], None]) -> Callable[[Context], None]:
+        fn.__check__ = CheckSpec(name, float(points), visibility, fn, fn.__code__.co_firstlineno)  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass
+class ForwardResult:
+    output: torch.Tensor | None
+    output_type: str
+    input_changed: bool
+
+
+@dataclass
+class BackwardResult:
+    input_grad: torch.Tensor | None
+    param_grads: list[torch.Tensor | None]
+    output_requires_grad: bool
+
+
+class RemoteModule:
+    """A student's nn.Module living in the sandbox, driven by data-only commands."""
+
+    def __init__(self, ctx: "Context", reply: dict[str, Any], label: str):
+        self._ctx = ctx
+        self.handle = int(reply["handle"])
+        self.label = label
+        self.params = [TensorSpec(str(p["name"]), tuple(p["shape"]), str(p["dtype"])) for p in reply["params"]]
+        self.buffers = [TensorSpec(str(b["name"]), tuple(b["shape"]), str(b["dtype"])) for b in reply["buffers"]]
+        self.submodules = [(str(m["name"]), str(m["type"])) for m in reply.get("modules", [])]
+        self.repr = str(reply.get("repr", ""))
+
+    def load_state(self, params: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]) -> None:
+        blobs: list[bytes] = []
+        header = {"handle": self.handle, "params": [tensor_to_wire(t, blobs) for t in params],
+                  "buffers": [tensor_to_wire(t, blobs) for t in buffers]}
+        self._ctx.call("load_state", header, blobs)
+
+    def train(self, mode: bool = True) -> None:
+        self._ctx.call("mode", {"handle": self.handle, "train": mode})
+
+    def eval(self) -> None:
+        self.train(False)
+
+    def forward(self, x: torch.Tensor, *, requires_grad: bool = False) -> ForwardResult:
+        blobs: list[bytes] = []
+        header = {"handle": self.handle, "input": tensor_to_wire(x, blobs), "requires_grad": requires_grad}
+        reply, out = self._ctx.call("forward", header, blobs)
+        tensor = tensor_from_wire(reply["output"], out) if reply.get("output") else None
+        return ForwardResult(tensor, str(reply.get("output_type", "")), bool(reply.get("input_changed")))
+
+    def backward(self, grad_output: torch.Tensor) -> BackwardResult:
+        blobs: list[bytes] = []
+        reply, out = self._ctx.call("backward", {"handle": self.handle,
+                                                 "grad_output": tensor_to_wire(grad_output, blobs)}, blobs)
+        ig = tensor_from_wire(reply["input_grad"], out) if reply.get("input_grad") else None
+        pg = [tensor_from_wire(d, out) if d else None for d in reply.get("param_grads", [])]
+        return BackwardResult(ig, pg, bool(reply.get("output_requires_grad")))
+
+    def state(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        reply, out = self._ctx.call("state", {"handle": self.handle})
+        return ([tensor_from_wire(d, out) for d in reply["params"]],
+                [tensor_from_wire(d, out) for d in reply["buffers"]])
+
+
+@dataclass
+class Context:
+    exercise: Exercise
+    catalogue: dict[str, Misconception]
+    child: Child
+    deadline: float
+    reference: types.ModuleType
+    seed: int = 0
+    device: str = "cpu"
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    # -- talking to the sandbox ---------------------------------------------------------------
+    def call(self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None) -> tuple[dict[str, Any], list[bytes]]:
+        return self.child.call(op, header, blobs, deadline=self.deadline)
+
+    def construct(self, *args: Any, **kwargs: Any) -> RemoteModule:
+        name = self.exercise.class_name
+        label = f"{name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
+        try:
+            reply, _ = self.call("construct", {"name": name, "args": list(args), "kwargs": kwargs})
+        except StudentError as exc:
+            self.fail(f"Creating {label} raised an error:\n{exc.describe()}\nThe constructor must accept the "
+                      f"arguments the exercise specifies.", "forward_crashed")
+        return RemoteModule(self, reply, label)
+
+    # -- for check authors ----------------------------------------------------------------------
+    def randn(self, *shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=self.generator)
+
+    def rand(self, *shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.generator)
+
+    def fail(self, message: str, *misconceptions: str) -> NoReturn:
+        for mid in misconceptions:
+            if mid not in self.catalogue:
+                raise ExerciseBug(f"checks.py reports misconception '{mid}', which exercises/misconceptions.toml does not declare")
+        raise CheckFailed(message, misconceptions)
+
+    def misconception(self, mid: str) -> Misconception:
+        if mid not in self.catalogue:
+            raise ExerciseBug(f"unknown misconception '{mid}'")
+        return self.catalogue[mid]
+
+
+# ---- loading trusted exercise code ---------------------------------------------------------------
+_module_cache: dict[tuple[str, str], types.ModuleType] = {}
+
+
+def load_trusted_module(exercise: Exercise, filename: str) -> types.ModuleType:
+    """Import solution.py / checks.py from the exercise folder (trusted code), cached per revision."""
+    key = (exercise.content_hash, filename)
+    if key in _module_cache:
+        return _module_cache[key]
+    path = Path(exercise.path) / filename
+    name = f"_exercise_{exercise.slug.replace('-', '_')}_{exercise.content_hash[:12]}_{Path(filename).stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ExerciseError(path, "cannot be imported")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as exc:  # noqa: BLE001 - the author's bug, reported with the file
+        sys.modules.pop(name, None)
+        raise ExerciseError(path, f"raised {type(exc).__name__} on import: {exc}") from None
+    _module_cache[key] = mod
+    return mod
+
+
+def collect_checks(exercise: Exercise) -> list[CheckSpec]:
+    mod = load_trusted_module(exercise, "checks.py")
+    specs = sorted((getattr(v, "__check__") for v in vars(mod).values() if hasattr(v, "__check__")),
+                   key=lambda s: s.line)
+    path = Path(exercise.path) / "checks.py"
+    if not specs:
+        raise ExerciseError(path, "defines no @check functions")
+    total = sum(s.points for s in specs)
+    if abs(total - exercise.max_score) > 1e-9:
+        raise ExerciseError(path, f"check points add up to {total:g}, but exercise.toml says max_score = {exercise.max_score:g}")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ExerciseError(path, "two checks have the same name")
+    return specs
+
+
+def now() -> float:
+    return time.monotonic()

@@ -1,0 +1,250 @@
+"""Grade one submission against one exercise: the single path used by the CLI and the workers.
+
+    grader = Grader(device="cpu")      # one per worker process; keeps the warm sandbox pool
+    result = grader.grade(exercise, submission_bytes)
+
+Bad student input never raises: it is a graded result with a clear message. Only infrastructure
+trouble raises (SandboxUnavailable), which callers may retry.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+import torch
+
+from grader.checklib import CheckFailed, Context, ExerciseBug, collect_checks, load_trusted_module
+from grader.exercise import Exercise, ExerciseError, catalogue_for
+from grader.results import CheckResult, Execution, GradeResult, Outcome, zero_result
+from grader.sandbox.pool import SandboxDied, SandboxPool, SandboxUnavailable, StudentError, insecure_requested
+
+__all__ = ["Grader", "SandboxUnavailable", "ExerciseError", "verify_reference", "resolve_device"]
+
+GRADE_SEED = 20240617  # fixed: a regrade of the same files gives the same result
+INSECURE_NOTE = "NOTE: graded WITHOUT sandbox isolation (development switch GRADER_INSECURE_NO_ISOLATION is set)."
+
+ProgressFn = Callable[[str, dict], None]
+
+
+def resolve_device(device: str) -> str:
+    """'auto' picks the GPU the process is pinned to (CUDA_VISIBLE_DEVICES) when there is one."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        return "cpu"
+    return device
+
+
+class Grader:
+    def __init__(self, *, device: str = "cpu", isolate: bool | None = None, recycle_after: int = 500):
+        self.device = resolve_device(device)
+        self.isolate = (not insecure_requested()) if isolate is None else isolate
+        self._pool = SandboxPool(device=self.device, isolate=self.isolate, recycle_after=recycle_after)
+        self._lock = threading.Lock()
+        # The trusted side computes references single-threaded: the sandbox gets the other core.
+        torch.set_num_threads(1)
+
+    def start(self) -> None:
+        """Start the pool and prove the sandbox works on this host (raises SandboxUnavailable if not)."""
+        self._pool.start()
+        child = self._pool.acquire()
+        self._pool.release(child)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> "Grader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------
+    def grade(self, exercise: Exercise, submission: bytes, *, progress: ProgressFn | None = None) -> GradeResult:
+        with self._lock:
+            if exercise.kind == "freetext":
+                from grader.freetext import grade_freetext
+
+                return grade_freetext(exercise, submission)
+            if exercise.kind != "module":
+                return zero_result(exercise.max_score, Outcome.ERROR,
+                                   f"Exercises of kind '{exercise.kind}' are not graded by the worker.", status="error")
+            return self._grade_module(exercise, submission, progress)
+
+    def _grade_module(self, exercise: Exercise, submission: bytes, progress: ProgressFn | None) -> GradeResult:
+        started = time.monotonic()
+        limit = exercise.limits.max_source_bytes
+        if len(submission) > limit:
+            return zero_result(exercise.max_score, Outcome.REJECTED,
+                               f"Your file is {len(submission) / 1024:.1f} KiB; the limit is {limit // 1024} KiB. "
+                               f"Submit only the source of your {exercise.class_name or exercise.function_name}.")
+        try:
+            source = submission.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return zero_result(exercise.max_score, Outcome.REJECTED,
+                               f"Your file is not UTF-8 text (byte {exc.start} cannot be decoded). Save it as UTF-8 "
+                               f"(plain Python source) and submit it again.")
+        if "\x00" in source:
+            return zero_result(exercise.max_score, Outcome.REJECTED,
+                               "Your file contains NUL bytes; it is not a Python source file.")
+        if not source.strip():
+            return zero_result(exercise.max_score, Outcome.REJECTED, "Your file is empty.")
+        try:
+            checks = collect_checks(exercise)
+            reference = load_trusted_module(exercise, "solution.py")
+            catalogue = catalogue_for(exercise)
+        except ExerciseError as exc:
+            return zero_result(exercise.max_score, Outcome.ERROR,
+                               f"This exercise could not be graded (the exercise is broken): {exc}", status="error")
+
+        child = self._pool.acquire()  # SandboxUnavailable propagates: infrastructure, retryable
+        ex = Execution(device=str(child.ready.get("device", self.device)), isolated=child.isolated)
+        deadline = time.monotonic() + exercise.limits.wall_s
+        tests: list[CheckResult] = []
+        outcome = Outcome.OK
+        crash_message = ""
+        try:
+            child.call("limits", {"cpu_s": exercise.limits.cpu_s, "memory_mb": exercise.limits.memory_mb,
+                                  "address_space": not ex.device.startswith("cuda")}, deadline=deadline)
+            names = [n for n in (exercise.class_name, exercise.function_name) if n]
+            try:
+                reply, _ = child.call("load", {"source": source, "names": names}, deadline=deadline)
+            except StudentError as exc:
+                return self._finish(zero_result(exercise.max_score, Outcome.REJECTED, _load_error_message(exc)),
+                                    child, started, ex)
+            problem = _interface_problem(exercise, reply.get("names", {}))
+            if problem:
+                return self._finish(zero_result(exercise.max_score, Outcome.REJECTED, problem), child, started, ex)
+
+            ctx = Context(exercise=exercise, catalogue=catalogue, child=child, deadline=deadline,
+                          reference=reference, seed=GRADE_SEED, device=ex.device)
+            for i, spec in enumerate(checks):
+                if progress:
+                    progress("check", {"index": i, "total": len(checks), "name": spec.name})
+                if outcome in (Outcome.TIMEOUT, Outcome.MEMORY, Outcome.CRASHED):
+                    tests.append(_failed(spec, f"Not run: {crash_message}"))
+                    continue
+                try:
+                    spec.fn(ctx)
+                    tests.append(CheckResult(spec.name, spec.points, spec.points, "passed", "Passed.", spec.visibility))
+                except CheckFailed as exc:
+                    tests.append(_failed(spec, _with_hint(exc.message, exc.misconceptions, catalogue), exc.misconceptions))
+                except StudentError as exc:
+                    mids = ["forward_crashed"]
+                    if exc.memory:
+                        mids = []
+                        msg = (f"Your code ran out of memory (the limit is {exercise.limits.memory_mb} MB above the "
+                               f"baseline):\n{exc.describe()}")
+                    else:
+                        msg = f"Your code raised an error during this check:\n{exc.describe()}"
+                    tests.append(_failed(spec, _with_hint(msg, mids, catalogue), mids))
+                except SandboxDied as exc:
+                    outcome = Outcome.TIMEOUT if exc.reason == "timeout" else Outcome.CRASHED
+                    crash_message = _death_message(exc, exercise)
+                    tests.append(_failed(spec, crash_message))
+                except ExerciseBug:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a bug in trusted check code is the author's, not the student's
+                    raise ExerciseBug(f"check '{spec.name}' raised {type(exc).__name__}: {exc}") from exc
+        except SandboxDied as exc:  # during limits/load
+            outcome = Outcome.TIMEOUT if exc.reason == "timeout" else Outcome.CRASHED
+            return self._finish(zero_result(exercise.max_score, outcome, _death_message(exc, exercise)),
+                                child, started, ex)
+        except ExerciseBug as exc:
+            return self._finish(zero_result(exercise.max_score, Outcome.ERROR,
+                                            f"This exercise could not be graded (the checks are broken): {exc}",
+                                            status="error"), child, started, ex)
+
+        score = sum(t.score for t in tests)
+        misconceptions = [m for t in tests if t.status == "failed" for m in t.misconceptions]
+        if outcome == Outcome.OK and any(t.status == "failed" for t in tests):
+            outcome = Outcome.WRONG
+        result = GradeResult(score=score, max_score=exercise.max_score, status="graded",
+                             output=_summary(tests, misconceptions, catalogue, crash_message),
+                             outcome=outcome, tests=tests, misconceptions=list(dict.fromkeys(misconceptions)))
+        return self._finish(result, child, started, ex)
+
+    def _finish(self, result: GradeResult, child, started: float, ex: Execution) -> GradeResult:  # type: ignore[no-untyped-def]
+        usage = child.usage()  # read from /proc before the kill
+        self._pool.release(child)  # kills the child (and its namespace); forks the next one
+        ex.cpu_s = usage["cpu_s"]
+        ex.peak_rss_mb = usage["peak_rss_mb"]
+        ex.wall_s = time.monotonic() - started
+        result.execution = ex
+        result.stdout = child.output.text()
+        if not ex.isolated:
+            result.output = f"{INSECURE_NOTE}\n{result.output}"
+        return result
+
+
+def _failed(spec, message: str, misconceptions: list[str] | None = None) -> CheckResult:  # type: ignore[no-untyped-def]
+    return CheckResult(spec.name, 0.0, spec.points, "failed", message, spec.visibility, list(misconceptions or []))
+
+
+def _with_hint(message: str, misconceptions: list[str], catalogue) -> str:  # type: ignore[no-untyped-def]
+    if not misconceptions:
+        return message
+    m = catalogue[misconceptions[0]]
+    return f"{message}\nLikely mistake: {m.title}. {m.explanation}\nHint: {m.hint}"
+
+
+def _summary(tests: list[CheckResult], misconceptions: list[str], catalogue, crash: str) -> str:  # type: ignore[no-untyped-def]
+    passed = sum(t.status == "passed" for t in tests)
+    score = sum(t.score for t in tests)
+    total = sum(t.max_score for t in tests)
+    if passed == len(tests):
+        return f"All {len(tests)} checks passed ({score:g}/{total:g}). Well done: this is a correct residual block."
+    lines = [f"{passed} of {len(tests)} checks passed ({score:g}/{total:g})."]
+    if crash:
+        lines.append(crash)
+    seen = list(dict.fromkeys(misconceptions))
+    if seen:
+        m = catalogue[seen[0]]
+        lines.append(f"Most likely mistake: {m.title}. {m.hint}")
+        if len(seen) > 1:
+            lines.append("Also check: " + "; ".join(catalogue[x].title for x in seen[1:4]) + ".")
+    return "\n".join(lines)
+
+
+def _load_error_message(exc: StudentError) -> str:
+    info = exc.info
+    if exc.type == "SyntaxError":
+        where = f" on line {info.get('line')}" if info.get("line") else ""
+        text = f"\n    {info.get('text')}" if info.get("text") else ""
+        return f"Your file has a syntax error{where}: {exc.message}{text}\nFix it and submit again (nothing was run)."
+    if exc.type in ("ModuleNotFoundError", "ImportError"):
+        return (f"Your file could not be imported: {exc.message}. Only torch, torch.nn, torch.nn.functional, math, "
+                f"typing, dataclasses and functools are available.\n{exc.trace}")
+    return f"Your file raised an error while it was being imported:\n{exc.describe()}"
+
+
+def _interface_problem(exercise: Exercise, names: dict[str, str]) -> str:
+    if exercise.class_name:
+        state = names.get(exercise.class_name, "missing")
+        if state == "missing":
+            return (f"Your file does not define a class named {exercise.class_name}. Define "
+                    f"`class {exercise.class_name}(nn.Module):` (the name must match exactly).")
+        if state != "module_class":
+            return (f"{exercise.class_name} must be a class that subclasses torch.nn.Module "
+                    f"(`class {exercise.class_name}(nn.Module):`), but it is a {state.replace('_', ' ')}.")
+    if exercise.function_name and names.get(exercise.function_name, "missing") != "function":
+        return f"Your file does not define a function named {exercise.function_name}."
+    return ""
+
+
+def _death_message(exc: SandboxDied, exercise: Exercise) -> str:
+    if exc.reason == "timeout":
+        return (f"Your code took too long ({exc.detail}; the limit is {exercise.limits.wall_s:g} s in total). "
+                f"Look for an infinite loop, a sleep, or work that grows with the input.")
+    if exc.reason == "memory":
+        return f"Your code ran out of memory ({exc.detail})."
+    return (f"Your code crashed the Python process ({exc.detail}). This happens with os._exit, sys.exit in a "
+            f"thread, native crashes (segfaults) or killing the process.")
+
+
+def verify_reference(grader: Grader, exercise: Exercise) -> GradeResult:
+    """Grade the exercise's own reference answer; syncing refuses the folder unless it scores full marks."""
+    name = "solution.md" if exercise.kind == "freetext" else "solution.py"
+    return grader.grade(exercise, (exercise.path / name).read_bytes())

@@ -1,0 +1,1 @@
+"""Automatic grading of free-text explanations (exercises with kind == "freetext")."""

@@ -1,0 +1,287 @@
+"""The only grader code that runs inside the sandbox, next to the student's code.
+
+It obeys data-only commands from the trusted side (load, construct, load_state, mode, forward,
+backward, state, stats) and replies with data. It knows nothing about the exercise, the reference
+or the expected values. Anything the student's code does to this process (monkeypatching,
+raising SystemExit, closing fds, dying) can only make its own replies wrong or missing, which
+the trusted side turns into failed checks.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+import types
+from typing import Any
+
+from grader.protocol import ChannelClosed, ProtocolError, recv_message, send_message, tensor_from_wire, tensor_to_wire
+
+SUBMISSION_FILENAME = "submission.py"
+MAX_TRACE_CHARS = 4000
+
+
+class _State:
+    def __init__(self, device: str) -> None:
+        import torch
+
+        self.torch = torch
+        self.device = device
+        self.module: types.ModuleType | None = None
+        self.objects: dict[int, Any] = {}
+        self.next_id = 1
+        # Tensors kept between forward and backward, per handle.
+        self.last_input: dict[int, Any] = {}
+        self.last_output: dict[int, Any] = {}
+
+
+def _student_traceback(exc: BaseException) -> str:
+    """The traceback limited to frames in the student's file: what they can act on."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SUBMISSION_FILENAME]
+    lines = []
+    for f in frames[-6:]:
+        lines.append(f'  line {f.lineno}, in {f.name}' + (f"\n    {f.line}" if f.line else ""))
+    msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    text = ("\n".join(lines) + "\n" if lines else "") + msg
+    return text[-MAX_TRACE_CHARS:]
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    kind = type(exc).__name__
+    message = str(exc)
+    memory = isinstance(exc, MemoryError) or "can't allocate memory" in message or "out of memory" in message.lower()
+    return {"ok": False, "error": {"type": kind[:100], "message": message[:2000], "trace": _student_traceback(exc),
+                                   "memory": memory}}
+
+
+def _load(st: _State, req: dict[str, Any]) -> dict[str, Any]:
+    source = req["source"]
+    try:
+        code = compile(source, SUBMISSION_FILENAME, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return {"ok": False, "error": {"type": "SyntaxError", "message": exc.msg or "invalid syntax",
+                                       "line": exc.lineno, "col": exc.offset,
+                                       "text": (exc.text or "").rstrip("\n")[:300], "trace": "", "memory": False}}
+    except (ValueError, RecursionError, MemoryError) as exc:  # e.g. null bytes, absurd nesting
+        return _error(exc)
+    # Tracebacks show the student's own lines.
+    linecache.cache[SUBMISSION_FILENAME] = (len(source), None, source.splitlines(True), SUBMISSION_FILENAME)
+    mod = types.ModuleType("submission")
+    mod.__file__ = SUBMISSION_FILENAME
+    sys.modules["submission"] = mod
+    try:
+        exec(code, mod.__dict__)
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are the student's too
+        return _error(exc)
+    st.module = mod
+    names = {}
+    for name in req.get("names", []):
+        obj = mod.__dict__.get(name)
+        if obj is None:
+            names[name] = "missing"
+        elif isinstance(obj, type) and issubclass(obj, st.torch.nn.Module):
+            names[name] = "module_class"
+        elif isinstance(obj, type):
+            names[name] = "class"
+        elif callable(obj):
+            names[name] = "function"
+        else:
+            names[name] = "other"
+    return {"ok": True, "names": names}
+
+
+def _tensor_spec(t: Any) -> dict[str, Any]:
+    return {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}
+
+
+def _construct(st: _State, req: dict[str, Any]) -> dict[str, Any]:
+    torch = st.torch
+    cls = getattr(st.module, req["name"])
+    obj = cls(*req.get("args", []), **req.get("kwargs", {}))
+    if not isinstance(obj, torch.nn.Module):
+        return {"ok": False, "error": {"type": "TypeError", "message": f"{req['name']}(...) did not create a torch.nn.Module",
+                                       "trace": "", "memory": False}}
+    obj.to(st.device)
+    handle = st.next_id
+    st.next_id += 1
+    st.objects[handle] = obj
+    params = [{"name": n, **_tensor_spec(p)} for n, p in obj.named_parameters()]
+    buffers = [{"name": n, **_tensor_spec(b)} for n, b in obj.named_buffers()]
+    children = [{"name": n, "type": type(m).__name__} for n, m in obj.named_modules() if n]
+    try:
+        text = repr(obj)[:4000]
+    except Exception:  # noqa: BLE001
+        text = ""
+    return {"ok": True, "handle": handle, "params": params, "buffers": buffers, "modules": children, "repr": text}
+
+
+def _tensors_in(req: dict[str, Any], key: str, blobs: list[bytes]) -> list[Any]:
+    return [tensor_from_wire(d, blobs) for d in req.get(key, [])]
+
+
+def _load_state(st: _State, req: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
+    torch = st.torch
+    obj = st.objects[req["handle"]]
+    params = list(obj.parameters())
+    buffers = list(obj.buffers())
+    new_params = _tensors_in(req, "params", blobs)
+    new_buffers = _tensors_in(req, "buffers", blobs)
+    if len(params) != len(new_params) or len(buffers) != len(new_buffers):
+        return {"ok": False, "error": {"type": "StateMismatch", "message": "parameter/buffer count differs",
+                                       "trace": "", "memory": False}}
+    with torch.no_grad():
+        for p, t in zip(params, new_params):
+            p.copy_(t.to(p.device))
+        for b, t in zip(buffers, new_buffers):
+            b.copy_(t.to(b.device))
+    return {"ok": True}
+
+
+def _forward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    torch = st.torch
+    handle = req["handle"]
+    obj = st.objects[handle]
+    x = tensor_from_wire(req["input"], blobs).to(st.device)
+    if req.get("requires_grad"):
+        x.requires_grad_(True)
+    obj.zero_grad(set_to_none=True)
+    # Keep our own copy of the input to detect in-place changes to it.
+    original = x.detach().clone()
+    out = obj(x)
+    if st.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    out_blobs: list[bytes] = []
+    reply: dict[str, Any] = {"ok": True}
+    if not isinstance(out, torch.Tensor):
+        reply["output_type"] = type(out).__name__[:100]
+        reply["output"] = None
+    else:
+        reply["output_type"] = "Tensor"
+        reply["output"] = tensor_to_wire(out, out_blobs)
+        st.last_output[handle] = out
+    st.last_input[handle] = x
+    with torch.no_grad():
+        changed = x.shape != original.shape or not torch.equal(torch.Tensor.as_subclass(x.detach(), torch.Tensor), original)
+    reply["input_changed"] = bool(changed)
+    return reply, out_blobs
+
+
+def _backward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    torch = st.torch
+    handle = req["handle"]
+    obj = st.objects[handle]
+    out = st.last_output.get(handle)
+    x = st.last_input.get(handle)
+    if out is None or x is None:
+        return {"ok": False, "error": {"type": "NoForward", "message": "no forward output to differentiate",
+                                       "trace": "", "memory": False}}, []
+    grad = tensor_from_wire(req["grad_output"], blobs).to(st.device)
+    if not out.requires_grad:
+        reply: dict[str, Any] = {"ok": True, "output_requires_grad": False, "input_grad": None, "param_grads": []}
+        return reply, []
+    out.backward(grad)
+    out_blobs: list[bytes] = []
+    reply = {"ok": True, "output_requires_grad": True,
+             "input_grad": tensor_to_wire(x.grad, out_blobs) if x.grad is not None else None,
+             "param_grads": [tensor_to_wire(p.grad, out_blobs) if p.grad is not None else None for p in obj.parameters()]}
+    st.last_output.pop(handle, None)
+    return reply, out_blobs
+
+
+def _state(st: _State, req: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    obj = st.objects[req["handle"]]
+    out_blobs: list[bytes] = []
+    reply = {"ok": True,
+             "params": [tensor_to_wire(p, out_blobs) for p in obj.parameters()],
+             "buffers": [tensor_to_wire(b, out_blobs) for b in obj.buffers()]}
+    return reply, out_blobs
+
+
+def _call(st: _State, req: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    """Call a student function with tensors/JSON values (for function exercises)."""
+    fn = getattr(st.module, req["name"])
+    out = fn(*req.get("args", []), **req.get("kwargs", {}))
+    out_blobs: list[bytes] = []
+    if isinstance(out, st.torch.Tensor):
+        return {"ok": True, "tensor": tensor_to_wire(out, out_blobs)}, out_blobs
+    return {"ok": True, "value": repr(out)[:2000]}, out_blobs
+
+
+def _stats(st: _State) -> dict[str, Any]:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    ruc = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"ok": True, "cpu_s": ru.ru_utime + ru.ru_stime + ruc.ru_utime + ruc.ru_stime,
+            "peak_rss_mb": max(ru.ru_maxrss, ruc.ru_maxrss) / 1024.0}
+
+
+def _set_limits(req: dict[str, Any]) -> dict[str, Any]:
+    cpu = int(req.get("cpu_s", 0))
+    if cpu > 0:
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        base = int(used.ru_utime + used.ru_stime) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (base + cpu, base + cpu + 1))
+    mem = int(req.get("memory_mb", 0))
+    if mem > 0 and req.get("address_space", True):
+        with open("/proc/self/statm") as f:
+            vm_bytes = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        limit = vm_bytes + mem * (1 << 20)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return {"ok": True}
+
+
+def serve(sock: socket.socket, device: str) -> None:
+    """Answer commands until told to stop or the channel closes. Never returns normally."""
+    st = _State(device)
+    while True:
+        try:
+            req, blobs = recv_message(sock)
+        except (ChannelClosed, ProtocolError, OSError):
+            os._exit(0)
+        seq = req.get("seq")
+        op = req.get("op")
+        started = time.perf_counter()
+        out_blobs: list[bytes] = []
+        try:
+            if op == "load":
+                reply = _load(st, req)
+            elif op == "limits":
+                reply = _set_limits(req)
+            elif op == "construct":
+                reply = _construct(st, req)
+            elif op == "load_state":
+                reply = _load_state(st, req, blobs)
+            elif op == "mode":
+                st.objects[req["handle"]].train(bool(req["train"]))
+                reply = {"ok": True}
+            elif op == "forward":
+                reply, out_blobs = _forward(st, req, blobs)
+            elif op == "backward":
+                reply, out_blobs = _backward(st, req, blobs)
+            elif op == "state":
+                reply, out_blobs = _state(st, req)
+            elif op == "call":
+                reply, out_blobs = _call(st, req)
+            elif op == "stats":
+                reply = _stats(st)
+            elif op == "ping":
+                reply = {"ok": True}
+            elif op == "exit":
+                os._exit(0)
+            else:
+                reply = {"ok": False, "error": {"type": "BadCommand", "message": f"unknown op {op!r}", "trace": "",
+                                                "memory": False}}
+        except BaseException as exc:  # noqa: BLE001 - the student's exceptions are data
+            reply, out_blobs = _error(exc), []
+        reply["seq"] = seq
+        reply["elapsed_s"] = time.perf_counter() - started
+        try:
+            send_message(sock, reply, out_blobs)
+        except (ValueError, TypeError) as exc:  # e.g. NaN smuggled into JSON by a patched module
+            send_message(sock, {"seq": seq, "ok": False, "error": {"type": "BadReply", "message": str(exc)[:500],
+                                                                  "trace": "", "memory": False}})
+        except OSError:
+            os._exit(0)

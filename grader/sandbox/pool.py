@@ -1,0 +1,406 @@
+"""The trusted side of the sandbox: a warm executor pool and the session that drives one child.
+
+The pool starts one zygote (torch already imported) and always keeps the NEXT sandboxed child
+forked and ready, so a grade pays neither the torch import nor the sandbox setup. Each child runs
+exactly one submission and is killed afterwards (with its whole pid namespace). The zygote is
+recycled after `recycle_after` children.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.protocol import ChannelClosed, ProtocolError, recv_message, send_message
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STDOUT_CAP = 16 * 1024
+INSECURE_ENV = "GRADER_INSECURE_NO_ISOLATION"
+
+
+class SandboxUnavailable(Exception):
+    """The sandbox could not be set up (infrastructure problem; worth a retry elsewhere)."""
+
+
+class SandboxDied(Exception):
+    """The child stopped answering: it crashed, hit a limit, or was killed for its wall time."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason = reason  # "timeout" | "crashed" | "memory"
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class StudentError(Exception):
+    """The student's code raised (or replied something unusable) while obeying a command."""
+
+    def __init__(self, info: dict[str, Any]):
+        self.type = str(info.get("type", "Error"))
+        self.message = str(info.get("message", ""))
+        self.trace = str(info.get("trace", ""))
+        self.memory = bool(info.get("memory", False))
+        self.info = info
+        super().__init__(f"{self.type}: {self.message}")
+
+    def describe(self) -> str:
+        return self.trace or f"{self.type}: {self.message}"
+
+
+def insecure_requested() -> bool:
+    return os.environ.get(INSECURE_ENV, "") in ("1", "true", "yes")
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+@dataclass
+class _Output:
+    """Drains the child's stdout/stderr in a thread; keeps the first STDOUT_CAP bytes."""
+
+    fd: int
+    data: bytearray = field(default_factory=bytearray)
+    truncated: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, daemon=True, name="sandbox-stdout").start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    break
+                room = STDOUT_CAP - len(self.data)
+                if room > 0:
+                    self.data += chunk[:room]
+                if len(chunk) > max(room, 0):
+                    self.truncated = True
+        except OSError:
+            pass
+        finally:
+            os.close(self.fd)
+            self.done.set()
+
+    def text(self, wait_s: float = 0.2) -> str:
+        """What the child printed; waits briefly for the pipe to close (the sandbox is gone by then)."""
+        self.done.wait(wait_s)
+        s = bytes(self.data).decode("utf-8", errors="replace")
+        return s + ("\n[output truncated]" if self.truncated else "")
+
+
+@dataclass
+class Child:
+    """One forked, sandboxed process. Use it for one submission, then release it."""
+
+    sock: socket.socket
+    output: _Output
+    status_fd: int
+    pid: int = 0
+    ready: dict[str, Any] = field(default_factory=dict)
+    killed_for_timeout: bool = False
+    dead: bool = False
+    seq: int = 0
+    spawn_pending: bool = True  # the zygote's reply to our spawn request is not read yet
+    _status: dict[str, Any] | None = None
+
+    def usage(self) -> dict[str, float]:
+        """CPU seconds and peak RSS of the sandbox's pid 1, read by us from /proc (the student cannot forge it)."""
+        if not self.pid or self.dead:
+            st = self.status(wait_s=0.5)
+            return {"cpu_s": float(st.get("cpu_s") or 0.0), "peak_rss_mb": float(st.get("peak_rss_mb") or 0.0)}
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks = os.sysconf("SC_CLK_TCK")
+            cpu = sum(int(x) for x in fields[11:15]) / ticks  # utime stime cutime cstime
+            rss = 0.0
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        rss = int(line.split()[1]) / 1024.0
+            return {"cpu_s": cpu, "peak_rss_mb": rss}
+        except (OSError, ValueError, IndexError):
+            return {"cpu_s": 0.0, "peak_rss_mb": 0.0}
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.ready.get("isolated"))
+
+    def call(self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None, *,
+             deadline: float) -> tuple[dict[str, Any], list[bytes]]:
+        """Send one command and wait for its reply until the job's deadline."""
+        if self.dead:
+            raise SandboxDied("crashed", "the sandbox already stopped")
+        self.seq += 1
+        msg = dict(header or {})
+        msg["op"] = op
+        msg["seq"] = self.seq
+        try:
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            send_message(self.sock, msg, blobs)
+            while True:
+                self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                reply, out_blobs = recv_message(self.sock)
+                if reply.get("seq") == self.seq:
+                    break
+                # Anything else on the channel was written by student code: not a reply. Skip it.
+        except socket.timeout:
+            self.kill(timeout=True)
+            raise SandboxDied("timeout", "wall-clock limit reached") from None
+        except (ChannelClosed, ConnectionError, BrokenPipeError):
+            self.kill()
+            raise self._death() from None
+        except ProtocolError as exc:
+            self.kill()
+            raise SandboxDied("crashed", f"the sandbox sent malformed data ({exc})") from None
+        if not reply.get("ok", False):
+            raise StudentError(reply.get("error") or {})
+        return reply, out_blobs
+
+    def kill(self, *, timeout: bool = False) -> None:
+        if timeout:
+            self.killed_for_timeout = True
+        if self.pid and not self.dead:
+            try:
+                os.kill(self.pid, signal.SIGKILL)  # pid 1 of its namespace: the whole namespace goes
+            except ProcessLookupError:
+                pass
+            if not self.ready.get("isolated"):
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        self.dead = True
+
+    def status(self, wait_s: float = 2.0) -> dict[str, Any]:
+        """How C2 ended and its rusage, as reported by C1 (which the student never controls)."""
+        if self._status is None:
+            if self.status_fd < 0:
+                return {}
+            data = b""
+            end = time.monotonic() + wait_s
+            while time.monotonic() < end:
+                r, _, _ = select.select([self.status_fd], [], [], max(end - time.monotonic(), 0))
+                if not r:
+                    break
+                chunk = os.read(self.status_fd, 4096)
+                if not chunk:
+                    break
+                data += chunk
+            try:
+                self._status = json.loads(data) if data else {}
+            except json.JSONDecodeError:
+                self._status = {}
+        return self._status
+
+    def _death(self) -> SandboxDied:
+        st = self.status()
+        sig = st.get("signal")
+        if self.killed_for_timeout:
+            return SandboxDied("timeout", "wall-clock limit reached")
+        if sig == signal.SIGXCPU:
+            return SandboxDied("timeout", "CPU time limit reached")
+        if sig is not None:
+            return SandboxDied("crashed", f"the process was killed by {_signal_name(sig)}")
+        code = st.get("exit")
+        return SandboxDied("crashed", f"the process exited (status {code})" if code is not None else "the process ended")
+
+    def close(self) -> None:
+        """Kill the sandbox and drop our ends. C1's report is only waited for when we asked for it."""
+        self.kill()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if self.status_fd >= 0:
+            os.close(self.status_fd)
+            self.status_fd = -1
+
+
+class SandboxPool:
+    """One zygote and one pre-forked child at a time (a worker grades one submission at a time)."""
+
+    def __init__(self, *, device: str = "cpu", isolate: bool | None = None, recycle_after: int = 500,
+                 start_timeout_s: float = 180.0, gpu_memory_fraction: float = 0.25):
+        self.device = device
+        self.isolate = (not insecure_requested()) if isolate is None else isolate
+        self.recycle_after = recycle_after
+        self.start_timeout_s = start_timeout_s
+        self.gpu_memory_fraction = gpu_memory_fraction
+        self._zygote: subprocess.Popen[bytes] | None = None
+        self._ctrl: socket.socket | None = None
+        self._spawned = 0
+        self._next: Child | None = None
+        self._lock = threading.Lock()
+
+    # ---- zygote ----------------------------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+               "GRADER_PROJECT_ROOT": str(PROJECT_ROOT)}
+        if self.device.startswith("cuda"):
+            for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+                if key in os.environ:
+                    env[key] = os.environ[key]
+        # Correctness switches for some CPUs' OpenBLAS; not secrets.
+        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        return env
+
+    def start(self) -> None:
+        with self._lock:
+            if self._zygote is None:
+                self._start_zygote()
+
+    def _start_zygote(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        options = {"device": self.device, "isolate": self.isolate, "gpu_memory_fraction": self.gpu_memory_fraction}
+        bootstrap = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                     "from grader.sandbox.zygote import main; main()")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", bootstrap, str(PROJECT_ROOT), str(child.fileno()), json.dumps(options)],
+                env=self._env(), pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, cwd="/",
+                stdout=subprocess.DEVNULL, stderr=None)
+        except OSError as exc:
+            raise SandboxUnavailable(f"could not start the sandbox's fork server: {exc}") from None
+        child.close()
+        parent.settimeout(self.start_timeout_s)
+        try:
+            msg = parent.recv(4096)
+        except socket.timeout:
+            proc.kill()
+            raise SandboxUnavailable("the sandbox's fork server did not start in time") from None
+        if not msg:
+            proc.wait()
+            raise SandboxUnavailable(f"the sandbox's fork server exited during start-up (status {proc.returncode})")
+        parent.settimeout(None)
+        self._zygote, self._ctrl, self._spawned = proc, parent, 0
+
+    def _stop_zygote(self) -> None:
+        if self._ctrl is not None:
+            try:
+                self._ctrl.send(b'{"op": "exit"}')
+            except OSError:
+                pass
+            self._ctrl.close()
+        if self._zygote is not None:
+            try:
+                self._zygote.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self._zygote.kill()
+                self._zygote.wait()
+        self._zygote, self._ctrl = None, None
+
+    # ---- children --------------------------------------------------------------------------
+    def _spawn(self) -> Child:
+        if self._zygote is None or self._zygote.poll() is not None or self._spawned >= self.recycle_after:
+            self._stop_zygote()
+            self._start_zygote()
+        assert self._ctrl is not None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out_r, out_w = os.pipe()
+        status_r, status_w = os.pipe()
+        try:
+            socket.send_fds(self._ctrl, [b'{"op": "spawn"}'], [theirs.fileno(), out_w, status_w])
+        except OSError as exc:
+            ours.close()
+            os.close(out_r)
+            os.close(status_r)
+            self._stop_zygote()
+            raise SandboxUnavailable(f"the fork server is gone: {exc}") from None
+        finally:
+            theirs.close()
+            os.close(out_w)
+            os.close(status_w)
+        self._spawned += 1
+        output = _Output(out_r)
+        output.start()
+        # The zygote's reply is read when the child is needed: forking runs while we do other work.
+        return Child(sock=ours, output=output, status_fd=status_r)
+
+    def _spawn_reply(self, child: Child) -> None:
+        if not child.spawn_pending:
+            return
+        child.spawn_pending = False
+        assert self._ctrl is not None
+        try:
+            self._ctrl.settimeout(30)
+            reply = json.loads(self._ctrl.recv(4096) or b"{}")
+        except (OSError, json.JSONDecodeError) as exc:
+            child.close()
+            self._stop_zygote()
+            raise SandboxUnavailable(f"the fork server did not answer: {exc}") from None
+        if not reply.get("ok"):
+            child.close()
+            raise SandboxUnavailable(f"the fork server could not fork: {reply.get('error')}")
+
+    def _handshake(self, child: Child) -> Child:
+        self._spawn_reply(child)
+        deadline = time.monotonic() + 30
+        try:
+            for _ in range(2):
+                child.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                msg, _ = recv_message(child.sock)
+                if msg.get("spawned"):
+                    child.pid = int(msg["pid"])
+                elif msg.get("ready"):
+                    child.ready = msg
+                    return child
+                else:
+                    raise SandboxUnavailable(f"sandbox setup failed at '{msg.get('stage')}': {msg.get('error')}")
+        except (socket.timeout, ProtocolError, OSError) as exc:
+            child.close()
+            raise SandboxUnavailable(f"the sandboxed process did not start: {exc}") from None
+        child.close()
+        raise SandboxUnavailable("the sandboxed process did not report ready")
+
+    def acquire(self) -> Child:
+        """A ready, isolated child for one submission; the next one is forked as soon as this is released."""
+        with self._lock:
+            child = self._next or self._spawn()
+            self._next = None
+            return self._handshake(child)
+
+    def release(self, child: Child) -> None:
+        child.close()
+        with self._lock:
+            if self._next is None and self._zygote is not None:
+                try:
+                    self._next = self._spawn()  # pre-fork: it sets itself up while we are idle
+                except SandboxUnavailable:
+                    self._next = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._next is not None:
+                try:
+                    self._spawn_reply(self._next)
+                except SandboxUnavailable:
+                    pass
+                self._next.close()
+                self._next = None
+            self._stop_zygote()
+
+    def __enter__(self) -> "SandboxPool":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,366 @@
+"""The fork server: a process that has imported torch once and forks one sandboxed child per job.
+
+It is started by the pool with an almost empty environment, never sees the exercise, and never runs
+student code itself. For each spawn request it forks C1, which enters fresh user, mount, pid, net,
+ipc and uts namespaces; C1 forks C2, the pid 1 of the new pid namespace, which builds a minimal
+read-only root, drops to an unprivileged uid with no capabilities, installs seccomp, and serves
+commands for exactly one submission. Killing C2 kills the whole namespace.
+
+    pool --ctrl (SOCK_SEQPACKET)--> zygote --fork--> C1 --fork--> C2 (pid 1, sandboxed) <--job socket--> pool
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import socket
+import sys
+import time
+import traceback
+
+SANDBOX_UID = 1000  # the uid student code sees inside its user namespace
+HOST_UID_BASE = 200000  # rootful mode: each job runs as its own unprivileged host uid
+HOST_UID_SPAN = 60000
+ROOT_SIZE = "64m"  # tmpfs for the whole sandbox root, scratch included
+ROOT_INODES = "2048"
+
+
+def _warm_torch(device: str) -> None:
+    """Import and exercise what grading needs, single-threaded, so children start warm."""
+    import torch
+    import torch.nn.functional  # noqa: F401
+
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    for name in ("math", "typing", "dataclasses", "functools", "collections", "itertools", "numbers", "abc",
+                 "copy", "numpy", "torch.nn.init", "torch.nn.modules", "torch.autograd"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    if device == "cpu":
+        # Touch the kernels every residual-block check uses (conv, batch norm, relu, autograd).
+        m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4),
+                                torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 1, stride=2, bias=False))
+        for k in (1, 3, 5, 7):
+            torch.nn.functional.conv2d(torch.randn(1, 2, 9, 9), torch.randn(2, 2, k, k), padding=k // 2)
+        x = torch.randn(2, 3, 9, 7, requires_grad=True)
+        m(x).sum().backward()
+        m.eval()
+        m(x)
+    # backward() with an explicit gradient lazily imports sympy and mpmath (~0.8 s, ~500 modules)
+    # on first use: pay that once here, before any fork, on every device.
+    y = torch.randn(2, 3, requires_grad=True) * 2
+    y.backward(torch.ones(2, 3))
+
+
+
+def _bind_sources() -> list[str]:
+    """What the sandbox may read: the OS libraries, the Python runtime, and site-packages. Not the project."""
+    project = os.path.realpath(os.environ.get("GRADER_PROJECT_ROOT", "/nonexistent"))
+    paths = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", sys.base_prefix, sys.prefix]
+    for p in sys.path:
+        if p and os.path.isdir(p) and ("site-packages" in p or "dist-packages" in p):
+            paths.append(p)
+    out: list[str] = []
+    for p in paths:
+        if not os.path.lexists(p):
+            continue
+        real = os.path.realpath(p)
+        if p == sys.prefix and sys.prefix != sys.base_prefix:
+            continue  # a venv root may sit inside the project; only its site-packages are bound
+        if real == project or real.startswith(project + os.sep) and "site-packages" not in real:
+            continue
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def _build_root(binds: list[str], device: str) -> None:
+    """In the child's private mount namespace: a tmpfs root with read-only binds, then pivot_root."""
+    from grader.sandbox import linux as L
+
+    L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    L.mount("tmpfs", "/tmp", "tmpfs", L.MS_NOSUID | L.MS_NODEV, "size=1m,mode=0700")
+    root = "/tmp/r"
+    os.mkdir(root)
+    L.mount("tmpfs", root, "tmpfs", L.MS_NOSUID | L.MS_NODEV, f"size={ROOT_SIZE},nr_inodes={ROOT_INODES},mode=0755")
+    ro = L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV
+    for src in binds:
+        dst = root + src
+        if os.path.islink(src):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if not os.path.lexists(dst):
+                os.symlink(os.readlink(src), dst)
+            continue
+        if os.path.isdir(dst) and os.listdir(dst):
+            continue  # already inside an earlier bind
+        os.makedirs(dst, exist_ok=True)
+        L.mount(src, dst, None, L.MS_BIND | L.MS_REC)
+        L.mount(None, dst, None, ro)
+    for d in ("tmp", "proc", "dev", "etc", ".old"):
+        os.makedirs(f"{root}/{d}", exist_ok=True)
+    if os.path.isfile("/etc/ld.so.cache"):
+        open(f"{root}/etc/ld.so.cache", "w").close()
+        L.mount("/etc/ld.so.cache", f"{root}/etc/ld.so.cache", None, L.MS_BIND)
+        L.mount(None, f"{root}/etc/ld.so.cache", None, ro)
+    devices = ["null", "zero", "urandom", "random"]
+    if device.startswith("cuda"):
+        devices += [n for n in os.listdir("/dev") if n.startswith("nvidia")]
+        os.makedirs(f"{root}/sys", exist_ok=True)
+        L.mount("/sys", f"{root}/sys", None, L.MS_BIND | L.MS_REC)
+        L.mount(None, f"{root}/sys", None, ro)
+    for name in devices:
+        src = f"/dev/{name}"
+        if os.path.exists(src) and not os.path.isdir(src):
+            open(f"{root}/dev/{name}", "w").close()
+            L.mount(src, f"{root}/dev/{name}", None, L.MS_BIND)
+    # A fresh /proc for the new pid namespace: only the sandbox's own processes are visible.
+    L.mount("proc", f"{root}/proc", "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+    os.chown(f"{root}/tmp", SANDBOX_UID, SANDBOX_UID)
+    os.chmod(f"{root}/tmp", 0o700)
+    os.chdir(root)
+    L.pivot_root(".", ".old")
+    os.chroot(".")
+    L.umount("/.old")
+    os.rmdir("/.old")
+    os.chdir("/tmp")
+
+
+def _close_fds(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device: str, rootful: bool) -> None:
+    """C2: become the sandbox, then serve one submission. Never returns."""
+    from grader.sandbox import linux as L
+
+    stage = "start"
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        if isolate:
+            stage = "filesystem"
+            _build_root(_BIND_SOURCES, device)
+            stage = "hostname"
+            L.sethostname("sandbox")
+        stage = "limits"
+        for res, val in ((resource.RLIMIT_NOFILE, 64), (resource.RLIMIT_FSIZE, 16 << 20), (resource.RLIMIT_CORE, 0),
+                         (resource.RLIMIT_MEMLOCK, 64 << 10), (resource.RLIMIT_MSGQUEUE, 0)):
+            resource.setrlimit(res, (val, val))
+        if isolate and rootful:
+            resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
+        stage = "descriptors"
+        devnull = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        _close_fds({0, 1, 2, job.fileno(), go_r})
+        sys.stdout = open(1, "w", buffering=1, closefd=False)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        if isolate:
+            stage = "privileges"
+            L.drop_bounding_capabilities()
+            if rootful:
+                os.setgroups([])
+                os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+                os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)  # 0 -> non-zero clears all capabilities
+            L.clear_capabilities()
+            L.set_no_new_privs()
+            # After the uid change (which resets it): die with our parent, C1.
+            L.set_parent_death_signal(signal.SIGKILL)
+            stage = "seccomp"
+            L.install_seccomp_filter()
+        stage = "environment"
+        L.clearenv()
+        seed = int.from_bytes(os.urandom(8), "little")
+        random.seed(seed)
+        import torch
+
+        torch.manual_seed(seed)
+        if device.startswith("cuda"):
+            stage = "cuda"
+            torch.cuda.init()
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+            frac = float(_OPTIONS.get("gpu_memory_fraction", 0.25))
+            torch.cuda.set_per_process_memory_fraction(frac)
+        stage = "sync"
+        os.read(go_r, 1)  # C1 has announced our host pid; the channel is ours now
+        os.close(go_r)
+        from grader.protocol import send_message
+
+        caps = L.effective_capabilities()
+        send_message(job, {"ready": True, "isolated": isolate, "uid": os.getuid(), "pid": os.getpid(),
+                           "cap_eff": caps, "device": device})
+    except BaseException as exc:  # noqa: BLE001
+        try:
+            from grader.protocol import send_message
+
+            send_message(job, {"ready": False, "stage": stage, "error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            os._exit(70)
+    from grader.inside.runner import serve
+
+    serve(job, device)
+    os._exit(0)
+
+
+def _c1_main(job: socket.socket, out_w: int, status_w: int, unshared_w: int, mapped_r: int, isolate: bool,
+             device: str, rootful: bool) -> None:
+    """C1: enter the namespaces, fork C2 as their pid 1, announce C2's host pid, wait for it.
+
+    When C2 is gone, C1 reports how it ended and what it used (its rusage) on the status pipe,
+    which C2 never holds: the student cannot forge it.
+    """
+    from grader.protocol import send_message
+    from grader.sandbox import linux as L
+
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        L.set_parent_death_signal(signal.SIGKILL)
+        os.setsid()
+        if isolate:
+            L.unshare(L.ALL_NAMESPACES)
+            os.write(unshared_w, b"u")
+            if os.read(mapped_r, 1) != b"m":
+                os._exit(71)
+        os.close(unshared_w)
+        os.close(mapped_r)
+        go_r, go_w = os.pipe()
+        c2 = os.fork()
+        if c2 == 0:
+            os.close(go_w)
+            os.close(status_w)
+            _child_main(job, out_w, go_r, isolate, device, rootful)
+            os._exit(0)
+        os.close(go_r)
+        os.close(out_w)
+        send_message(job, {"spawned": True, "pid": c2})
+        os.close(go_w)
+        job.close()
+        _, status = os.waitpid(c2, 0)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        report = {"exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                  "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                  "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024.0}
+        os.write(status_w, json.dumps(report).encode())
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001
+        try:
+            send_message(job, {"ready": False, "stage": "namespaces", "error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            os._exit(72)
+
+
+def _write_id_maps(pid: int, rootful: bool, host_uid: int) -> None:
+    # Unprivileged writers must deny setgroups; as root we keep it so the child can drop every
+    # supplementary group (root's groups must not follow the student into the sandbox).
+    with open(f"/proc/{pid}/setgroups", "w") as f:
+        f.write("allow" if rootful else "deny")
+    if rootful:
+        # Inside root (for building the root) is host root without host capabilities; the student
+        # then runs as SANDBOX_UID = a host uid of its own, owning nothing on the host.
+        uid_map = f"0 0 1\n{SANDBOX_UID} {host_uid} 1\n"
+        gid_map = f"0 0 1\n{SANDBOX_UID} {host_uid} 1\n"
+    else:
+        uid_map = f"{SANDBOX_UID} {os.geteuid()} 1\n"
+        gid_map = f"{SANDBOX_UID} {os.getegid()} 1\n"
+    with open(f"/proc/{pid}/uid_map", "w") as f:
+        f.write(uid_map)
+    with open(f"/proc/{pid}/gid_map", "w") as f:
+        f.write(gid_map)
+
+
+def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device: str, counter: int) -> int:
+    rootful = os.geteuid() == 0
+    unshared_r, unshared_w = os.pipe()
+    mapped_r, mapped_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(unshared_r)
+        os.close(mapped_w)
+        _c1_main(job, out_w, status_w, unshared_w, mapped_r, isolate, device, rootful)
+        os._exit(0)
+    os.close(unshared_w)
+    os.close(mapped_r)
+    try:
+        if isolate:
+            if os.read(unshared_r, 1) == b"u":
+                _write_id_maps(pid, rootful, HOST_UID_BASE + (counter % HOST_UID_SPAN))
+                os.write(mapped_w, b"m")
+    finally:
+        os.close(unshared_r)
+        os.close(mapped_w)
+    return pid
+
+
+_BIND_SOURCES: list[str] = []
+_OPTIONS: dict[str, object] = {}
+
+
+def main() -> None:
+    ctrl = socket.socket(fileno=int(sys.argv[1]))
+    options = json.loads(sys.argv[2])
+    _OPTIONS.update(options)
+    device = str(options.get("device", "cpu"))
+    isolate = bool(options.get("isolate", True))
+    from grader.sandbox import linux as L
+
+    L.set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() == 1:
+        os._exit(0)
+    # Children are reaped automatically; C1 resets this for itself.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    started = time.perf_counter()
+    _warm_torch(device)
+    import grader.inside.runner  # noqa: F401  (imported before fork: children pay nothing)
+    import grader.protocol  # noqa: F401
+
+    _BIND_SOURCES.extend(_bind_sources())
+    ctrl.send(json.dumps({"ready": True, "pid": os.getpid(), "warm_s": time.perf_counter() - started}).encode())
+    counter = os.getpid()
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(ctrl, 4096, 3)
+        except OSError:
+            os._exit(0)
+        if not msg:
+            os._exit(0)
+        req = json.loads(msg)
+        if req.get("op") == "exit":
+            os._exit(0)
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            ctrl.send(json.dumps({"ok": False, "error": "spawn needs three fds"}).encode())
+            continue
+        job = socket.socket(fileno=fds[0])
+        out_w, status_w = fds[1], fds[2]
+        counter += 1
+        try:
+            pid = _spawn(job, out_w, status_w, isolate, device, counter)
+            reply = {"ok": True, "c1": pid}
+        except Exception as exc:  # noqa: BLE001
+            reply = {"ok": False, "error": "".join(traceback.format_exception_only(type(exc), exc)).strip()}
+        finally:
+            job.close()
+            os.close(out_w)
+            os.close(status_w)
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        ctrl.send(json.dumps(reply).encode())
+
+
+if __name__ == "__main__":
+    main()
