@@ -74,6 +74,10 @@ def compare_structure(student: RemoteModule, reference: nn.Module,
 
     detail = (f"Expected parameters (in registration order): {_layout(exp_p)}.\n"
               f"Yours: {_layout(got_p)}.")
+    if not got_p:
+        return StructureReport(False, "Your block has no parameters: create its layers in __init__ (after "
+                                      "super().__init__()) as attributes, e.g. self.conv1 = nn.Conv2d(...).\n" + detail,
+                               ("main_path_wrong",))
     if bias_idx and shapes(without_bias) == shapes(exp_p) and buffers_ok:
         names = ", ".join(got_p[i].name for i in bias_idx)
         return StructureReport(False, f"Your convolutions have bias parameters ({names}).\n{detail}",

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from grader.blockkit import adapted_state, clone_state, compare_structure, match_variant, randomize_, structure_or_fail
-from grader.checklib import Context, RemoteModule, check
+from grader.checklib import Context, ForwardResult, RemoteModule, check
+from grader.sandbox.pool import StudentError
 from grader.compare import compare
 
 MOMENTUM = 0.1
@@ -86,7 +87,7 @@ def expect_output(ctx: Context, student: RemoteModule, ref: torch.nn.Module, x: 
     student.train(train)
     ref.train(train)
     variants = mistake_outputs(ref, x, k, train)
-    got = student.forward(x)
+    got = forward_or_explain(ctx, student, x, k, what)
     with torch.no_grad():
         expected = ref(x)
     if got.output is None:
@@ -108,6 +109,19 @@ def expect_output(ctx: Context, student: RemoteModule, ref: torch.nn.Module, x: 
                  f"tensor (and any shortcut that still needs it) must stay untouched.", "inplace_overwrites_input")
 
 
+def forward_or_explain(ctx: Context, student: RemoteModule, x: torch.Tensor, k: int, what: str,
+                       *, requires_grad: bool = False) -> ForwardResult:
+    """forward(), turning the typical 'sizes do not match at the add' crash into the padding lesson."""
+    try:
+        return student.forward(x, requires_grad=requires_grad)
+    except StudentError as exc:
+        if "size of tensor" in exc.message or "must match the size" in exc.message:
+            ctx.fail(f"For an input of shape {tuple(x.shape)} ({what}) your forward() failed where two tensors of "
+                     f"different shapes meet:\n{exc.describe()}\nWith kernel_size={k} each convolution needs "
+                     f"padding={k // 2} so that z[l+2] keeps the shape of a[l].", "wrong_padding")
+        raise
+
+
 @check("output keeps the input's shape", points=1, visibility="visible")
 def output_shape(ctx: Context) -> None:
     student = ctx.construct(4)
@@ -123,7 +137,8 @@ def output_shape(ctx: Context) -> None:
         ctx.fail(f"The output has dtype {got.output.dtype}; expected torch.float32.", "wrong_output_type")
 
 
-@check("layers follow the spec: conv1, bn1, conv2, bn2, no conv bias", points=1, visibility="visible")
+@check("layers follow the spec (conv1, bn1, conv2, bn2, no conv bias) and forward runs", points=1,
+       visibility="visible")
 def layer_structure(ctx: Context) -> None:
     for channels, k in ((4, 3), (3, 5)):
         ref = ctx.reference.IdentityBlock(channels, k)
@@ -131,6 +146,7 @@ def layer_structure(ctx: Context) -> None:
         report = compare_structure(student, ref)
         if not report.ok:
             ctx.fail(f"For IdentityBlock({channels}, kernel_size={k}): {report.message}", *report.misconceptions)
+        forward_or_explain(ctx, student, ctx.randn(2, channels, 6, 6), k, f"{channels} channels, kernel_size={k}")
 
 
 @check("matches the reference in training mode", points=2)
@@ -240,7 +256,13 @@ def gradient_through_shortcut(ctx: Context) -> None:
                  "shortcut_detached" if out_ok else "shortcut_missing")
     result = compare(got, expected, what="gradient with respect to the input")
     if not result.ok:
-        ctx.fail(result.message, "shortcut_detached")
+        with torch.no_grad():
+            forward_ok = torch.allclose(fwd.output, ref(x), atol=1e-4, rtol=1e-4) if fwd.output.shape == x.shape else False
+        if forward_ok:
+            ctx.fail(result.message + " Your forward values are right, so the gradient is being cut somewhere "
+                     "(detach(), .data, torch.no_grad()).", "shortcut_detached")
+        ctx.fail(result.message + " The gradient is wrong because the forward computation is (see the other checks).",
+                 ctx.memo.get("diagnosis") or "main_path_wrong")
 
     # 2) With all weights random, the full input gradient matches the reference's.
     student2, ref2 = setup(ctx, 3)
@@ -264,7 +286,7 @@ def gradient_through_shortcut(ctx: Context) -> None:
         if detached.grad is not None and torch.allclose(got2, detached.grad, atol=1e-4, rtol=1e-4):
             ctx.fail(result.message + " It equals the gradient through the main path alone: the shortcut is "
                      "detached from the graph.", "shortcut_detached")
-        ctx.fail(result.message, "main_path_wrong")
+        ctx.fail(result.message, ctx.memo.get("diagnosis") or "main_path_wrong")
 
 
 def ref2_forward_detached(ref: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
