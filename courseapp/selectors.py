@@ -121,5 +121,7 @@ def result_feedback(result) -> dict:
         "failed": failed,
         "passed": passed,
         "misconceptions": _misconceptions(result.misconceptions, catalogue),
+        # A check's hint is shown beside the check only when the overall list does not already show it.
+        "overall_ids": set(result.misconceptions),
         "execution": result.execution,
     }

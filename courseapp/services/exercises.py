@@ -58,7 +58,10 @@ def _verify_reference(spec: ExerciseSpec, grader: "Grader") -> None:
     if name is None:
         raise ExerciseSyncError(f"{spec.path}: exercises of kind '{spec.kind}' cannot be graded by this service yet")
     reference = spec.file(name)
-    result = grader.grade(spec, reference.read_bytes())
+    try:
+        result = grader.grade(spec, reference.read_bytes())
+    except Exception as exc:  # the grader could not run at all: still a refusal that names the file
+        raise ExerciseSyncError(f"{reference}: grading the reference failed: {type(exc).__name__}: {exc}") from exc
     if not result.full_marks:
         failed = [f"'{t.name}': {t.output.strip()[:300]}" for t in result.tests if t.status == "failed"]
         detail = "; ".join(failed) or result.output.strip()[:500]

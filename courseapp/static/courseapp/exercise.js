@@ -42,7 +42,21 @@
       }[state] || text.textContent;
     }
     box.dataset.state = state;
+    var row = document.querySelector('ol.submissions li[data-submission="' + box.dataset.submission + '"]');
+    var rowBadge = row && row.querySelector(".badge");
+    if (rowBadge) { rowBadge.textContent = state; rowBadge.className = "badge " + state; }
   }
+
+  function showScoreInHistory(data) {
+    var row = document.querySelector('ol.submissions li[data-submission="' + box.dataset.submission + '"]');
+    if (!row || data.score === null || row.querySelector(".score")) { return; }
+    var span = document.createElement("span");
+    span.className = "score";
+    span.textContent = fmt(data.score) + " / " + fmt(data.max_score);
+    row.appendChild(span);
+  }
+
+  function fmt(x) { return String(Math.round(x * 100) / 100); }
 
   function loadFeedback(url) {
     return fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
@@ -56,6 +70,7 @@
       .then(function (data) {
         if (data.finished) {
           setState(data.state);
+          showScoreInHistory(data);
           return loadFeedback(data.feedback_url);
         }
         if (data.state !== lastState) { lastState = data.state; delay = 500; setState(data.state); }

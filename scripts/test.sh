@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# THE one test command: set up .venv, make sure Debian's chromium is there, then run the whole
+# pytest suite against real Postgres and Redis (integration and browser tests included, never
+# skipped: COURSEAPP_REQUIRE_SERVICES=1 turns a missing service into a failure).
+# Postgres and Redis must be running on 127.0.0.1 (.ci/run starts them).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "==> installing Debian's chromium for the browser tests"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "scripts/test.sh: /usr/bin/chromium is missing; run 'apt-get install -y chromium' as root" >&2
+        exit 1
+    fi
+fi
+
+# One database and Redis db per checkout, so two checkouts on one machine do not collide.
+tag=$(pwd | sha256sum | cut -c1-8)
+redis_db=$(( 16#${tag:0:4} % 15 + 1 ))
+export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/courseapp_$tag}
+export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/$redis_db}
+export COURSEAPP_REQUIRE_SERVICES=1
+export GRADER_DEVICE=${GRADER_DEVICE:-cpu}
+unset DJANGO_ALLOW_ASYNC_UNSAFE
+
+echo "==> pytest (DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL)"
+exec "$PY" -m pytest "$@"
