@@ -233,6 +233,46 @@ def _set_limits(req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def new_state(device: str) -> _State:
+    return _State(device)
+
+
+def handle(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    """Obey one command; the student's exceptions become error replies (data)."""
+    op = req.get("op")
+    out_blobs: list[bytes] = []
+    try:
+        if op == "load":
+            reply = _load(st, req)
+        elif op == "limits":
+            reply = _set_limits(req)
+        elif op == "construct":
+            reply = _construct(st, req)
+        elif op == "load_state":
+            reply = _load_state(st, req, blobs)
+        elif op == "mode":
+            st.objects[req["handle"]].train(bool(req["train"]))
+            reply = {"ok": True}
+        elif op == "forward":
+            reply, out_blobs = _forward(st, req, blobs)
+        elif op == "backward":
+            reply, out_blobs = _backward(st, req, blobs)
+        elif op == "state":
+            reply, out_blobs = _state(st, req)
+        elif op == "call":
+            reply, out_blobs = _call(st, req)
+        elif op == "stats":
+            reply = _stats(st)
+        elif op == "ping":
+            reply = {"ok": True}
+        else:
+            reply = {"ok": False, "error": {"type": "BadCommand", "message": f"unknown op {op!r}", "trace": "",
+                                            "memory": False}}
+    except BaseException as exc:  # noqa: BLE001 - the student's exceptions are data
+        reply, out_blobs = _error(exc), []
+    return reply, out_blobs
+
+
 def serve(sock: socket.socket, device: str) -> None:
     """Answer commands until told to stop or the channel closes. Never returns normally."""
     st = _State(device)
@@ -241,41 +281,11 @@ def serve(sock: socket.socket, device: str) -> None:
             req, blobs = recv_message(sock)
         except (ChannelClosed, ProtocolError, OSError):
             os._exit(0)
+        if req.get("op") == "exit":
+            os._exit(0)
         seq = req.get("seq")
-        op = req.get("op")
         started = time.perf_counter()
-        out_blobs: list[bytes] = []
-        try:
-            if op == "load":
-                reply = _load(st, req)
-            elif op == "limits":
-                reply = _set_limits(req)
-            elif op == "construct":
-                reply = _construct(st, req)
-            elif op == "load_state":
-                reply = _load_state(st, req, blobs)
-            elif op == "mode":
-                st.objects[req["handle"]].train(bool(req["train"]))
-                reply = {"ok": True}
-            elif op == "forward":
-                reply, out_blobs = _forward(st, req, blobs)
-            elif op == "backward":
-                reply, out_blobs = _backward(st, req, blobs)
-            elif op == "state":
-                reply, out_blobs = _state(st, req)
-            elif op == "call":
-                reply, out_blobs = _call(st, req)
-            elif op == "stats":
-                reply = _stats(st)
-            elif op == "ping":
-                reply = {"ok": True}
-            elif op == "exit":
-                os._exit(0)
-            else:
-                reply = {"ok": False, "error": {"type": "BadCommand", "message": f"unknown op {op!r}", "trace": "",
-                                                "memory": False}}
-        except BaseException as exc:  # noqa: BLE001 - the student's exceptions are data
-            reply, out_blobs = _error(exc), []
+        reply, out_blobs = handle(st, req, blobs)
         reply["seq"] = seq
         reply["elapsed_s"] = time.perf_counter() - started
         try:

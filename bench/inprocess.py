@@ -1,0 +1,56 @@
+"""The benchmark's floor: the same checks and the same runner commands, in this process, no sandbox.
+
+For measuring only (bench/grading.py). It is deliberately NOT in grader/: the service and the CLI
+always grade through grader.sandbox.pool.SandboxPool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.inside import runner
+from grader.sandbox.pool import StudentError
+
+
+class _NoOutput:
+    def text(self, wait_s: float = 0.0) -> str:
+        return ""
+
+
+class InProcessChild:
+    def __init__(self) -> None:
+        self.state = runner.new_state("cpu")
+        self.ready = {"ready": True, "isolated": False, "device": "cpu"}
+        self.output = _NoOutput()
+
+    @property
+    def isolated(self) -> bool:
+        return False
+
+    def call(self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None, *,
+             deadline: float) -> tuple[dict[str, Any], list[bytes]]:
+        if op == "limits":
+            return {"ok": True}, []  # never limit the benchmark process itself
+        req = dict(header or {})
+        req["op"] = op
+        reply, out = runner.handle(self.state, req, blobs or [])
+        if not reply.get("ok", False):
+            raise StudentError(reply.get("error") or {})
+        return reply, out
+
+    def usage(self) -> dict[str, float]:
+        return {"cpu_s": 0.0, "peak_rss_mb": 0.0}
+
+
+class InProcessPool:
+    def start(self) -> None:
+        pass
+
+    def acquire(self) -> InProcessChild:
+        return InProcessChild()
+
+    def release(self, child: InProcessChild) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
