@@ -70,6 +70,8 @@ class Grader:
                 from grader.freetext import grade_freetext
 
                 return grade_freetext(exercise, submission)
+            if exercise.kind == "quiz":
+                return grade_quiz_file(exercise, submission)
             if exercise.kind != "module":
                 return zero_result(exercise.max_score, Outcome.ERROR,
                                    f"Exercises of kind '{exercise.kind}' are not graded by the worker.", status="error")
@@ -246,7 +248,52 @@ def _death_message(exc: SandboxDied, exercise: Exercise) -> str:
             f"thread, native crashes (segfaults) or killing the process.")
 
 
+def grade_quiz_file(exercise: Exercise, submission: bytes) -> GradeResult:
+    """Offline quiz grading: the file holds {"seed": "...", "answers": {question_id: response}} as JSON."""
+    import json
+
+    from grader.quiz import load_quiz
+
+    try:
+        quiz = load_quiz(exercise, set(catalogue_for(exercise)))
+    except ExerciseError as exc:
+        return zero_result(exercise.max_score, Outcome.ERROR, f"This quiz could not be graded: {exc}", status="error")
+    try:
+        data = json.loads(submission.decode("utf-8"))
+        seed, answers = str(data["seed"]), dict(data["answers"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return zero_result(exercise.max_score, Outcome.REJECTED,
+                           'A quiz submission is JSON: {"seed": "<student seed>", "answers": {"<question id>": answer}}.')
+    results = quiz.grade_all(answers, seed)
+    tests = [CheckResult(r.question_id, r.score, r.max_score, "passed" if r.correct else "failed",
+                         f"{r.feedback} Expected: {r.expected}. {r.explanation}", "visible",
+                         [r.misconception] if r.misconception else []) for r in results]
+    score = sum(t.score for t in tests)
+    return GradeResult(score=score, max_score=exercise.max_score, status="graded",
+                       output=f"{sum(r.correct for r in results)} of {len(results)} questions right ({score:g}/{exercise.max_score:g}).",
+                       outcome=Outcome.OK if score == exercise.max_score else Outcome.WRONG, tests=tests,
+                       misconceptions=list(dict.fromkeys(m for t in tests for m in t.misconceptions)))
+
+
+def reference_submission(exercise: Exercise) -> bytes:
+    """What the exercise's own reference answer looks like as a submission."""
+    if exercise.kind == "freetext":
+        return (exercise.path / "solution.md").read_bytes()
+    if exercise.kind == "quiz":
+        import json
+
+        from grader.quiz import load_quiz
+
+        quiz = load_quiz(exercise)
+        seed = "reference"
+        return json.dumps({"seed": seed, "answers": {q.id: quiz.correct_response(q.id, seed) for q in quiz.questions}}).encode()
+    return (exercise.path / "solution.py").read_bytes()
+
+
 def verify_reference(grader: Grader, exercise: Exercise) -> GradeResult:
     """Grade the exercise's own reference answer; syncing refuses the folder unless it scores full marks."""
-    name = "solution.md" if exercise.kind == "freetext" else "solution.py"
-    return grader.grade(exercise, (exercise.path / name).read_bytes())
+    try:
+        data = reference_submission(exercise)
+    except ExerciseError as exc:
+        return zero_result(exercise.max_score, Outcome.ERROR, str(exc), status="error")
+    return grader.grade(exercise, data)
