@@ -122,6 +122,16 @@ class RemoteModule:
         pg = [tensor_from_wire(d, out) if d else None for d in reply.get("param_grads", [])]
         return BackwardResult(ig, pg, bool(reply.get("output_requires_grad")))
 
+    def train_steps(self, inputs: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int, lr: float,
+                    start_step: int = 0, seed: int = 0, momentum: float = 0.9) -> list[float]:
+        """Run `steps` steps of the grader's fixed training recipe in the sandbox; returns the losses."""
+        blobs: list[bytes] = []
+        header = {"handle": self.handle, "inputs": tensor_to_wire(inputs, blobs), "labels": tensor_to_wire(labels, blobs),
+                  "steps": steps, "batch_size": batch_size, "lr": lr, "start_step": start_step, "seed": seed,
+                  "momentum": momentum}
+        reply, _ = self._ctx.call("train", header, blobs)
+        return [float(x) for x in reply.get("losses", [])][:steps]
+
     def state(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         reply, out = self._ctx.call("state", {"handle": self.handle})
         return ([tensor_from_wire(d, out) for d in reply["params"]],
@@ -138,6 +148,9 @@ class Context:
     seed: int = 0
     device: str = "cpu"
     memo: dict[str, Any] = field(default_factory=dict)
+    # Checks may publish progress (e.g. training curves) and extra result data for the page.
+    progress: Callable[[str, dict], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -147,7 +160,7 @@ class Context:
         return self.child.call(op, header, blobs, deadline=self.deadline)
 
     def construct(self, *args: Any, **kwargs: Any) -> RemoteModule:
-        name = self.exercise.class_name
+        name = self.exercise.class_name or self.exercise.function_name
         label = f"{name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
         try:
             reply, _ = self.call("construct", {"name": name, "args": list(args), "kwargs": kwargs})

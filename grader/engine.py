@@ -123,7 +123,7 @@ class Grader:
                 return self._finish(zero_result(exercise.max_score, Outcome.REJECTED, problem), child, started, ex)
 
             ctx = Context(exercise=exercise, catalogue=catalogue, child=child, deadline=deadline,
-                          reference=reference, seed=GRADE_SEED, device=ex.device)
+                          reference=reference, seed=GRADE_SEED, device=ex.device, progress=progress)
             for i, spec in enumerate(checks):
                 if progress:
                     progress("check", {"index": i, "total": len(checks), "name": spec.name})
@@ -167,7 +167,8 @@ class Grader:
             outcome = Outcome.WRONG
         result = GradeResult(score=score, max_score=exercise.max_score, status="graded",
                              output=_summary(tests, misconceptions, catalogue, crash_message),
-                             outcome=outcome, tests=tests, misconceptions=list(dict.fromkeys(misconceptions)))
+                             outcome=outcome, tests=tests, misconceptions=list(dict.fromkeys(misconceptions)),
+                             extra=dict(ctx.extra))
         return self._finish(result, child, started, ex)
 
     def _finish(self, result: GradeResult, child, started: float, ex: Execution) -> GradeResult:  # type: ignore[no-untyped-def]
@@ -199,7 +200,7 @@ def _summary(tests: list[CheckResult], misconceptions: list[str], catalogue, cra
     score = sum(t.score for t in tests)
     total = sum(t.max_score for t in tests)
     if passed == len(tests):
-        return f"All {len(tests)} checks passed ({score:g}/{total:g}). Well done: this is a correct residual block."
+        return f"All {len(tests)} checks passed ({score:g}/{total:g}). Well done."
     lines = [f"{passed} of {len(tests)} checks passed ({score:g}/{total:g})."]
     if crash:
         lines.append(crash)

@@ -211,6 +211,40 @@ def _call(st: _State, req: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]
     return {"ok": True, "value": repr(out)[:2000]}, out_blobs
 
 
+def _train(st: _State, req: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
+    """Train a constructed module with a fixed recipe (SGD + momentum, cross-entropy) for `steps` steps.
+
+    The recipe is the grader's, not the student's: the same for the plain and the residual net. The
+    losses returned are for display only; the trusted side measures the trained net itself.
+    Called in chunks (start_step grows) so the worker can report progress between calls.
+    """
+    torch = st.torch
+    handle = req["handle"]
+    obj = st.objects[handle]
+    inputs = tensor_from_wire(req["inputs"], blobs).to(st.device)
+    labels = tensor_from_wire(req["labels"], blobs).to(st.device).long()
+    steps, batch = int(req["steps"]), int(req["batch_size"])
+    start = int(req.get("start_step", 0))
+    key = ("opt", handle)
+    if key not in st.objects:
+        st.objects[key] = torch.optim.SGD(obj.parameters(), lr=float(req["lr"]), momentum=float(req.get("momentum", 0.9)))  # type: ignore[index]
+    opt = st.objects[key]  # type: ignore[index]
+    obj.train()
+    n = inputs.shape[0]
+    losses: list[float] = []
+    for step in range(start, start + steps):
+        g = torch.Generator().manual_seed(int(req.get("seed", 0)) * 100003 + step)
+        idx = torch.randperm(n, generator=g)[:batch].to(st.device)
+        opt.zero_grad(set_to_none=True)
+        out = obj(inputs[idx])
+        loss = torch.nn.functional.cross_entropy(out, labels[idx])
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+        losses.append(value if value == value and abs(value) != float("inf") else -1.0)
+    return {"ok": True, "losses": losses}
+
+
 def _stats(st: _State) -> dict[str, Any]:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     ruc = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -261,6 +295,8 @@ def handle(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[st
             reply, out_blobs = _state(st, req)
         elif op == "call":
             reply, out_blobs = _call(st, req)
+        elif op == "train":
+            reply = _train(st, req, blobs)
         elif op == "stats":
             reply = _stats(st)
         elif op == "ping":
