@@ -101,7 +101,8 @@ def expect_output(ctx: Context, student: RemoteModule, ref: torch.nn.Module, x: 
         if not torch.isfinite(got.output).all():
             ctx.fail(result.message, "nonfinite_output")
         mid = match_variant(got.output, variants)
-        ctx.memo.setdefault("diagnosis", mid)
+        if mid:
+            ctx.memo.setdefault("diagnosis", mid)
         ctx.fail(result.message + (" Your output is exactly what that mistake produces." if mid else ""),
                  *([mid] if mid else ["main_path_wrong"]))
     if got.input_changed:
