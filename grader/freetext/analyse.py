@@ -9,6 +9,7 @@ something else therefore earns nothing, and so does "gradients cannot flow throu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,9 +17,9 @@ import numpy as np
 
 from grader.freetext import text as tx
 from grader.freetext.model import embed
-from grader.freetext.rubric import Concept, Rubric
+from grader.freetext.rubric import Concept, Detector, Rubric
 
-Gate = Literal["code", "question", "praise", "filler", "short", "stuffing", "offtopic"]
+Gate = Literal["code", "question", "praise", "filler", "short", "stuffing", "unreasoned", "offtopic"]
 
 
 @dataclass
@@ -74,6 +75,8 @@ def _gate_before_model(text: str, sentences: list[tuple[str, tx.SentenceKind]], 
     # A list of terms has almost no glue words, or repeats itself; real prose (even terse notes) has both.
     if tx.function_word_ratio(joined) < 0.12 or (len(words) >= 6 and tx.distinct_ratio(joined) < 0.5):
         return "stuffing"
+    if not tx.REASONING.search(joined):
+        return "unreasoned"
     return None
 
 
@@ -83,11 +86,17 @@ def _windows(content: list[str]) -> list[str]:
     return content + pairs
 
 
-def _negated_everywhere(concept: Concept, window: str) -> bool:
+def _denied(concept: Concept, window: str, contrast: re.Pattern[str] | None) -> bool:
+    """The window denies the concept ("cannot easily learn"), unless the denial is about the
+    contrasting case ("a plain block cannot easily learn the identity" is right)."""
     if concept.negatable is None:
         return False
-    matches = list(concept.negatable.finditer(window))
-    return bool(matches) and all(tx.is_negated(window, m.start(), m.end()) for m in matches)
+    for m in concept.negatable.finditer(window):
+        if tx.is_negated(window, m.start(), m.end()):
+            left, right = tx.clause(window, m.start(), m.end())
+            if contrast is None or not contrast.search(window[left:right]):
+                return True
+    return False
 
 
 def _match_concepts(rubric: Rubric, windows: list[str], sims: np.ndarray) -> list[ConceptHit]:
@@ -97,7 +106,7 @@ def _match_concepts(rubric: Rubric, windows: list[str], sims: np.ndarray) -> lis
         per_window = sims[:, owner == ci].max(axis=1) if len(windows) else np.zeros(0)
         hit = ConceptHit(concept=concept)
         for wi, window in enumerate(windows):
-            if not all(cue.search(window) for cue in concept.cues) or _negated_everywhere(concept, window):
+            if not all(cue.search(window) for cue in concept.cues) or _denied(concept, window, rubric.contrast):
                 continue
             sim = float(per_window[wi])
             if sim > hit.similarity:
@@ -109,15 +118,16 @@ def _match_concepts(rubric: Rubric, windows: list[str], sims: np.ndarray) -> lis
 
 def _detect(rubric: Rubric, content: list[str]) -> list[Finding]:
     findings: list[Finding] = []
+    def real(det: Detector, sentence: str, m: re.Match[str]) -> bool:
+        if det.negation_guard and tx.is_negated(sentence, m.start(), m.end()):
+            return False
+        left, right = tx.clause(sentence, m.start(), m.end())
+        return det.unless is None or not det.unless.search(sentence[left:right])
+
     for sentence in content:
         for det in rubric.detectors:
-            if det.unless is not None and det.unless.search(sentence):
-                continue
-            for pattern in det.patterns:
-                if any(not (det.negation_guard and tx.is_negated(sentence, m.start(), m.end()))
-                       for m in pattern.finditer(sentence)):
-                    findings.append(Finding(det.id, sentence, det.contradicts, det.penalty))
-                    break
+            if any(real(det, sentence, m) for pattern in det.patterns for m in pattern.finditer(sentence)):
+                findings.append(Finding(det.id, sentence, det.contradicts, det.penalty))
     seen: set[str] = set()
     unique = []
     for f in findings:  # one finding per id: the first sentence that showed it

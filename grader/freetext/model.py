@@ -59,6 +59,12 @@ def get_model() -> "SentenceTransformer":
             try:
                 from sentence_transformers import SentenceTransformer
 
+                try:  # a progress bar on stderr per worker start is noise in the logs
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
+                except ImportError:
+                    pass
                 _model = SentenceTransformer(str(model_path()), device="cpu")
             except ModelUnavailable:
                 raise

@@ -7,6 +7,7 @@ that do not add up to max_score) and names the file and the problem.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import tomllib
@@ -59,6 +60,8 @@ class Detector:
 @dataclass(frozen=True)
 class Rubric:
     path: Path
+    question: str  # the question, repeated to students whose answer missed it
+    contrast: re.Pattern[str] | None  # words naming the contrasting case (a plain network)
     scoring: Scoring
     concepts: tuple[Concept, ...]
     detectors: tuple[Detector, ...]
@@ -159,7 +162,12 @@ def parse_rubric(path: Path, known_misconceptions: set[str], max_score: float) -
         raise ExerciseError(path, f"concept weights add up to {total:g}, but max_score is {max_score:g}")
     detectors = tuple(_parse_detector(path, d, set(ids), known_misconceptions) for d in raw.get("misconception", []))
     owner = tuple(i for i, c in enumerate(concepts) for _ in c.statements)
-    return Rubric(path=path, scoring=scoring, concepts=concepts, detectors=detectors,
+    question = raw.get("question", "")
+    if not isinstance(question, str):
+        raise ExerciseError(path, "'question' must be a string")
+    contrast = str(raw.get("contrast", ""))
+    return Rubric(path=path, question=question.strip(),
+                  contrast=_regex(path, "contrast", contrast) if contrast else None, scoring=scoring, concepts=concepts, detectors=detectors,
                   statement_vectors=np.zeros((0, 0), dtype=np.float32), statement_owner=owner)
 
 
@@ -187,9 +195,7 @@ def load_rubric(exercise: Exercise) -> Rubric:
         return cached
     rubric = parse_rubric(path, set(catalogue_for(exercise)), exercise.max_score)
     vectors = embed([s for c in rubric.concepts for s in c.statements])
-    rubric = Rubric(path=rubric.path, scoring=rubric.scoring, concepts=rubric.concepts,
-                    detectors=rubric.detectors, statement_vectors=vectors,
-                    statement_owner=rubric.statement_owner)
+    rubric = dataclasses.replace(rubric, statement_vectors=vectors)
     with _cache_lock:
         _cache[key] = rubric
     return rubric

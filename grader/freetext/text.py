@@ -11,7 +11,17 @@ from typing import Literal
 SentenceKind = Literal["content", "question", "praise", "filler", "code"]
 
 # Tokens that turn a statement into its opposite when they sit just before the key word.
-NEGATOR = re.compile(r"\b(not|no|never|cannot|nor|hardly|barely|without)\b|n't\b", re.IGNORECASE)
+NEGATOR = re.compile(r"\b(not|no|never|cannot|nor|hardly|barely)\b|n't\b", re.IGNORECASE)
+# Words that link a cause to an effect. An explanation has at least one; a list of true-sounding
+# statements ("The identity is zero. The gradient is a shortcut.") has none.
+REASONING = re.compile(
+    r"\b(because|so|since|if|then|therefore|thus|hence|which|when|whenever|means?|meaning|why|gives?|giving|"
+    r"makes?|making|made|lets?|allows?|leads?|causes?|results?|thanks to|due to|otherwise|unless|while|whereas|"
+    r"but|worst|until|only if|even if|provided|need|needs|would|could)\b|=|->|=>|\u2192|\u21d2", re.IGNORECASE)
+# "does not have to", "not only", "no need to" do not deny what follows them.
+_NOT_A_DENIAL = re.compile(r"\b(do|does|did)?\s*(not|n't)\s+(have|has|need|needs)\s+to\b|\bnot\s+(only|just|necessarily)\b|"
+                           r"\bno\s+need\b|\bnot\s+even\b", re.IGNORECASE)
+_CLAUSE_BREAK = re.compile(r"[,;:()]|\b(but|while|whereas|unlike|although|though)\b", re.IGNORECASE)
 
 # Words that glue a real sentence together; a keyword list has almost none of them.
 FUNCTION_WORDS = frozenset("""
@@ -94,17 +104,23 @@ def code_line_fraction(text: str) -> float:
     return sum(bool(_CODE_LINE.search(ln)) for ln in lines) / len(lines) if lines else 0.0
 
 
+_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|etc|vs|cf|approx|fig|eq|resp|al)\.$", re.IGNORECASE)
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences and bullet lines. Splits after . ! ? only before a capital, digit, bracket or quote
-    so that 'e.g. in' and 'a[l].' followed by lower case notes stay together."""
+    """Sentences and bullet lines; '. ' ends a sentence (lower-case notes too) except after e.g./i.e./etc."""
     out: list[str] = []
     for line in text.splitlines():
         line = re.sub(r"^\s*([-*•]|\d+[.)])\s+", "", line).strip()
         if not line:
             continue
-        parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])|(?<=\?)\s+", line)
-        out.extend(p.strip() for p in parts if p.strip())
-    return out
+        start = 0
+        for m in re.finditer(r"(?<=[.!?])\s+", line):
+            if not _ABBREVIATION.search(line[start:m.start()]):
+                out.append(line[start:m.start()].strip())
+                start = m.end()
+        out.append(line[start:].strip())
+    return [s for s in out if s]
 
 
 def classify_sentence(sentence: str) -> SentenceKind:
@@ -124,9 +140,18 @@ def classify_sentence(sentence: str) -> SentenceKind:
     return "content"
 
 
+def clause(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause around text[start:end]: from the last break before it to the first break after it."""
+    left = 0
+    for m in _CLAUSE_BREAK.finditer(text, 0, start):
+        left = m.end()
+    right_match = _CLAUSE_BREAK.search(text, end)
+    return left, right_match.start() if right_match else len(text)
+
+
 def is_negated(text: str, start: int, end: int, lookback_words: int = 3) -> bool:
     """True when a negator sits inside [start, end) or in the few words before it, same clause."""
-    clause_start = max(text.rfind(sep, 0, start) for sep in (",", ";", ":", ".", " but ", " while ", " whereas "))
-    before = text[clause_start + 1 if clause_start >= 0 else 0:start]
+    left, _ = clause(text, start, start)
+    before = text[left:start]
     window = " ".join(before.split()[-lookback_words:]) + " " + text[start:end]
-    return bool(NEGATOR.search(window))
+    return bool(NEGATOR.search(_NOT_A_DENIAL.sub(" ", window)))
