@@ -30,7 +30,7 @@ trap stop INT TERM EXIT
     --prefetch-multiplier 1 --loglevel INFO &
 pids+=($!)
 "$PY" -m gunicorn courseapp.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 \
-    --access-logfile - &
+    --graceful-timeout 5 --access-logfile - &
 pids+=($!)
 
 echo "==> the site is at http://$HOST:$PORT/  (log in with a login printed above; Ctrl-C stops)"

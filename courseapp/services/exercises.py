@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The reference answer each kind must score full marks with.
-REFERENCE_FILE = {"module": "solution.py", "freetext": "solution.md"}
+# The file that holds each kind's reference answer (named when the reference does not score full marks).
+REFERENCE_FILE = {"module": "solution.py", "freetext": "solution.md", "quiz": "questions.toml"}
 
 
 class ExerciseSyncError(CommandError):
@@ -54,12 +54,11 @@ def exercise_folders(root: Path) -> list[Path]:
 
 
 def _verify_reference(spec: ExerciseSpec, grader: "Grader") -> None:
-    name = REFERENCE_FILE.get(spec.kind)
-    if name is None:
-        raise ExerciseSyncError(f"{spec.path}: exercises of kind '{spec.kind}' cannot be graded by this service yet")
-    reference = spec.file(name)
+    from grader.engine import verify_reference
+
+    reference = spec.file(REFERENCE_FILE.get(spec.kind, "exercise.toml"))
     try:
-        result = grader.grade(spec, reference.read_bytes())
+        result = verify_reference(grader, spec)
     except Exception as exc:  # the grader could not run at all: still a refusal that names the file
         raise ExerciseSyncError(f"{reference}: grading the reference failed: {type(exc).__name__}: {exc}") from exc
     if not result.full_marks:
@@ -132,5 +131,5 @@ def exercise_sync(exercises_dir: str | Path | None = None, *, grader: "Grader | 
                 exercise.current_revision = revision
                 exercise.save(update_fields=["current_revision"])
             synced.append(SyncedExercise(slug=spec.slug, content_hash=spec.content_hash, created=created))
-            log.info("exercise %s: %s", spec.slug, "new revision" if created else "unchanged")
+            log.debug("exercise %s: %s", spec.slug, "new revision" if created else "unchanged")
     return synced

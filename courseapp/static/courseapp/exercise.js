@@ -56,7 +56,8 @@
     row.appendChild(span);
   }
 
-  function fmt(x) { return String(Math.round(x * 100) / 100); }
+  // The same as Django's floatformat:"-2": whole numbers plain, others with two decimals.
+  function fmt(x) { return Number.isInteger(x) ? String(x) : x.toFixed(2); }
 
   function loadFeedback(url) {
     return fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })

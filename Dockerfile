@@ -1,0 +1,31 @@
+# One image for web, the setup job and the grading workers.
+#   CPU:  docker compose build                 (TORCH_INDEX defaults to PyTorch's CPU wheel index)
+#   GPU:  the worker-gpu service builds with TORCH_INDEX set to a CUDA wheel index (docker-compose.yml)
+# torch is installed first from TORCH_INDEX at exactly the version requirements.txt pins; the
+# `pip install -r requirements.txt` after it then finds torch==<pin> satisfied and keeps that build.
+FROM python:3.11-slim-bookworm
+
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    DJANGO_SETTINGS_MODULE=courseapp.settings \
+    STATIC_ROOT=/app/staticfiles \
+    VAR_DIR=/tmp/courseapp
+
+WORKDIR /app
+COPY requirements.txt .
+RUN set -eux; \
+    torch_pin="$(grep -E '^torch==' requirements.txt)"; \
+    pip install --index-url "$TORCH_INDEX" "$torch_pin"; \
+    pip install -r requirements.txt; \
+    python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
+
+COPY . .
+RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+    && rm -rf /tmp/courseapp
+
+EXPOSE 8000
+CMD ["gunicorn", "courseapp.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]

@@ -1,0 +1,97 @@
+"""docker-compose.yml and the Dockerfile agree with the settings (no Docker engine needed)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+APP_SERVICES = ("setup", "web", "worker-cpu", "worker-gpu")
+# Variables the service reads: settings.py's os.environ lookups, plus the grader's own switches.
+SETTINGS_ENV = set(re.findall(r"""(?:os\.environ\.get|env_bool|env_list)\(\s*["']([A-Z_]+)["']""",
+                              (ROOT / "courseapp" / "settings.py").read_text()))
+SETTINGS_ENV |= {"DATABASE_URL", "SECRET_KEY", "GRADER_INSECURE_NO_ISOLATION"}
+
+
+def _cmd(service: str) -> list[str]:
+    cmd = SERVICES[service]["command"]
+    return cmd if isinstance(cmd, list) else cmd.split()
+
+
+def test_the_expected_services_exist():
+    assert {"postgres", "redis", "setup", "web", "worker-cpu", "worker-gpu"} <= set(SERVICES)
+
+
+@pytest.mark.parametrize("service", ["postgres", "redis", "web", "worker-cpu", "worker-gpu"])
+def test_long_running_services_have_healthchecks(service):
+    assert SERVICES[service]["healthcheck"]["test"]
+
+
+def test_data_lives_in_volumes():
+    assert "pgdata" in COMPOSE["volumes"] and "redisdata" in COMPOSE["volumes"]
+    assert any(v.startswith("pgdata:") for v in SERVICES["postgres"]["volumes"])
+    assert any(v.startswith("redisdata:") for v in SERVICES["redis"]["volumes"])
+
+
+@pytest.mark.parametrize("service, queue", [("worker-cpu", "cpu"), ("worker-gpu", "gpu")])
+def test_workers_consume_their_queue_one_message_at_a_time(service, queue):
+    cmd = _cmd(service)
+    assert cmd[:4] == ["celery", "-A", "courseapp", "worker"]
+    assert cmd[cmd.index("-Q") + 1] == settings.GRADING_QUEUES[queue]
+    assert cmd[cmd.index("--prefetch-multiplier") + 1] == "1"
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+
+
+def test_gpu_worker_reserves_an_nvidia_device_and_grades_on_cuda():
+    gpu = SERVICES["worker-gpu"]
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    assert gpu["environment"]["GRADER_DEVICE"] == "cuda"
+    assert SERVICES["worker-cpu"]["environment"]["GRADER_DEVICE"] == "cpu"
+    assert "TORCH_INDEX" in gpu["build"]["args"]
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_app_services_use_postgres_and_redis_and_only_known_variables(service):
+    env = SERVICES[service]["environment"]
+    assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
+    assert env["REDIS_URL"].startswith("redis://redis:6379/")
+    assert env["EXERCISES_DIR"] == "/app/exercises"
+    unknown = set(env) - SETTINGS_ENV
+    assert not unknown, f"{service} sets variables the settings never read: {unknown}"
+
+
+def test_no_secret_is_written_in_the_file():
+    text = (ROOT / "docker-compose.yml").read_text()
+    for service in APP_SERVICES:
+        env = SERVICES[service]["environment"]
+        assert re.fullmatch(r"\$\{SECRET_KEY:\?[^}]*\}", env["SECRET_KEY"])
+        assert "${POSTGRES_PASSWORD:?" in env["DATABASE_URL"]
+    assert re.fullmatch(r"\$\{POSTGRES_PASSWORD:\?[^}]*\}", SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD"])
+    assert not re.search(r"(?i)password\s*[:=]\s*[\"']?[a-z0-9]{6,}", text.replace("POSTGRES_PASSWORD", ""))
+
+
+def test_services_start_in_order():
+    assert SERVICES["setup"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert SERVICES["setup"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "migrate" in " ".join(_cmd("setup")) and "sync_exercises" in " ".join(_cmd("setup"))
+    for service in ("web", "worker-cpu", "worker-gpu"):
+        assert SERVICES[service]["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+
+
+def test_grading_workers_may_build_the_sandbox():
+    for service in ("setup", "worker-cpu", "worker-gpu"):
+        assert "seccomp=unconfined" in SERVICES[service]["security_opt"]
+
+
+def test_dockerfile_installs_the_pinned_torch_from_a_chosen_index():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    pin = re.search(r"^torch==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    assert pin, "requirements.txt must pin torch exactly"
+    assert re.search(r"^ARG TORCH_INDEX=", dockerfile, re.M)
+    assert "grep -E '^torch==' requirements.txt" in dockerfile and '--index-url "$TORCH_INDEX"' in dockerfile
+    assert "pip install -r requirements.txt" in dockerfile
