@@ -9,13 +9,43 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "courseapp.settings")
 
 app = Celery("courseapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["courseapp"])
+
+
+@worker_init.connect
+def _require_sandbox(**_kwargs) -> None:
+    """Refuse to start a worker on a host where the sandbox cannot be set up (no user namespaces,
+    say), unless GRADER_INSECURE_NO_ISOLATION=1 is set (and then every result says so)."""
+    from grader.engine import Grader, SandboxUnavailable
+
+    grader = Grader(device=os.environ.get("GRADER_DEVICE", "cpu"))
+    try:
+        grader.start()
+    except SandboxUnavailable as exc:
+        raise SystemExit(
+            f"grading worker refuses to start: the sandbox cannot be set up on this host ({exc}). "
+            "It needs Linux user, mount, pid, net, ipc and uts namespaces (run as root, or with unprivileged "
+            "user namespaces enabled). For development only, GRADER_INSECURE_NO_ISOLATION=1 grades without "
+            "isolation and marks every result so.") from None
+    finally:
+        grader.close()
+
+
+@worker_process_init.connect
+def _warm_grader(**_kwargs) -> None:
+    """Start this pool process's warm executors now, not on its first job."""
+    from courseapp.services.engine import get_grader
+
+    try:
+        get_grader().start()
+    except Exception:  # noqa: BLE001 - the job itself will report infrastructure trouble and retry
+        pass
 
 
 @worker_process_shutdown.connect
