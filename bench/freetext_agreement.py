@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/freetext_agreement.py [EXERCISE_DIR] [--misses] [--passes N]
 
-Prints, for the train and held-out splits of EXERCISE_DIR/calibration.jsonl: band agreement,
+Prints, for each split of EXERCISE_DIR/calibration.jsonl (train: tuned on; heldout: set aside
+before tuning; fresh: written after tuning, never tuned on): band agreement,
 the confusion matrix (rows: teacher, columns: grader), how many no-credit answers got full
 credit, and concept/misconception agreement; then the model load time and the per-answer
 latency (p50/p95 over all answers, N passes, model already loaded).
@@ -88,8 +89,10 @@ def main() -> None:
                                "concepts": result.extra.get("concepts", []),
                                "misconceptions": result.misconceptions}
 
-    for split in ("train", "heldout"):
-        report(split, [r for r in rows if r["split"] == split], graded, args.misses)
+    for split in ("train", "heldout", "fresh"):
+        subset = [r for r in rows if r["split"] == split]
+        if subset:
+            report(split, subset, graded, args.misses)
 
     print("\n== cost (CPU, this machine)")
     print(f"model load               {load_s:.2f} s (once per process)")

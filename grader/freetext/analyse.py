@@ -80,10 +80,12 @@ def _gate_before_model(text: str, sentences: list[tuple[str, tx.SentenceKind]], 
     return None
 
 
-def _windows(content: list[str]) -> list[str]:
-    """Each sentence, and each pair of neighbours (an idea often spans two sentences)."""
+def _windows(content: list[str], rubric: Rubric) -> list[str]:
+    """Each sentence, and each pair of neighbours (an idea often spans two sentences). A pair is
+    only worth embedding when some concept's cues all match in it: the model is the slow part."""
     pairs = [f"{a} {b}" for a, b in zip(content, content[1:])]
-    return content + pairs
+    wanted = [p for p in pairs if any(all(cue.search(p) for cue in c.cues) for c in rubric.concepts)]
+    return content + wanted
 
 
 def _denied(concept: Concept, window: str, contrast: re.Pattern[str] | None) -> bool:
@@ -117,7 +119,10 @@ def _match_concepts(rubric: Rubric, windows: list[str], sims: np.ndarray) -> lis
 
 
 def _detect(rubric: Rubric, content: list[str]) -> list[Finding]:
+    """Regex detectors per sentence; a hit is cancelled by a negation just before it or by the
+    detector's `unless` words in the same clause."""
     findings: list[Finding] = []
+
     def real(det: Detector, sentence: str, m: re.Match[str]) -> bool:
         if det.negation_guard and tx.is_negated(sentence, m.start(), m.end()):
             return False
@@ -129,7 +134,7 @@ def _detect(rubric: Rubric, content: list[str]) -> list[Finding]:
             if any(real(det, sentence, m) for pattern in det.patterns for m in pattern.finditer(sentence)):
                 findings.append(Finding(det.id, sentence, det.contradicts, det.penalty))
     seen: set[str] = set()
-    unique = []
+    unique: list[Finding] = []
     for f in findings:  # one finding per id: the first sentence that showed it
         if f.id not in seen:
             seen.add(f.id)
@@ -144,7 +149,7 @@ def analyse(answer: str, rubric: Rubric) -> Analysis:
     if result.gate is not None:
         return result
     content = [s for s, k in sentences if k == "content"]
-    windows = _windows(content)
+    windows = _windows(content, rubric)
     sims = embed(windows) @ rubric.statement_vectors.T  # unit vectors: dot product = cosine
     result.best_similarity = float(sims.max()) if sims.size else 0.0
     result.hits = _match_concepts(rubric, windows, sims)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import resource
 import time
 
-from grader.exercise import Exercise, ExerciseError, catalogue_for
+from grader.exercise import Exercise, ExerciseError
 from grader.freetext.analyse import analyse
 from grader.freetext.feedback import concept_checks, overall
 from grader.freetext.model import ModelUnavailable, get_model
@@ -38,7 +38,7 @@ def grade_freetext(exercise: Exercise, submission: bytes) -> GradeResult:
                            execution=_execution(wall0, cpu0))
     try:
         rubric = load_rubric(exercise)
-        catalogue = catalogue_for(exercise)
+        catalogue = rubric.catalogue
         analysis = analyse(text, rubric)
     except (ExerciseError, ModelUnavailable) as exc:
         return zero_result(exercise.max_score, Outcome.ERROR, f"The free-text grader could not run: {exc}",

@@ -42,6 +42,18 @@ def model_path() -> Path:
     return path
 
 
+def _set_threads() -> None:
+    """One intra-op thread by default: a worker host runs several graders at once, and torch's
+    spinning threads on a busy machine cost far more than they win on a dozen short sentences
+    (measured: 1 sentence 45 ms with 1 thread vs 740 ms with 2 on a loaded 2-core host).
+    FREETEXT_TORCH_THREADS=0 leaves torch's own default alone."""
+    import torch
+
+    threads = int(os.environ.get("FREETEXT_TORCH_THREADS", "1") or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
 def get_model() -> "SentenceTransformer":
     """The process-wide model; the first caller loads it, later callers (any thread) reuse it."""
     global _model, _load_seconds
@@ -65,6 +77,7 @@ def get_model() -> "SentenceTransformer":
                     hf_logging.disable_progress_bar()
                 except ImportError:
                     pass
+                _set_threads()
                 _model = SentenceTransformer(str(model_path()), device="cpu")
             except ModelUnavailable:
                 raise

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.exercise import Exercise, ExerciseError, catalogue_for
+from grader.exercise import Exercise, ExerciseError, Misconception, catalogue_for
 
 _FLAGS = re.IGNORECASE
 
@@ -62,6 +62,7 @@ class Rubric:
     path: Path
     question: str  # the question, repeated to students whose answer missed it
     contrast: re.Pattern[str] | None  # words naming the contrasting case (a plain network)
+    catalogue: dict[str, Misconception] = field(compare=False, repr=False)
     scoring: Scoring
     concepts: tuple[Concept, ...]
     detectors: tuple[Detector, ...]
@@ -138,7 +139,7 @@ def _parse_detector(path: Path, raw: dict[str, Any], concept_ids: set[str], know
     )
 
 
-def parse_rubric(path: Path, known_misconceptions: set[str], max_score: float) -> Rubric:
+def parse_rubric(path: Path, catalogue: dict[str, Misconception], max_score: float) -> Rubric:
     """Parse and validate; statement vectors are filled in later (they need the model)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -160,14 +161,14 @@ def parse_rubric(path: Path, known_misconceptions: set[str], max_score: float) -
     total = sum(c.weight for c in concepts)
     if abs(total - max_score) > 1e-6:
         raise ExerciseError(path, f"concept weights add up to {total:g}, but max_score is {max_score:g}")
-    detectors = tuple(_parse_detector(path, d, set(ids), known_misconceptions) for d in raw.get("misconception", []))
+    detectors = tuple(_parse_detector(path, d, set(ids), set(catalogue)) for d in raw.get("misconception", []))
     owner = tuple(i for i, c in enumerate(concepts) for _ in c.statements)
     question = raw.get("question", "")
     if not isinstance(question, str):
         raise ExerciseError(path, "'question' must be a string")
     contrast = str(raw.get("contrast", ""))
     return Rubric(path=path, question=question.strip(),
-                  contrast=_regex(path, "contrast", contrast) if contrast else None, scoring=scoring, concepts=concepts, detectors=detectors,
+                  contrast=_regex(path, "contrast", contrast) if contrast else None, catalogue=catalogue, scoring=scoring, concepts=concepts, detectors=detectors,
                   statement_vectors=np.zeros((0, 0), dtype=np.float32), statement_owner=owner)
 
 
@@ -193,7 +194,7 @@ def load_rubric(exercise: Exercise) -> Rubric:
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    rubric = parse_rubric(path, set(catalogue_for(exercise)), exercise.max_score)
+    rubric = parse_rubric(path, catalogue_for(exercise), exercise.max_score)
     vectors = embed([s for c in rubric.concepts for s in c.statements])
     rubric = dataclasses.replace(rubric, statement_vectors=vectors)
     with _cache_lock:
