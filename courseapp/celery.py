@@ -46,6 +46,12 @@ def _warm_grader(**_kwargs) -> None:
         get_grader().start()
     except Exception:  # noqa: BLE001 - the job itself will report infrastructure trouble and retry
         pass
+    try:  # the free-text model loads once per process (seconds), not on a student's first answer
+        from grader.freetext import warm_up
+
+        warm_up()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 @worker_process_shutdown.connect

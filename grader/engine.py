@@ -69,7 +69,9 @@ class Grader:
             if exercise.kind == "freetext":
                 from grader.freetext import grade_freetext
 
-                return grade_freetext(exercise, submission)
+                result = grade_freetext(exercise, submission)
+                result.execution.isolated = True  # text is data: no student code runs, so nothing needs isolating
+                return result
             if exercise.kind == "quiz":
                 return grade_quiz_file(exercise, submission)
             if exercise.kind != "module":
