@@ -151,7 +151,13 @@ def _forward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[
     obj.zero_grad(set_to_none=True)
     # Keep our own copy of the input to detect in-place changes to it.
     original = x.detach().clone()
-    out = obj(x)
+    want_grad = bool(req.get("requires_grad"))
+    if want_grad:
+        out = obj(x)
+    else:
+        # No backward will follow: build no graph and keep nothing alive (deep nets, big batches).
+        with torch.no_grad():
+            out = obj(x)
     if st.device.startswith("cuda"):
         torch.cuda.synchronize()
     out_blobs: list[bytes] = []
@@ -162,8 +168,13 @@ def _forward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[
     else:
         reply["output_type"] = "Tensor"
         reply["output"] = tensor_to_wire(out, out_blobs)
-        st.last_output[handle] = out
-    st.last_input[handle] = x
+        if want_grad:
+            st.last_output[handle] = out
+    if want_grad:
+        st.last_input[handle] = x
+    else:
+        st.last_output.pop(handle, None)
+        st.last_input.pop(handle, None)
     with torch.no_grad():
         changed = x.shape != original.shape or not torch.equal(torch.Tensor.as_subclass(x.detach(), torch.Tensor), original)
     reply["input_changed"] = bool(changed)
