@@ -81,6 +81,7 @@ class ExerciseRevision(models.Model):
     starter = models.TextField(blank=True)
     max_chars = models.PositiveIntegerField(default=2000)
     max_source_bytes = models.PositiveIntegerField(default=64 * 1024)
+    wall_s = models.FloatField(default=20.0)  # the sandbox's wall limit for one grade (sets the task's limits)
     files = models.JSONField(default=dict)  # {relative path: UTF-8 text}
     created_at = models.DateTimeField(auto_now_add=True)
 

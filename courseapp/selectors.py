@@ -101,15 +101,16 @@ def _misconceptions(ids: list[str], catalogue: dict[str, Misconception]) -> list
     return out
 
 
-def result_feedback(result) -> dict:
+def result_feedback(result, labels: dict[str, str] | None = None) -> dict:
     """A Result as the student may see it: checks grouped failed/passed; a hidden check shows its
-    name, pass/fail and the named misconception, never its diagnostic output."""
+    name, pass/fail and the named misconception, never its diagnostic output. `labels` renames
+    checks (a quiz's question ids become their prompts)."""
     catalogue = misconception_catalogue()
     failed, passed = [], []
     for test in result.tests:
         visible = test.get("visibility", "hidden") == "visible"
         item = {
-            "name": test.get("name", ""),
+            "name": (labels or {}).get(test.get("name", ""), test.get("name", "")),
             "score": test.get("score", 0),
             "max_score": test.get("max_score", 0),
             "visible": visible,

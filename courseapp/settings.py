@@ -141,21 +141,33 @@ GRADER_DEVICE = os.environ.get("GRADER_DEVICE", "cpu")
 # Infrastructure failures (the grader raised) are retried with back-off, then the job fails.
 GRADING_MAX_ATTEMPTS = int(os.environ.get("GRADING_MAX_ATTEMPTS", "3"))
 GRADING_RETRY_BACKOFF_S = float(os.environ.get("GRADING_RETRY_BACKOFF_S", "5"))
-# Nested time limits: an exercise's sandbox wall limit < soft < hard (checked by courseapp.checks).
-GRADING_SOFT_TIME_LIMIT_S = int(os.environ.get("GRADING_SOFT_TIME_LIMIT_S", "120"))
-GRADING_HARD_TIME_LIMIT_S = int(os.environ.get("GRADING_HARD_TIME_LIMIT_S", "150"))
-# An exercise's queue ("cpu" or "gpu" in exercise.toml) maps to the Celery queue "grade.<queue>".
-GRADING_QUEUES = {"cpu": "grade.cpu", "gpu": "grade.gpu"}
+# Each job's Celery time limits come from its exercise's sandbox wall limit, so they always nest:
+#   sandbox wall_s  <  soft = wall_s + GRADING_SOFT_MARGIN_S  <  hard = soft + GRADING_HARD_MARGIN_S
+# The soft limit fails the job with a clear message; the hard limit kills the worker process.
+GRADING_SOFT_MARGIN_S = int(os.environ.get("GRADING_SOFT_MARGIN_S", "60"))
+GRADING_HARD_MARGIN_S = int(os.environ.get("GRADING_HARD_MARGIN_S", "30"))
+# The longest sandbox wall limit an exercise may ask for (sync_exercises refuses more).
+GRADING_MAX_WALL_S = int(os.environ.get("GRADING_MAX_WALL_S", "900"))
+# An exercise's queue ("cpu" or "gpu" in exercise.toml) picks the Celery queue. Without GPU workers
+# (GRADING_GPU_WORKERS unset) gpu exercises go to grade.cpu and are graded on the CPU.
+GRADING_GPU_WORKERS = env_bool("GRADING_GPU_WORKERS", False)
+GRADING_CPU_QUEUE = "grade.cpu"
+GRADING_GPU_QUEUE = "grade.gpu"
+GRADING_QUEUES = {"cpu": GRADING_CPU_QUEUE, "gpu": GRADING_GPU_QUEUE if GRADING_GPU_WORKERS else GRADING_CPU_QUEUE}
 
 # ---- Celery (namespace CELERY_) ---------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# A prefix for every broker key in Redis, so several deployments (or test runs) can share one Redis db.
+REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "")
 BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Longer than the hard time limit, so a slow job is never handed to a second worker.
-        "visibility_timeout": GRADING_HARD_TIME_LIMIT_S * 4,
+        # Longer than any job's hard time limit, so a slow job is never handed to a second worker.
+        "visibility_timeout": 2 * (GRADING_MAX_WALL_S + GRADING_SOFT_MARGIN_S + GRADING_HARD_MARGIN_S),
     }
+    if REDIS_KEY_PREFIX:
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 else:
     # Embedded broker: messages are files; producers and workers on one machine share var/broker/.
     CELERY_BROKER_URL = "filesystem://"
@@ -171,7 +183,7 @@ else:
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_DEFAULT_QUEUE = "grade.cpu"
+CELERY_TASK_DEFAULT_QUEUE = GRADING_CPU_QUEUE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

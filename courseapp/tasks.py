@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from billiard.exceptions import WorkerLostError
 from celery import Task, shared_task
-from django.conf import settings
 
 from courseapp.services.grading import grading_job_fail, grading_job_run
+from courseapp.services.submissions import job_time_limits
+from grader.exercise import Limits
 
 
 class GradingTask(Task):
@@ -25,8 +26,10 @@ class GradingTask(Task):
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
-    soft_time_limit=settings.GRADING_SOFT_TIME_LIMIT_S,
-    time_limit=settings.GRADING_HARD_TIME_LIMIT_S,
+    # Defaults for a message sent without limits; grading_job_enqueue sends each job's own
+    # (derived from its exercise's wall limit: sandbox < soft < hard).
+    soft_time_limit=job_time_limits(Limits().wall_s)[0],
+    time_limit=job_time_limits(Limits().wall_s)[1],
 )
 def grade_submission(job_id: int) -> None:
     grading_job_run(job_id)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from courseapp import selectors, services
+from courseapp import quiz, selectors, services
 from courseapp.forms import SubmissionForm
 from courseapp.models import Exercise, Submission
 from courseapp.rendering import render_markdown
@@ -26,7 +26,10 @@ def exercise_list(request: HttpRequest) -> HttpResponse:
 def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionForm,
                    selected: Submission | None, status: int = 200) -> HttpResponse:
     submissions = list(selectors.submission_list_for_user(request.user, exercise))
+    is_quiz = exercise.kind == Exercise.Kind.QUIZ
     context = {
+        "is_quiz": is_quiz,
+        "quiz_items": _quiz_items(request.user, exercise, form) if is_quiz else None,
         "exercise": exercise,
         "revision": exercise.current_revision,
         "prompt_html": render_markdown(exercise.current_revision.prompt),
@@ -40,15 +43,33 @@ def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionFor
     return render(request, "courseapp/exercise_detail.html", context, status=status)
 
 
+def _quiz_items(user, exercise: Exercise, form: SubmissionForm) -> list[dict]:
+    """The quiz's questions for this student, with the answers of the form's source ticked."""
+    answers = quiz.quiz_answers(form["source"].value() or "")
+    items = []
+    for q in quiz.quiz_questions(user, exercise):
+        given = answers.get(q.id)
+        picked = {str(x) for x in given} if isinstance(given, list) else {str(given)}
+        items.append({
+            "id": q.id, "name": f"q-{q.id}", "type": q.type, "prompt": q.prompt, "points": q.points,
+            "choices": [(str(i), text, str(i) in picked) for i, text in enumerate(q.choices)],
+            "value": "" if given is None or isinstance(given, list) else str(given),
+        })
+    return items
+
+
 def _feedback_context(submission: Submission) -> dict:
     job = submission.job
     result = getattr(job, "result", None) if job.is_finished else None
+    labels = None
+    if result is not None and submission.revision.exercise.kind == Exercise.Kind.QUIZ:
+        labels = quiz.quiz_labels(submission.revision)
     return {
         "submission": submission,
         "job": job,
         "state": selectors.job_state(job),
         "result": result,
-        "feedback": selectors.result_feedback(result) if result else None,
+        "feedback": selectors.result_feedback(result, labels) if result else None,
     }
 
 
@@ -57,7 +78,10 @@ def _feedback_context(submission: Submission) -> dict:
 def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
     exercise = selectors.exercise_get_for_user(request.user, slug)
     if request.method == "POST":
-        form = SubmissionForm(request.POST)
+        data = request.POST
+        if exercise.kind == Exercise.Kind.QUIZ:  # the answers become one JSON submission
+            data = {"source": quiz.quiz_source(request.user, exercise, request.POST)}
+        form = SubmissionForm(data)
         if form.is_valid():
             try:
                 submission = services.submission_create(

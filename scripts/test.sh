@@ -17,14 +17,15 @@ if [ ! -x /usr/bin/chromium ]; then
     fi
 fi
 
-# One database and Redis db per checkout, so two checkouts on one machine do not collide.
-tag=$(pwd | sha256sum | cut -c1-8)
-redis_db=$(( 16#${tag:0:4} % 15 + 1 ))
+# A database and a Redis key prefix of this run's own, so two runs on one machine (two checkouts,
+# or two people in one checkout) never share a test database or a queue.
+tag=$(pwd | sha256sum | cut -c1-8)_$$
 export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/courseapp_$tag}
-export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/$redis_db}
+export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
+export REDIS_KEY_PREFIX=courseapp-test-$tag:
 export COURSEAPP_REQUIRE_SERVICES=1
 export GRADER_DEVICE=${GRADER_DEVICE:-cpu}
 unset DJANGO_ALLOW_ASYNC_UNSAFE
 
-echo "==> pytest (DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL)"
+echo "==> pytest (DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL REDIS_KEY_PREFIX=$REDIS_KEY_PREFIX)"
 exec "$PY" -m pytest "$@"

@@ -196,6 +196,16 @@ def services_or_skip():
     engine_or_skip()
 
 
+def _forget_queued_messages(client, prefix: str) -> None:
+    """No messages left over from an earlier run: this run's keys only when it has a prefix of its own."""
+    if not prefix:
+        client.flushdb()
+        return
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(scope="session")
 def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path_factory):
     """A real `celery -A courseapp worker` process on the test database and the test Redis db."""
@@ -203,13 +213,14 @@ def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path
     from django.conf import settings
     from django.db import connection
 
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # no messages left over from an earlier run
+    _forget_queued_messages(redis.Redis.from_url(settings.REDIS_URL), settings.REDIS_KEY_PREFIX)
     var_dir = tmp_path_factory.mktemp("worker-var")
     log_path = var_dir / "worker.log"
     env = {
         **os.environ,
         "DATABASE_URL": _db_url_for(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
+        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
         "VAR_DIR": str(var_dir),
         "EXERCISES_DIR": str(settings.EXERCISES_DIR),
         "GRADER_DEVICE": os.environ.get("GRADER_DEVICE", "cpu"),
@@ -238,6 +249,8 @@ def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     log.close()
+    if settings.REDIS_KEY_PREFIX:
+        _forget_queued_messages(redis.Redis.from_url(settings.REDIS_URL), settings.REDIS_KEY_PREFIX)
 
 
 def wait_for_job(submission_id: int, timeout: float = 180.0, worker=None):

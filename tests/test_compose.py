@@ -37,17 +37,20 @@ def test_data_lives_in_volumes():
     assert any(v.startswith("redisdata:") for v in SERVICES["redis"]["volumes"])
 
 
-@pytest.mark.parametrize("service, queue", [("worker-cpu", "cpu"), ("worker-gpu", "gpu")])
+@pytest.mark.parametrize("service, queue", [("worker-cpu", "GRADING_CPU_QUEUE"), ("worker-gpu", "GRADING_GPU_QUEUE")])
 def test_workers_consume_their_queue_one_message_at_a_time(service, queue):
     cmd = _cmd(service)
     assert cmd[:4] == ["celery", "-A", "courseapp", "worker"]
-    assert cmd[cmd.index("-Q") + 1] == settings.GRADING_QUEUES[queue]
+    assert cmd[cmd.index("-Q") + 1] == getattr(settings, queue)
     assert cmd[cmd.index("--prefetch-multiplier") + 1] == "1"
     assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
 
 
 def test_gpu_worker_reserves_an_nvidia_device_and_grades_on_cuda():
     gpu = SERVICES["worker-gpu"]
+    assert gpu["profiles"] == ["gpu"]
+    # gpu exercises go to grade.gpu only when the operator says GPU workers run (the gpu profile)
+    assert SERVICES["web"]["environment"]["GRADING_GPU_WORKERS"] == "${GRADING_GPU_WORKERS:-0}"
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
     assert gpu["environment"]["GRADER_DEVICE"] == "cuda"

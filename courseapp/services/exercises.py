@@ -90,10 +90,10 @@ def exercise_sync(exercises_dir: str | Path | None = None, *, grader: "Grader | 
             raise ExerciseSyncError(str(exc)) from None
         if spec.queue not in settings.GRADING_QUEUES:
             raise ExerciseSyncError(f"{folder / 'exercise.toml'}: queue '{spec.queue}' has no workers")
-        if spec.limits.wall_s >= settings.GRADING_SOFT_TIME_LIMIT_S:
+        if spec.limits.wall_s > settings.GRADING_MAX_WALL_S:
             raise ExerciseSyncError(
-                f"{folder / 'exercise.toml'}: [limits] wall_s = {spec.limits.wall_s:g} must stay below the task's "
-                f"soft time limit ({settings.GRADING_SOFT_TIME_LIMIT_S} s, GRADING_SOFT_TIME_LIMIT_S)"
+                f"{folder / 'exercise.toml'}: [limits] wall_s = {spec.limits.wall_s:g} is above the "
+                f"{settings.GRADING_MAX_WALL_S} s a grade may take (GRADING_MAX_WALL_S)"
             )
         loaded.append((spec, _folder_files(folder)))
 
@@ -124,6 +124,7 @@ def exercise_sync(exercises_dir: str | Path | None = None, *, grader: "Grader | 
                     "starter": spec.starter_code,
                     "max_chars": spec.max_chars,
                     "max_source_bytes": spec.limits.max_source_bytes,
+                    "wall_s": spec.limits.wall_s,
                     "files": files,
                 },
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -27,14 +29,24 @@ def submission_validate(exercise: Exercise, source: str) -> None:
         )
 
 
+def job_time_limits(wall_s: float) -> tuple[int, int]:
+    """(soft, hard) Celery time limits for a job whose sandbox may run wall_s seconds: always
+    sandbox < soft < hard."""
+    soft = math.ceil(wall_s) + settings.GRADING_SOFT_MARGIN_S
+    return soft, soft + settings.GRADING_HARD_MARGIN_S
+
+
 def grading_job_enqueue(job: GradingJob, *, countdown: float = 0) -> None:
     """Send the job to its queue once the current transaction commits (never before: the worker
     must find the rows)."""
     from courseapp.tasks import grade_submission
 
     job_id, queue = job.pk, job.queue
+    soft, hard = job_time_limits(job.submission.revision.wall_s)
     transaction.on_commit(
-        lambda: grade_submission.apply_async(args=[job_id], queue=queue, countdown=countdown or None)
+        lambda: grade_submission.apply_async(
+            args=[job_id], queue=queue, countdown=countdown or None, soft_time_limit=soft, time_limit=hard
+        )
     )
 
 

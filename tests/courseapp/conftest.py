@@ -54,7 +54,8 @@ def enqueued(monkeypatch):
     from courseapp import tasks
 
     def fake_apply_async(args=None, queue=None, countdown=None, **kw):
-        sent.append({"args": args, "queue": queue, "countdown": countdown})
+        sent.append({"args": args, "queue": queue, "countdown": countdown,
+                     "limits": (kw.get("soft_time_limit"), kw.get("time_limit"))})
 
     monkeypatch.setattr(tasks.grade_submission, "apply_async", fake_apply_async)
     return sent

@@ -4,7 +4,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from courseapp import services
-from courseapp.models import Exercise, GradingJob, Result, Submission
+from courseapp.models import Exercise, ExerciseRevision, GradingJob, Result, Submission
 from courseapp.services import engine
 from courseapp.tasks import grade_submission
 from tests.conftest import StandInGrader
@@ -22,16 +22,34 @@ def test_submission_create_writes_both_rows_and_enqueues_after_commit(world, enq
     assert sub.job.status == S.QUEUED and sub.job.attempts == 0 and sub.job.queue == "grade.cpu"
     for cb in callbacks:
         cb()
-    assert enqueued == [{"args": [sub.job.pk], "queue": "grade.cpu", "countdown": None}]
+    # the mini exercise's sandbox wall limit is the default 20 s: soft 20 + 60, hard 80 + 30
+    assert enqueued == [{"args": [sub.job.pk], "queue": "grade.cpu", "countdown": None, "limits": (80, 110)}]
 
 
-def test_gpu_exercises_go_to_the_gpu_queue(world, enqueued, django_capture_on_commit_callbacks):
+def test_gpu_exercises_go_to_the_gpu_queue(world, enqueued, django_capture_on_commit_callbacks, settings):
+    settings.GRADING_QUEUES = {"cpu": "grade.cpu", "gpu": "grade.gpu"}  # GRADING_GPU_WORKERS=1
     Exercise.objects.filter(pk=world.code.pk).update(queue="gpu")
     world.code.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
         sub = services.submission_create(user=world.alice, exercise=world.code, source=GOOD)
     assert sub.job.queue == "grade.gpu"
     assert enqueued[0]["queue"] == "grade.gpu"
+
+
+def test_without_gpu_workers_gpu_exercises_are_graded_on_the_cpu_queue(world, enqueued, settings):
+    assert settings.GRADING_GPU_WORKERS is False and settings.GRADING_QUEUES["gpu"] == "grade.cpu"
+    Exercise.objects.filter(pk=world.code.pk).update(queue="gpu")
+    world.code.refresh_from_db()
+    assert services.submission_create(user=world.alice, exercise=world.code, source=GOOD).job.queue == "grade.cpu"
+
+
+def test_time_limits_follow_the_exercise_and_always_nest(world, enqueued, django_capture_on_commit_callbacks):
+    ExerciseRevision.objects.filter(pk=world.code.current_revision_id).update(wall_s=150.5)
+    world.code.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submission_create(user=world.alice, exercise=world.code, source=GOOD)
+    soft, hard = enqueued[0]["limits"]
+    assert 150.5 < soft < hard and (soft, hard) == (211, 241)
 
 
 @pytest.mark.parametrize("source, message", [
@@ -95,7 +113,7 @@ def test_infrastructure_failure_retries_with_backoff_then_fails(queued, settings
     job.refresh_from_db()
     assert job.status == S.QUEUED and job.attempts == 1
     assert "Grading delayed" in job.error and "sandbox pool unavailable" in job.error
-    assert enqueued == [{"args": [job.pk], "queue": "grade.cpu", "countdown": 3}]
+    assert enqueued == [{"args": [job.pk], "queue": "grade.cpu", "countdown": 3, "limits": (80, 110)}]
 
     with django_capture_on_commit_callbacks(execute=True):
         services.grading_job_run(job.pk, grader=broken)

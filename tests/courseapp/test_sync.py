@@ -64,11 +64,15 @@ def test_sync_refuses_a_folder_without_exercise_toml(db, exercises_root):
     assert not Exercise.objects.exists()
 
 
-def test_sync_refuses_a_wall_limit_above_the_task_time_limit(db, exercises_root, settings):
+def test_sync_keeps_the_wall_limit_and_refuses_one_above_the_maximum(db, exercises_root, settings):
     folder = write_module_folder(exercises_root)
-    (folder / "exercise.toml").write_text((folder / "exercise.toml").read_text().replace(
-        "[interface]", f"[limits]\nwall_s = {settings.GRADING_SOFT_TIME_LIMIT_S}\n\n[interface]"))
-    with pytest.raises(CommandError, match="must stay below the task's soft time limit"):
+    toml = (folder / "exercise.toml").read_text()
+    (folder / "exercise.toml").write_text(toml.replace("[interface]", "[limits]\nwall_s = 150\n\n[interface]"))
+    exercise_sync(exercises_root, grader=StandInGrader())
+    assert Exercise.objects.get().current_revision.wall_s == 150
+
+    settings.GRADING_MAX_WALL_S = 100
+    with pytest.raises(CommandError, match=r"wall_s = 150 is above the 100 s a grade may take"):
         exercise_sync(exercises_root, grader=StandInGrader())
 
 
