@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
-from courseapp.models import Enrolment, Exercise, GradingJob, Submission
+from courseapp.models import Exercise, GradingJob, Submission
 from grader.exercise import ExerciseError, Misconception, load_misconceptions
 
 
@@ -72,10 +72,6 @@ def job_state(job: GradingJob) -> str:
     if job.status == GradingJob.Status.QUEUED and job.attempts:
         return "delayed"
     return job.status
-
-
-def user_role_in_course(user, course_id: int) -> str | None:
-    return Enrolment.objects.filter(user=user, course_id=course_id).values_list("role", flat=True).first()
 
 
 @lru_cache(maxsize=4)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -89,8 +89,6 @@ def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 )
             except ValidationError as exc:
                 form.add_error("source", exc)
-            except PermissionDenied:
-                raise
             else:
                 return redirect("submission-detail", submission_id=submission.pk)
         return _exercise_page(request, exercise, form, None, status=400)

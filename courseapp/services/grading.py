@@ -105,11 +105,11 @@ def grading_job_fail(job_id: int, message: str, *, retry: bool = True) -> Gradin
         return job
 
 
-def grading_job_run(job_id: int, *, grader: "Grader | None" = None) -> GradingJob | None:
+def grading_job_run(job_id: int, *, grader: "Grader | None" = None) -> None:
     """Grade the job's submission with the worker's Grader and record the result."""
     job = _start(job_id)
     if job is None:
-        return None
+        return
     submission = job.submission
     revision = submission.revision
     try:
@@ -123,6 +123,5 @@ def grading_job_run(job_id: int, *, grader: "Grader | None" = None) -> GradingJo
     except Exception as exc:  # the grader's or the machine's fault, never the student's
         log.exception("grading job %s: the grader raised", job_id)
         grading_job_fail(job_id, f"{type(exc).__name__}: {exc}")
-        return GradingJob.objects.get(pk=job_id)
+        return
     grading_job_record(job_id, grade)
-    return GradingJob.objects.get(pk=job_id)

@@ -99,7 +99,9 @@ def test_run_records_the_result_and_is_idempotent(queued):
 
 
 def test_run_of_a_missing_job_is_dropped(db):
-    assert services.grading_job_run(987654, grader=StandInGrader()) is None
+    grader = StandInGrader()
+    services.grading_job_run(987654, grader=grader)
+    assert grader.calls == [] and not GradingJob.objects.exists()
 
 
 def test_infrastructure_failure_retries_with_backoff_then_fails(queued, settings, enqueued, django_capture_on_commit_callbacks):
