@@ -23,8 +23,10 @@ import time
 import traceback
 
 SANDBOX_UID = 1000  # the uid student code sees inside its user namespace
-HOST_UID_BASE = 200000  # rootful mode: each job runs as its own unprivileged host uid
-HOST_UID_SPAN = 60000
+# Rootful mode: each job runs as its own unprivileged host uid, HOST_UID_BASE + the host pid of its C1
+# (unique among live sandboxes, whichever worker made them); pids stay below PID_MAX_LIMIT = the span.
+HOST_UID_BASE = 200000
+HOST_UID_SPAN = 1 << 22
 ROOT_SIZE = "64m"  # tmpfs for the whole sandbox root, scratch included
 ROOT_INODES = "2048"
 
@@ -106,8 +108,26 @@ def _bind_sources() -> list[str]:
 
 
 def _build_root(binds: list[str], device: str) -> None:
-    """In the child's private mount namespace: a tmpfs root with read-only binds, then pivot_root."""
+    """In the child's private mount namespace: a tmpfs root with read-only binds, then pivot_root.
+
+    Every bind source is opened (O_PATH) BEFORE the staging tmpfs goes over /tmp and binds come from
+    /proc/self/fd/N: a checkout or venv that itself lives under /tmp is then still reachable.
+    """
     from grader.sandbox import linux as L
+
+    devices = ["null", "zero", "urandom", "random"]
+    if device.startswith("cuda"):
+        devices += [n for n in os.listdir("/dev") if n.startswith("nvidia")]
+    sources: list[tuple[str, int | str]] = []  # (path inside the sandbox, fd or symlink target)
+    for src in binds:
+        if os.path.islink(src):
+            sources.append((src, os.readlink(src)))
+        elif os.path.isdir(src):
+            sources.append((src, os.open(src, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)))
+    files = ["/etc/ld.so.cache"] + [f"/dev/{n}" for n in devices]
+    if device.startswith("cuda"):
+        files.append("/sys")
+    opened_files = [(f, os.open(f, os.O_PATH | os.O_CLOEXEC)) for f in files if os.path.exists(f)]
 
     L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
     L.mount("tmpfs", "/tmp", "tmpfs", L.MS_NOSUID | L.MS_NODEV, "size=1m,mode=0700")
@@ -115,35 +135,33 @@ def _build_root(binds: list[str], device: str) -> None:
     os.mkdir(root)
     L.mount("tmpfs", root, "tmpfs", L.MS_NOSUID | L.MS_NODEV, f"size={ROOT_SIZE},nr_inodes={ROOT_INODES},mode=0755")
     ro = L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV
-    for src in binds:
+    for src, handle in sources:
         dst = root + src
-        if os.path.islink(src):
+        if isinstance(handle, str):
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             if not os.path.lexists(dst):
-                os.symlink(os.readlink(src), dst)
+                os.symlink(handle, dst)
             continue
         if os.path.isdir(dst) and os.listdir(dst):
+            os.close(handle)
             continue  # already inside an earlier bind
         os.makedirs(dst, exist_ok=True)
-        L.mount(src, dst, None, L.MS_BIND | L.MS_REC)
+        L.mount(f"/proc/self/fd/{handle}", dst, None, L.MS_BIND | L.MS_REC)
         L.mount(None, dst, None, ro)
+        os.close(handle)
     for d in ("tmp", "proc", "dev", "etc", ".old"):
         os.makedirs(f"{root}/{d}", exist_ok=True)
-    if os.path.isfile("/etc/ld.so.cache"):
-        open(f"{root}/etc/ld.so.cache", "w").close()
-        L.mount("/etc/ld.so.cache", f"{root}/etc/ld.so.cache", None, L.MS_BIND)
-        L.mount(None, f"{root}/etc/ld.so.cache", None, ro)
-    devices = ["null", "zero", "urandom", "random"]
-    if device.startswith("cuda"):
-        devices += [n for n in os.listdir("/dev") if n.startswith("nvidia")]
-        os.makedirs(f"{root}/sys", exist_ok=True)
-        L.mount("/sys", f"{root}/sys", None, L.MS_BIND | L.MS_REC)
-        L.mount(None, f"{root}/sys", None, ro)
-    for name in devices:
-        src = f"/dev/{name}"
-        if os.path.exists(src) and not os.path.isdir(src):
-            open(f"{root}/dev/{name}", "w").close()
-            L.mount(src, f"{root}/dev/{name}", None, L.MS_BIND)
+    for path, handle in opened_files:
+        dst = root + path
+        if os.path.isdir(f"/proc/self/fd/{handle}"):
+            os.makedirs(dst, exist_ok=True)
+            L.mount(f"/proc/self/fd/{handle}", dst, None, L.MS_BIND | L.MS_REC)
+        else:
+            open(dst, "w").close()
+            L.mount(f"/proc/self/fd/{handle}", dst, None, L.MS_BIND)
+        if not path.startswith("/dev/"):
+            L.mount(None, dst, None, ro)
+        os.close(handle)
     # A fresh /proc for the new pid namespace: only the sandbox's own processes are visible.
     L.mount("proc", f"{root}/proc", "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
     os.chown(f"{root}/tmp", SANDBOX_UID, SANDBOX_UID)
@@ -173,6 +191,9 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
     stage = "start"
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # A session and process group of our own: C1 (outside the pid namespace) shares neither, so
+        # kill(0, ...) / killpg from student code cannot even address it.
+        os.setsid()
         if isolate:
             stage = "filesystem"
             _build_root(_BIND_SOURCES, device)
@@ -238,8 +259,12 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
             os._exit(70)
     from grader.inside.runner import serve
 
-    serve(job, device)
-    os._exit(0)
+    try:
+        serve(job, device)
+    finally:
+        # A student's signal handler can raise (SystemExit, anything) inside serve()'s own I/O: never
+        # let that unwind into the zygote's code above us.
+        os._exit(0)
 
 
 def _c1_main(job: socket.socket, out_w: int, status_w: int, unshared_w: int, mapped_r: int, isolate: bool,
@@ -257,6 +282,8 @@ def _c1_main(job: socket.socket, out_w: int, status_w: int, unshared_w: int, map
         L.set_parent_death_signal(signal.SIGKILL)
         os.setsid()
         if isolate:
+            if _OPTIONS.get("simulate_no_userns"):  # tests: behave like a host without user namespaces
+                raise L.SandboxSetupError(1, "unshare failed: Operation not permitted (simulated)")
             L.unshare(L.ALL_NAMESPACES)
             os.write(unshared_w, b"u")
             if os.read(mapped_r, 1) != b"m":
@@ -308,7 +335,7 @@ def _write_id_maps(pid: int, rootful: bool, host_uid: int) -> None:
         f.write(gid_map)
 
 
-def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device: str, counter: int) -> int:
+def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device: str) -> int:
     rootful = os.geteuid() == 0
     unshared_r, unshared_w = os.pipe()
     mapped_r, mapped_w = os.pipe()
@@ -323,7 +350,9 @@ def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device:
     try:
         if isolate:
             if os.read(unshared_r, 1) == b"u":
-                _write_id_maps(pid, rootful, HOST_UID_BASE + (counter % HOST_UID_SPAN))
+                # C1's pid is unique on the host while the sandbox lives, so is this uid: jobs of
+                # different workers never share a uid (nor its RLIMIT_NPROC count).
+                _write_id_maps(pid, rootful, HOST_UID_BASE + pid)
                 os.write(mapped_w, b"m")
     finally:
         os.close(unshared_r)
@@ -359,7 +388,6 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     ctrl.send(json.dumps({"ready": True, "pid": os.getpid(), "warm_s": time.perf_counter() - started}).encode())
-    counter = os.getpid()
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(ctrl, 4096, 3)
@@ -377,9 +405,8 @@ def main() -> None:
             continue
         job = socket.socket(fileno=fds[0])
         out_w, status_w = fds[1], fds[2]
-        counter += 1
         try:
-            pid = _spawn(job, out_w, status_w, isolate, device, counter)
+            pid = _spawn(job, out_w, status_w, isolate, device)
             reply = {"ok": True, "c1": pid}
         except Exception as exc:  # noqa: BLE001
             reply = {"ok": False, "error": "".join(traceback.format_exception_only(type(exc), exc)).strip()}
