@@ -219,14 +219,17 @@ class Quiz:
             value = _as_float(response)
             correct = value is not None and abs(value - target) <= max(tol, rel * abs(target)) + 1e-12
             expected = f"{target:g}"
+        blank = response is None or (isinstance(response, (str, list, tuple)) and not [r for r in (
+            response if isinstance(response, (list, tuple)) else [response]) if str(r).strip()])
         if correct:
             feedback = "Correct."
-        elif response in (None, "", []):
+        elif blank:
             feedback = "No answer given."
         else:
             feedback = "Not quite."
+        # A blank answer shows no misconception: there is nothing to diagnose.
         return AnswerResult(q.id, correct, q.points if correct else 0.0, q.points, expected, explanation, feedback,
-                            "" if correct else q.misconception)
+                            "" if correct or blank else q.misconception)
 
 
 def _as_int(x: Any) -> int | None:

@@ -61,6 +61,12 @@ def test_numeric_tolerance_and_wrong_answers_get_the_explanation(quiz) -> None:
     assert not quiz.grade("same-padding-k5", "nan", seed).correct
 
 
+def test_blank_answers_score_zero_without_a_misconception(quiz) -> None:
+    for qid, blank in (("degradation", ""), ("why-skips-help", []), ("residual-value", None), ("same-padding-k5", "  ")):
+        r = quiz.grade(qid, blank, "s")
+        assert not r.correct and r.misconception == "" and r.feedback == "No answer given."
+
+
 def test_multiple_choice_is_all_or_nothing(quiz) -> None:
     assert quiz.grade("why-skips-help", ["0", "1", "3"], "s").correct
     assert not quiz.grade("why-skips-help", ["0", "1"], "s").correct
