@@ -143,6 +143,8 @@ class GradingJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The latest progress event while running (e.g. a training step and its loss); shown live.
+    progress = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status"])]
@@ -186,6 +188,7 @@ class Result(models.Model):
     misconceptions = models.JSONField(default=list)
     execution = models.JSONField(default=dict)
     stdout = models.TextField(blank=True)
+    extra = models.JSONField(default=dict, blank=True)  # exercise-specific data, e.g. training curves
     created_at = models.DateTimeField(auto_now_add=True)
 
     def save(self, *args, **kwargs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.safestring import mark_safe
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -70,6 +71,8 @@ def _feedback_context(submission: Submission) -> dict:
         "state": selectors.job_state(job),
         "result": result,
         "feedback": selectors.result_feedback(result, labels) if result else None,
+        "curves_svg": mark_safe(selectors.training_curves_svg(result.extra)) if result else "",  # numbers only
+        "progress": selectors.progress_text(job),
     }
 
 
@@ -117,6 +120,7 @@ def submission_status(request: HttpRequest, submission_id: int) -> JsonResponse:
         "state": selectors.job_state(job),
         "finished": job.is_finished,
         "attempts": job.attempts,
+        "progress": selectors.progress_text(job) if not job.is_finished else "",
         "score": result.score if result else None,
         "max_score": result.max_score if result else submission.revision.max_score,
         "feedback_url": reverse("submission-feedback", args=[submission.pk]),

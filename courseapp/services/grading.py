@@ -78,6 +78,7 @@ def grading_job_record(job_id: int, grade: "GradeResult") -> Result | None:
             misconceptions=data.get("misconceptions", []),
             execution=data.get("execution", {}),
             stdout=data.get("stdout", ""),
+            extra=data.get("extra", {}),
         )
         job.transition(Status.DONE)
         job.save()
@@ -105,6 +106,28 @@ def grading_job_fail(job_id: int, message: str, *, retry: bool = True) -> Gradin
         return job
 
 
+PROGRESS_MIN_INTERVAL_S = 0.5
+
+
+def _progress_writer(job_id: int):  # type: ignore[no-untyped-def]
+    """A progress callback for the grader: stores the latest event on the job row, at most twice a
+    second (one small UPDATE; the page polls it). Check-by-check events of fast grades are skipped."""
+    import time as _time
+
+    last = [0.0]
+
+    def write(event: str, data: dict) -> None:
+        if event == "check":
+            return
+        now = _time.monotonic()
+        if now - last[0] < PROGRESS_MIN_INTERVAL_S and event != "measured":
+            return
+        last[0] = now
+        GradingJob.objects.filter(pk=job_id, status=Status.RUNNING).update(progress={"event": event, **data})
+
+    return write
+
+
 def grading_job_run(job_id: int, *, grader: "Grader | None" = None) -> None:
     """Grade the job's submission with the worker's Grader and record the result."""
     job = _start(job_id)
@@ -119,7 +142,8 @@ def grading_job_run(job_id: int, *, grader: "Grader | None" = None) -> None:
                 f"the unpacked exercise {spec.slug} hashes to {spec.content_hash[:12]}, "
                 f"not its revision's {revision.content_hash[:12]}"
             )
-        grade = (grader or get_grader()).grade(spec, submission.source.encode("utf-8"))
+        grade = (grader or get_grader()).grade(spec, submission.source.encode("utf-8"),
+                                               progress=_progress_writer(job_id))
     except Exception as exc:  # the grader's or the machine's fault, never the student's
         log.exception("grading job %s: the grader raised", job_id)
         grading_job_fail(job_id, f"{type(exc).__name__}: {exc}")

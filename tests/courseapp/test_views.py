@@ -66,7 +66,7 @@ def test_submit_redirects_to_the_submission_with_live_status(alice, world, enque
     assert 'data-state="queued"' in page and reverse("submission-status", args=[sub.pk]) in page
     status = alice.get(reverse("submission-status", args=[sub.pk])).json()
     assert status == {"submission": sub.pk, "state": "queued", "finished": False, "attempts": 0,
-                      "score": None, "max_score": 10.0,
+                      "progress": "", "score": None, "max_score": 10.0,
                       "feedback_url": reverse("submission-feedback", args=[sub.pk])}
 
     services.grading_job_run(sub.job.pk, grader=StandInGrader())

@@ -74,6 +74,9 @@
           showScoreInHistory(data);
           return loadFeedback(data.feedback_url);
         }
+        var progress = document.getElementById("progress-text");
+        if (progress && typeof data.progress === "string") { progress.textContent = data.progress; }
+        if (data.progress) { delay = Math.min(delay, 1000); }  // a long grade is reporting: keep up
         if (data.state !== lastState) { lastState = data.state; delay = 500; setState(data.state); }
         else { delay = Math.min(maxDelay, Math.round(delay * 1.5)); }
         window.setTimeout(poll, delay);
