@@ -18,11 +18,29 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["courseapp"])
 
 
+# False in a worker that only runs maintenance tasks (the beat service's reconciler): it grades
+# nothing, so it needs no sandbox and no warm grader.
+_GRADES = True
+
+
+def _consumes_grading_queues(sender) -> bool:
+    try:
+        queues = set(sender.app.amqp.queues.consume_from or ())
+    except AttributeError:
+        return True
+    return not queues or any(q.startswith("grade.") for q in queues)
+
+
 @worker_init.connect
-def _require_sandbox(**_kwargs) -> None:
+def _require_sandbox(sender=None, **_kwargs) -> None:
     """Refuse to start a worker on a host where the sandbox cannot be set up (no user namespaces,
     say), unless GRADER_INSECURE_NO_ISOLATION=1 is set (and then every result says so)."""
+    global _GRADES
     from grader.engine import Grader, SandboxUnavailable
+
+    _GRADES = _consumes_grading_queues(sender)
+    if not _GRADES:
+        return
 
     grader = Grader(device=os.environ.get("GRADER_DEVICE", "cpu"))
     try:
@@ -40,6 +58,8 @@ def _require_sandbox(**_kwargs) -> None:
 @worker_process_init.connect
 def _warm_grader(**_kwargs) -> None:
     """Start this pool process's warm executors now, not on its first job."""
+    if not _GRADES:
+        return
     from courseapp.services.engine import get_grader
 
     try:

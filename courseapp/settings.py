@@ -155,6 +155,16 @@ GRADING_CPU_QUEUE = "grade.cpu"
 GRADING_GPU_QUEUE = "grade.gpu"
 GRADING_QUEUES = {"cpu": GRADING_CPU_QUEUE, "gpu": GRADING_GPU_QUEUE if GRADING_GPU_WORKERS else GRADING_CPU_QUEUE}
 
+# ---- reconciler (courseapp.services.reconcile; periodic task + `manage.py reconcile_jobs`) ----------
+# A running job is lost when it runs past its hard time limit plus this grace.
+RECONCILE_GRACE_S = int(os.environ.get("RECONCILE_GRACE_S", "30"))
+# A queued job not started after this long is sent again (its message may be lost).
+RECONCILE_QUEUED_AFTER_S = int(os.environ.get("RECONCILE_QUEUED_AFTER_S", "600"))
+# A job still unfinished this long after its submission fails with a clear message.
+RECONCILE_GIVE_UP_AFTER_S = int(os.environ.get("RECONCILE_GIVE_UP_AFTER_S", str(6 * 3600)))
+RECONCILE_INTERVAL_S = float(os.environ.get("RECONCILE_INTERVAL_S", "30"))
+MAINTENANCE_QUEUE = "maintenance"
+
 # ---- Celery (namespace CELERY_) ---------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # A prefix for every broker key in Redis, so several deployments (or test runs) can share one Redis db.
@@ -192,3 +202,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Tests may run tasks in-process (CELERY_TASK_ALWAYS_EAGER=1); the service never does by default.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# The reconciler runs on its own queue (the beat service consumes it), never behind a grading rush.
+CELERY_TASK_ROUTES = {"courseapp.reconcile_jobs": {"queue": MAINTENANCE_QUEUE}}
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-grading-jobs": {
+        "task": "courseapp.reconcile_jobs",
+        "schedule": RECONCILE_INTERVAL_S,
+        "options": {"queue": MAINTENANCE_QUEUE, "expires": RECONCILE_INTERVAL_S},
+    },
+}

@@ -22,6 +22,7 @@ class GradingTask(Task):
 
 @shared_task(
     base=GradingTask,
+    bind=True,
     name="courseapp.grade_submission",
     acks_late=True,
     reject_on_worker_lost=True,
@@ -31,5 +32,14 @@ class GradingTask(Task):
     soft_time_limit=job_time_limits(Limits().wall_s)[0],
     time_limit=job_time_limits(Limits().wall_s)[1],
 )
-def grade_submission(job_id: int) -> None:
-    grading_job_run(job_id)
+def grade_submission(self, job_id: int) -> None:
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    grading_job_run(job_id, redelivered=redelivered)
+
+
+@shared_task(name="courseapp.reconcile_jobs", ignore_result=True, acks_late=False)
+def reconcile_jobs() -> dict:
+    """Periodic (CELERY_BEAT_SCHEDULE): re-send lost jobs, fail the hopeless ones."""
+    from courseapp.services.reconcile import reconcile_jobs as run
+
+    return run().as_dict()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from courseapp.models import GradingJob, Result
 from courseapp.services.engine import get_grader, revision_folder
@@ -36,7 +37,15 @@ def _locked(job_id: int) -> GradingJob | None:
     )
 
 
-def _start(job_id: int) -> GradingJob | None:
+def job_deadline_s(job: GradingJob) -> float:
+    """How long a started job may run before it counts as lost: its hard Celery time limit (from the
+    exercise's sandbox wall limit) plus RECONCILE_GRACE_S."""
+    from courseapp.services.submissions import job_time_limits
+
+    return job_time_limits(job.submission.revision.wall_s)[1] + settings.RECONCILE_GRACE_S
+
+
+def _start(job_id: int, *, redelivered: bool = False) -> GradingJob | None:
     """Lock the job and mark it running; None when there is nothing (more) to do."""
     with transaction.atomic():
         job = _locked(job_id)
@@ -44,7 +53,16 @@ def _start(job_id: int) -> GradingJob | None:
             log.warning("grading job %s does not exist; dropping the message", job_id)
             return None
         if job.is_finished:
-            log.info("grading job %s is already %s; nothing to do", job_id, job.status)
+            log.info("grading job %s is already %s; nothing to do", job_id, job.status,
+                     extra={"job_id": job_id, "submission_id": job.submission_id})
+            return None
+        if (job.status == Status.RUNNING and not redelivered and job.started_at is not None
+                and (timezone.now() - job.started_at).total_seconds() < job_deadline_s(job)):
+            # A second message for a job another worker is grading right now (the reconciler re-sent
+            # it, or a duplicate delivery): no-op. A redelivery after a lost worker carries
+            # redelivered=True; a job past its deadline is taken over.
+            log.info("grading job %s is being graded elsewhere; dropping a duplicate message", job_id,
+                     extra={"job_id": job_id, "submission_id": job.submission_id})
             return None
         if job.status == Status.RUNNING and job.attempts >= settings.GRADING_MAX_ATTEMPTS:
             # Redelivered after the worker died mid-job, once too often.
@@ -128,9 +146,9 @@ def _progress_writer(job_id: int):  # type: ignore[no-untyped-def]
     return write
 
 
-def grading_job_run(job_id: int, *, grader: "Grader | None" = None) -> None:
+def grading_job_run(job_id: int, *, grader: "Grader | None" = None, redelivered: bool = False) -> None:
     """Grade the job's submission with the worker's Grader and record the result."""
-    job = _start(job_id)
+    job = _start(job_id, redelivered=redelivered)
     if job is None:
         return
     submission = job.submission
