@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import socket
 import struct
-from typing import Any
+import time
+from typing import Any, Callable
 
 MAX_HEADER_BYTES = 1 << 20  # 1 MiB of JSON
 MAX_BLOB_BYTES = 64 << 20  # one tensor
@@ -40,11 +41,18 @@ class ChannelClosed(ProtocolError):
     """The peer closed the channel (it died, or closed its end)."""
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
     buf = bytearray(n)
     view = memoryview(buf)
     got = 0
     while got < n:
+        if deadline is not None:
+            # The whole message must arrive by the deadline: a peer that drips one byte per
+            # timeout period must not hold the reader forever.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("deadline reached while receiving a message")
+            sock.settimeout(left)
         k = sock.recv_into(view[got:], n - got)
         if k == 0:
             raise ChannelClosed("channel closed by peer")
@@ -62,26 +70,34 @@ def send_message(sock: socket.socket, header: dict[str, Any], blobs: list[bytes]
     sock.sendall(b"".join(parts))
 
 
-def recv_message(sock: socket.socket, *, max_total: int = MAX_MESSAGE_BYTES) -> tuple[dict[str, Any], list[bytes]]:
-    header_len, n_blobs = _PREFIX.unpack(_recv_exact(sock, _PREFIX.size))
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not data")
+
+
+def recv_message(sock: socket.socket, *, max_total: int = MAX_MESSAGE_BYTES,
+                 deadline: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+    """One message. With a deadline (time.monotonic()), all of it must arrive by then (socket.timeout)."""
+    header_len, n_blobs = _PREFIX.unpack(_recv_exact(sock, _PREFIX.size, deadline))
     if header_len > MAX_HEADER_BYTES:
         raise ProtocolError(f"header of {header_len} bytes is over the limit")
     if n_blobs > 4096:
         raise ProtocolError(f"{n_blobs} blobs is over the limit")
     try:
-        header = json.loads(_recv_exact(sock, header_len).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError(f"header is not JSON: {exc}") from None
+        header = json.loads(_recv_exact(sock, header_len, deadline).decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers bad JSON, NaN/Infinity and 100,000-digit integers; RecursionError, JSON
+        # nested thousands deep. A hostile peer must not raise anything but ProtocolError here.
+        raise ProtocolError(f"header is not JSON data: {str(exc)[:200]}") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not a JSON object")
     blobs: list[bytes] = []
     total = 0
     for _ in range(n_blobs):
-        (n,) = _BLOB_LEN.unpack(_recv_exact(sock, _BLOB_LEN.size))
+        (n,) = _BLOB_LEN.unpack(_recv_exact(sock, _BLOB_LEN.size, deadline))
         total += n
         if n > MAX_BLOB_BYTES or total > max_total:
             raise ProtocolError(f"blob of {n} bytes is over the limit")
-        blobs.append(_recv_exact(sock, n))
+        blobs.append(_recv_exact(sock, n, deadline))
     return header, blobs
 
 
@@ -104,10 +120,8 @@ def tensor_to_wire(t: Any, blobs: list[bytes]) -> dict[str, Any]:
     return {"dtype": name, "shape": list(t.shape), "blob": len(blobs) - 1}
 
 
-def tensor_from_wire(desc: Any, blobs: list[bytes], *, max_numel: int = 16 << 20) -> Any:
-    """Rebuild a tensor from its description, validating everything first. Never trusts the peer."""
-    import torch
-
+def check_tensor_desc(desc: Any, blobs: list[bytes], *, max_numel: int = 16 << 20) -> tuple[str, list[int], int]:
+    """Validate a tensor description against its blob without building it: (dtype, shape, numel)."""
     if not isinstance(desc, dict):
         raise ProtocolError("tensor description is not an object")
     dtype, shape, idx = desc.get("dtype"), desc.get("shape"), desc.get("blob")
@@ -126,8 +140,108 @@ def tensor_from_wire(desc: Any, blobs: list[bytes], *, max_numel: int = 16 << 20
     raw = blobs[idx]
     if len(raw) != numel * DTYPES[dtype]:
         raise ProtocolError(f"tensor blob has {len(raw)} bytes, expected {numel * DTYPES[dtype]}")
+    return dtype, shape, numel
+
+
+def tensor_from_wire(desc: Any, blobs: list[bytes], *, max_numel: int = 16 << 20) -> Any:
+    """Rebuild a tensor from its description, validating everything first. Never trusts the peer."""
+    import torch
+
+    dtype, shape, numel = check_tensor_desc(desc, blobs, max_numel=max_numel)
+    raw = blobs[desc["blob"]]
     if numel == 0:
         return torch.empty(shape, dtype=getattr(torch, dtype))
     if dtype == "bfloat16":
         return torch.frombuffer(bytearray(raw), dtype=torch.int16).view(torch.bfloat16).reshape(shape).clone()
     return torch.frombuffer(bytearray(raw), dtype=getattr(torch, dtype)).reshape(shape).clone()
+
+
+# ---- replies ------------------------------------------------------------------------------------
+# The sandbox answers each command with a header the student's code could have written (it shares
+# the process with the runner). The trusted side checks every field it will use against these
+# shapes before anything reads them, so a hostile reply is a ProtocolError (the job ends as
+# crashed), never a KeyError or AttributeError deep inside a check (an "error" or a dead worker).
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _list_of(ok: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, list) and len(v) <= 100_000 and all(ok(x) for x in v)
+
+
+def _spec(v: Any) -> bool:  # a parameter/buffer description from "construct"
+    return (isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("dtype"), str)
+            and _list_of(_is_int)(v.get("shape")) and len(v["shape"]) <= MAX_DIMS)
+
+
+def _submodule(v: Any) -> bool:
+    return isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("type"), str)
+
+
+_TENSOR = "tensor"  # validated against the blobs by check_tensor_desc
+_OPT_TENSOR = "tensor or null"
+_TENSORS = "list of tensors"
+_OPT_TENSORS = "list of tensors or nulls"
+
+# op -> {field: (required, check)}; fields not listed are never read by the trusted side.
+REPLY_FIELDS: dict[str, dict[str, tuple[bool, Any]]] = {
+    "load": {"names": (False, lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and isinstance(x, str) for k, x in v.items()))},
+    "construct": {"handle": (True, _is_int), "params": (True, _list_of(_spec)), "buffers": (True, _list_of(_spec)),
+                  "modules": (False, _list_of(_submodule)), "repr": (False, lambda v: isinstance(v, str))},
+    "forward": {"output": (False, _OPT_TENSOR), "output_type": (False, lambda v: isinstance(v, str)),
+                "input_changed": (False, lambda v: isinstance(v, bool))},
+    "backward": {"output_requires_grad": (False, lambda v: isinstance(v, bool)), "input_grad": (False, _OPT_TENSOR),
+                 "param_grads": (False, _OPT_TENSORS)},
+    "state": {"params": (True, _TENSORS), "buffers": (True, _TENSORS)},
+    "call": {"tensor": (False, _TENSOR), "value": (False, lambda v: isinstance(v, str))},
+    "train": {"losses": (False, _list_of(_is_num))},
+    "stats": {"cpu_s": (False, _is_num), "peak_rss_mb": (False, _is_num)},
+}
+_ERROR_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "type": lambda v: isinstance(v, str), "message": lambda v: isinstance(v, str),
+    "trace": lambda v: isinstance(v, str), "memory": lambda v: isinstance(v, bool),
+    "line": lambda v: v is None or _is_int(v), "col": lambda v: v is None or _is_int(v),
+    "text": lambda v: isinstance(v, str)}
+
+
+def validate_reply(op: str, reply: dict[str, Any], blobs: list[bytes]) -> None:
+    """Raise ProtocolError unless `reply` has the shape the trusted side expects for `op`."""
+    ok = reply.get("ok")
+    if not isinstance(ok, bool):
+        raise ProtocolError(f"reply to {op!r} has no ok flag")
+    if not ok:
+        err = reply.get("error")
+        if err is None:
+            return
+        if not isinstance(err, dict):
+            raise ProtocolError(f"error in reply to {op!r} is not an object")
+        for key, check in _ERROR_FIELDS.items():
+            if key in err and not check(err[key]):
+                raise ProtocolError(f"error field {key!r} in reply to {op!r} is malformed")
+        return
+    for key, (required, check) in REPLY_FIELDS.get(op, {}).items():
+        if key not in reply:
+            if required:
+                raise ProtocolError(f"reply to {op!r} lacks {key!r}")
+            continue
+        v = reply[key]
+        if check == _TENSOR:
+            check_tensor_desc(v, blobs)
+        elif check == _OPT_TENSOR:
+            if v is not None:
+                check_tensor_desc(v, blobs)
+        elif check in (_TENSORS, _OPT_TENSORS):
+            if not isinstance(v, list):
+                raise ProtocolError(f"field {key!r} in reply to {op!r} is not a list")
+            for d in v:
+                if d is None and check == _OPT_TENSORS:
+                    continue
+                check_tensor_desc(d, blobs)
+        elif not check(v):
+            raise ProtocolError(f"field {key!r} in reply to {op!r} is malformed")

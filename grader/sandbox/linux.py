@@ -133,9 +133,18 @@ def effective_capabilities() -> int:
 
 
 def clearenv() -> None:
-    """Clear the C-level environment too, not only os.environ."""
+    """Clear the C-level environment too, not only os.environ, and wipe the environment block the
+    process was exec'd with (what /proc/self/environ shows, still in our memory after a fork)."""
     os.environ.clear()
     _libc.clearenv()
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        start, end = int(fields[47]), int(fields[48])  # env_start, env_end (fields 50 and 51)
+        if 0 < start < end:
+            ctypes.memset(start, 0, end - start)
+    except (OSError, ValueError, IndexError):
+        pass
 
 
 # ---- seccomp ------------------------------------------------------------------------------------

@@ -21,11 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.protocol import ChannelClosed, ProtocolError, recv_message, send_message
+from grader.protocol import ChannelClosed, ProtocolError, recv_message, send_message, validate_reply
+from grader.sandbox.cgroup import CgroupParent, JobCgroup
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STDOUT_CAP = 16 * 1024
 INSECURE_ENV = "GRADER_INSECURE_NO_ISOLATION"
+# The cgroup's memory limit is the exercise's memory_mb plus this: the runner's own allocations and
+# copy-on-write copies of the warm interpreter's pages, and the private tmpfs, are charged to it too.
+CGROUP_SLACK_MB = 384
+CGROUP_PIDS = 64  # processes and threads of one sandbox together
 
 
 class SandboxUnavailable(Exception):
@@ -116,6 +121,8 @@ class Child:
     dead: bool = False
     seq: int = 0
     spawn_pending: bool = True  # the zygote's reply to our spawn request is not read yet
+    cgroup: JobCgroup | None = None  # the whole sandbox's memory/pids limit, where the host allows one
+    memory_limit_mb: int = 0
     _status: dict[str, Any] | None = None
 
     def usage(self) -> dict[str, float]:
@@ -146,6 +153,8 @@ class Child:
         """Send one command and wait for its reply until the job's deadline."""
         if self.dead:
             raise SandboxDied("crashed", "the sandbox already stopped")
+        if op == "limits":
+            self._limit_cgroup(header or {})
         self.seq += 1
         msg = dict(header or {})
         msg["op"] = op
@@ -154,11 +163,14 @@ class Child:
             self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
             send_message(self.sock, msg, blobs)
             while True:
-                self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                reply, out_blobs = recv_message(self.sock)
+                # The deadline bounds the whole message, not each recv (a byte-by-byte drip times out).
+                reply, out_blobs = recv_message(self.sock, deadline=deadline)
                 if reply.get("seq") == self.seq:
                     break
                 # Anything else on the channel was written by student code: not a reply. Skip it.
+            # The reply may have been written by student code too: check every field the trusted
+            # side will read before anyone reads it.
+            validate_reply(op, reply, out_blobs)
         except socket.timeout:
             self.kill(timeout=True)
             raise SandboxDied("timeout", "wall-clock limit reached") from None
@@ -167,10 +179,22 @@ class Child:
             raise self._death() from None
         except ProtocolError as exc:
             self.kill()
-            raise SandboxDied("crashed", f"the sandbox sent malformed data ({exc})") from None
+            raise SandboxDied("crashed", f"the sandbox sent malformed data in reply to '{op}' ({exc}); "
+                                         f"was the grader's channel tampered with?") from None
         if not reply.get("ok", False):
             raise StudentError(reply.get("error") or {})
         return reply, out_blobs
+
+    def _limit_cgroup(self, limits: dict[str, Any]) -> None:
+        """Limit the sandbox as a whole (all its processes) before any student code runs."""
+        mem = int(limits.get("memory_mb") or 0)
+        if self.cgroup is None or mem <= 0 or not limits.get("address_space", True):
+            return
+        self.memory_limit_mb = mem + CGROUP_SLACK_MB
+        try:
+            self.cgroup.limit(self.memory_limit_mb << 20, CGROUP_PIDS)
+        except OSError as exc:
+            print(f"grader: could not limit the sandbox's cgroup: {exc}", file=sys.stderr)
 
     def kill(self, *, timeout: bool = False) -> None:
         if timeout:
@@ -213,6 +237,9 @@ class Child:
         sig = st.get("signal")
         if self.killed_for_timeout:
             return SandboxDied("timeout", "wall-clock limit reached")
+        if self.cgroup is not None and self.cgroup.oom_killed():
+            return SandboxDied("memory", f"all of its processes together reached the sandbox's memory limit of "
+                                         f"{self.memory_limit_mb} MB, and the kernel stopped them")
         if sig == signal.SIGXCPU:
             return SandboxDied("timeout", "CPU time limit reached")
         if sig is not None:
@@ -236,12 +263,18 @@ class SandboxPool:
     """One zygote and one pre-forked child at a time (a worker grades one submission at a time)."""
 
     def __init__(self, *, device: str = "cpu", isolate: bool | None = None, recycle_after: int = 500,
-                 start_timeout_s: float = 180.0, gpu_memory_fraction: float = 0.25):
+                 start_timeout_s: float = 180.0, gpu_memory_fraction: float = 0.25, cgroups: bool = True,
+                 simulate_no_userns: bool = False):
         self.device = device
         self.isolate = (not insecure_requested()) if isolate is None else isolate
         self.recycle_after = recycle_after
         self.start_timeout_s = start_timeout_s
         self.gpu_memory_fraction = gpu_memory_fraction
+        # Tests only: make the fork server fail unshare() as a host without user namespaces would.
+        self.simulate_no_userns = simulate_no_userns
+        self._want_cgroups = cgroups and self.isolate
+        self._cgroups: CgroupParent | None = None
+        self._cgroups_checked = False
         self._zygote: subprocess.Popen[bytes] | None = None
         self._ctrl: socket.socket | None = None
         self._spawned = 0
@@ -270,7 +303,8 @@ class SandboxPool:
 
     def _start_zygote(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        options = {"device": self.device, "isolate": self.isolate, "gpu_memory_fraction": self.gpu_memory_fraction}
+        options = {"device": self.device, "isolate": self.isolate, "gpu_memory_fraction": self.gpu_memory_fraction,
+                   "simulate_no_userns": self.simulate_no_userns}
         bootstrap = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
                      "from grader.sandbox.zygote import main; main()")
         try:
@@ -314,16 +348,24 @@ class SandboxPool:
             self._stop_zygote()
             self._start_zygote()
         assert self._ctrl is not None
+        cgroup = self._new_cgroup()
+        request: dict[str, Any] = {"op": "spawn"}
+        if cgroup is not None:
+            # The fork server moves C1 into it before C1 forks the sandbox's pid 1, so every sandbox
+            # process is born inside (and the slow cgroup migration happens off the grading path).
+            request["cgroup_procs"] = [str(d / "cgroup.procs") for d in cgroup.dirs()]
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_r, out_w = os.pipe()
         status_r, status_w = os.pipe()
         try:
-            socket.send_fds(self._ctrl, [b'{"op": "spawn"}'], [theirs.fileno(), out_w, status_w])
+            socket.send_fds(self._ctrl, [json.dumps(request).encode()], [theirs.fileno(), out_w, status_w])
         except OSError as exc:
             ours.close()
             os.close(out_r)
             os.close(status_r)
             self._stop_zygote()
+            if cgroup is not None and self._cgroups is not None:
+                self._cgroups.discard(cgroup)
             raise SandboxUnavailable(f"the fork server is gone: {exc}") from None
         finally:
             theirs.close()
@@ -333,7 +375,7 @@ class SandboxPool:
         output = _Output(out_r)
         output.start()
         # The zygote's reply is read when the child is needed: forking runs while we do other work.
-        return Child(sock=ours, output=output, status_fd=status_r)
+        return Child(sock=ours, output=output, status_fd=status_r, cgroup=cgroup)
 
     def _spawn_reply(self, child: Child) -> None:
         if not child.spawn_pending:
@@ -349,9 +391,21 @@ class SandboxPool:
             raise SandboxUnavailable(f"the fork server did not answer: {exc}") from None
         if not reply.get("ok"):
             child.close()
-            raise SandboxUnavailable(f"the fork server could not fork: {reply.get('error')}")
+            self._drop_cgroup(child)
+            raise _setup_failure("fork", str(reply.get("error")))
+        if child.cgroup is not None and not reply.get("cgroup"):
+            print(f"grader: the fork server could not move the sandbox into its cgroup: {reply.get('cgroup_error')}",
+                  file=sys.stderr)
+            self._drop_cgroup(child)
 
     def _handshake(self, child: Child) -> Child:
+        try:
+            return self._handshake_or_raise(child)
+        except BaseException:
+            self._drop_cgroup(child)
+            raise
+
+    def _handshake_or_raise(self, child: Child) -> Child:
         self._spawn_reply(child)
         deadline = time.monotonic() + 30
         try:
@@ -362,14 +416,38 @@ class SandboxPool:
                     child.pid = int(msg["pid"])
                 elif msg.get("ready"):
                     child.ready = msg
+                    if self.isolate and (not msg.get("isolated") or msg.get("cap_eff") != 0):
+                        child.close()
+                        raise SandboxUnavailable(f"the sandboxed process is not isolated as required: {msg}")
                     return child
                 else:
-                    raise SandboxUnavailable(f"sandbox setup failed at '{msg.get('stage')}': {msg.get('error')}")
+                    child.close()
+                    raise _setup_failure(str(msg.get("stage")), str(msg.get("error")))
         except (socket.timeout, ProtocolError, OSError) as exc:
             child.close()
             raise SandboxUnavailable(f"the sandboxed process did not start: {exc}") from None
         child.close()
         raise SandboxUnavailable("the sandboxed process did not report ready")
+
+    def _new_cgroup(self) -> JobCgroup | None:
+        """A fresh cgroup for the next sandbox, where the host allows one (detected once)."""
+        if not self._want_cgroups:
+            return None
+        if not self._cgroups_checked:
+            self._cgroups_checked = True
+            self._cgroups = CgroupParent.detect()
+        if self._cgroups is None:
+            return None
+        try:
+            return self._cgroups.create()
+        except OSError as exc:
+            print(f"grader: could not create a cgroup for the sandbox: {exc}", file=sys.stderr)
+            return None
+
+    def _drop_cgroup(self, child: Child) -> None:
+        if child.cgroup is not None and self._cgroups is not None:
+            self._cgroups.discard(child.cgroup)  # now, or at a later call once its processes are gone
+        child.cgroup = None
 
     def acquire(self) -> Child:
         """A ready, isolated child for one submission; the next one is forked as soon as this is released."""
@@ -381,6 +459,7 @@ class SandboxPool:
     def release(self, child: Child) -> None:
         child.close()
         with self._lock:
+            self._drop_cgroup(child)
             if self._next is None and self._zygote is not None:
                 try:
                     self._next = self._spawn()  # pre-fork: it sets itself up while we are idle
@@ -395,8 +474,12 @@ class SandboxPool:
                 except SandboxUnavailable:
                     pass
                 self._next.close()
+                self._drop_cgroup(self._next)
                 self._next = None
             self._stop_zygote()
+            if self._cgroups is not None:
+                self._cgroups.close()
+                self._cgroups, self._cgroups_checked = None, False
 
     def __enter__(self) -> "SandboxPool":
         self.start()
@@ -404,3 +487,49 @@ class SandboxPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# What each setup stage needs from the host, for the message of a worker that cannot start.
+_NEEDS = {
+    "namespaces": "user namespaces (and mount, pid, network, IPC and UTS namespaces inside them)",
+    "fork": "user namespaces with a uid/gid map for the sandbox (writing /proc/<pid>/uid_map)",
+    "filesystem": "private mounts inside a user namespace (tmpfs, read-only bind mounts, a fresh /proc, pivot_root)",
+    "hostname": "a private UTS namespace (sethostname)",
+    "limits": "resource limits (setrlimit)",
+    "descriptors": "file descriptor set-up",
+    "privileges": "dropping to an unprivileged uid without capabilities (setresuid, capset, no_new_privs)",
+    "seccomp": "seccomp filters (prctl(PR_SET_SECCOMP))",
+    "cuda": "CUDA initialisation in the sandbox",
+}
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _userns_hint() -> str:
+    """Why this host may refuse user namespaces, from the usual switches."""
+    hints = []
+    if _read("/proc/sys/user/max_user_namespaces") == "0":
+        hints.append("sysctl user.max_user_namespaces is 0")
+    if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0" and os.geteuid() != 0:
+        hints.append("sysctl kernel.unprivileged_userns_clone is 0")
+    if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" and os.geteuid() != 0:
+        hints.append("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)")
+    if os.path.exists("/.dockerenv") or _read("/proc/1/cgroup").find("docker") >= 0:
+        hints.append("this looks like a container: its seccomp profile may forbid unshare() and mount() "
+                     "(run the worker with a profile that allows them)")
+    return (" Possible causes: " + "; ".join(hints) + ".") if hints else ""
+
+
+def _setup_failure(stage: str, error: str) -> SandboxUnavailable:
+    needs = _NEEDS.get(stage, f"the sandbox's '{stage}' step")
+    hint = _userns_hint() if stage in ("namespaces", "fork") else ""
+    return SandboxUnavailable(
+        f"the sandbox cannot be set up on this host: it needs {needs}, which failed ({error}).{hint} "
+        f"The worker will not run student code without isolation; for development only, set {INSECURE_ENV}=1 to "
+        f"grade WITHOUT a sandbox (every result then says so).")

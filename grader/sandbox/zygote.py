@@ -335,7 +335,9 @@ def _write_id_maps(pid: int, rootful: bool, host_uid: int) -> None:
         f.write(gid_map)
 
 
-def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device: str) -> int:
+def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device: str,
+           cgroup_procs: list[str]) -> tuple[int, str]:
+    """Fork C1; returns its pid and "" or why it could not be put in its cgroup."""
     rootful = os.geteuid() == 0
     unshared_r, unshared_w = os.pipe()
     mapped_r, mapped_w = os.pipe()
@@ -347,7 +349,15 @@ def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device:
         os._exit(0)
     os.close(unshared_w)
     os.close(mapped_r)
+    cgroup_error = ""
     try:
+        # C1 joins the job's cgroup(s) before it forks the sandbox's pid 1 (it waits for "m" below).
+        for path in cgroup_procs:
+            try:
+                with open(path, "w") as f:
+                    f.write(str(pid))
+            except OSError as exc:
+                cgroup_error = f"{path}: {exc.strerror}"
         if isolate:
             if os.read(unshared_r, 1) == b"u":
                 # C1's pid is unique on the host while the sandbox lives, so is this uid: jobs of
@@ -357,7 +367,7 @@ def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device:
     finally:
         os.close(unshared_r)
         os.close(mapped_w)
-    return pid
+    return pid, cgroup_error
 
 
 _BIND_SOURCES: list[str] = []
@@ -406,8 +416,9 @@ def main() -> None:
         job = socket.socket(fileno=fds[0])
         out_w, status_w = fds[1], fds[2]
         try:
-            pid = _spawn(job, out_w, status_w, isolate, device)
-            reply = {"ok": True, "c1": pid}
+            procs = [p for p in req.get("cgroup_procs", []) if isinstance(p, str)]
+            pid, cgroup_error = _spawn(job, out_w, status_w, isolate, device, procs)
+            reply = {"ok": True, "c1": pid, "cgroup": bool(procs) and not cgroup_error, "cgroup_error": cgroup_error}
         except Exception as exc:  # noqa: BLE001
             reply = {"ok": False, "error": "".join(traceback.format_exception_only(type(exc), exc)).strip()}
         finally:

@@ -1,0 +1,42 @@
+"""Attack: segfault the interpreter with ctypes (read from address 8) in forward(). Contained when the
+job ends as crashed with a clear message."""
+
+import os
+import sys
+
+import torch
+from torch import nn
+
+
+def attempt(label, fn):
+    """One probe: prints LEAK when it got what it must not, BLOCKED when the sandbox refused."""
+    try:
+        got = fn()
+    except BaseException as exc:  # noqa: BLE001
+        print(f"BLOCKED {label}: {type(exc).__name__}: {str(exc)[:100]}")
+        return None
+    print(f"LEAK {label}: {str(got)[:200]!r}")
+    return got
+
+import ctypes
+
+
+class IdentityBlock(nn.Module):
+    def __init__(self, channels: int, kernel_size: int = 3):
+        super().__init__()
+        pad = kernel_size // 2
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + x)
+
+
+def forward(self, x):
+    return ctypes.c_char.from_address(8).value
+
+
+IdentityBlock.forward = forward

@@ -1,0 +1,47 @@
+"""Attack: raise SystemExit(0) and KeyboardInterrupt from forward() (and from __init__ on the second
+construction), hoping to stop the grader or make it record a pass. Contained when each is just an
+error in that check."""
+
+import os
+import sys
+
+import torch
+from torch import nn
+
+
+def attempt(label, fn):
+    """One probe: prints LEAK when it got what it must not, BLOCKED when the sandbox refused."""
+    try:
+        got = fn()
+    except BaseException as exc:  # noqa: BLE001
+        print(f"BLOCKED {label}: {type(exc).__name__}: {str(exc)[:100]}")
+        return None
+    print(f"LEAK {label}: {str(got)[:200]!r}")
+    return got
+
+import itertools
+
+COUNT = itertools.count()
+
+
+class IdentityBlock(nn.Module):
+    def __init__(self, channels: int, kernel_size: int = 3):
+        super().__init__()
+        pad = kernel_size // 2
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)))
+
+
+def forward(self, x):
+    if next(COUNT) % 2:
+        raise KeyboardInterrupt
+    raise SystemExit(0)
+
+
+IdentityBlock.forward = forward
