@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from billiard.exceptions import WorkerLostError
 from celery import Task, shared_task
+from django import db
 
 from courseapp.services.grading import grading_job_fail, grading_job_run
 from courseapp.services.submissions import job_time_limits
 from grader.exercise import Limits
+
+DB_ERRORS = (db.OperationalError, db.InterfaceError)
 
 
 class GradingTask(Task):
@@ -17,7 +20,11 @@ class GradingTask(Task):
         service counts the attempt."""
         if isinstance(exc, WorkerLostError) or not args:
             return
-        grading_job_fail(args[0], f"{type(exc).__name__}: {exc}", retry=False)
+        try:
+            grading_job_fail(args[0], f"{type(exc).__name__}: {exc}", retry=False)
+        except DB_ERRORS:  # the job stays as it is; the reconciler takes it over after its deadline
+            pass
+        return
 
 
 @shared_task(
@@ -34,7 +41,14 @@ class GradingTask(Task):
 )
 def grade_submission(self, job_id: int) -> None:
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    grading_job_run(job_id, redelivered=redelivered)
+    try:
+        grading_job_run(job_id, redelivered=redelivered)
+    except DB_ERRORS as exc:
+        # The database went away (restart, failover): try again shortly; the row is still the truth.
+        db.close_old_connections()
+        for conn in db.connections.all():
+            conn.close()
+        raise self.retry(exc=exc, countdown=2, max_retries=20) from None
 
 
 @shared_task(name="courseapp.reconcile_jobs", ignore_result=True, acks_late=False)

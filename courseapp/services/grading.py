@@ -141,7 +141,10 @@ def _progress_writer(job_id: int):  # type: ignore[no-untyped-def]
         if now - last[0] < PROGRESS_MIN_INTERVAL_S and event != "measured":
             return
         last[0] = now
-        GradingJob.objects.filter(pk=job_id, status=Status.RUNNING).update(progress={"event": event, **data})
+        try:
+            GradingJob.objects.filter(pk=job_id, status=Status.RUNNING).update(progress={"event": event, **data})
+        except Exception:  # noqa: BLE001 - progress is best effort; a database hiccup must not fail the grade
+            log.warning("grading job %s: could not store progress", job_id, exc_info=True)
 
     return write
 
@@ -166,4 +169,25 @@ def grading_job_run(job_id: int, *, grader: "Grader | None" = None, redelivered:
         log.exception("grading job %s: the grader raised", job_id)
         grading_job_fail(job_id, f"{type(exc).__name__}: {exc}")
         return
-    grading_job_record(job_id, grade)
+    _record_with_retries(job_id, grade)
+
+
+def _record_with_retries(job_id: int, grade: "GradeResult", tries: int = 6) -> None:
+    """Store the grade; if the database is briefly away (a restart), wait and try again rather than
+    throw the grade away."""
+    from django import db
+
+    for attempt in range(tries):
+        try:
+            grading_job_record(job_id, grade)
+            return
+        except (db.OperationalError, db.InterfaceError):
+            if attempt == tries - 1:
+                raise
+            log.warning("grading job %s: the database is unavailable; retrying the write", job_id,
+                        extra={"job_id": job_id})
+            for conn in db.connections.all():
+                conn.close()
+            import time
+
+            time.sleep(min(2 ** attempt, 8))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 from django.conf import settings
@@ -43,11 +44,18 @@ def grading_job_enqueue(job: GradingJob, *, countdown: float = 0) -> None:
 
     job_id, queue = job.pk, job.queue
     soft, hard = job_time_limits(job.submission.revision.wall_s)
-    transaction.on_commit(
-        lambda: grade_submission.apply_async(
-            args=[job_id], queue=queue, countdown=countdown or None, soft_time_limit=soft, time_limit=hard
-        )
-    )
+
+    def send() -> None:
+        try:
+            grade_submission.apply_async(
+                args=[job_id], queue=queue, countdown=countdown or None, soft_time_limit=soft, time_limit=hard
+            )
+        except Exception:  # noqa: BLE001 - the broker is down: the job row is committed, the reconciler re-sends it
+            logging.getLogger(__name__).exception(
+                "grading job %s: could not reach the broker; the reconciler will send it", job_id,
+                extra={"job_id": job_id})
+
+    transaction.on_commit(send)
 
 
 @transaction.atomic
