@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from courseapp.models import Course, Enrolment, Exercise, ExerciseRevision, GradingJob, Result, Submission
+from courseapp.models import (AuditEntry, Course, Enrolment, Exercise, ExercisePolicy, ExerciseRevision, Extension,
+                              GradeOverride, GradingJob, Regrade, Result, Submission)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -57,3 +58,31 @@ class GradingJobAdmin(ReadOnlyAdmin):
 class ResultAdmin(ReadOnlyAdmin):
     list_display = ("id", "job", "score", "max_score", "status", "outcome", "created_at")
     list_filter = ("status", "outcome")
+
+
+@admin.register(ExercisePolicy)
+class ExercisePolicyAdmin(admin.ModelAdmin):
+    list_display = ("exercise", "opens_at", "due_at", "late_until", "late_credit", "max_attempts",
+                    "min_seconds_between", "reveal_hidden")
+
+
+@admin.register(Extension)
+class ExtensionAdmin(admin.ModelAdmin):
+    list_display = ("exercise", "user", "due_at", "late_until", "created_by")
+    list_select_related = ("exercise", "user", "created_by")
+
+
+@admin.register(GradeOverride)
+class GradeOverrideAdmin(ReadOnlyAdmin):
+    list_display = ("submission", "score", "reason", "created_by", "created_at")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "course", "actor", "action", "target", "reason")
+    list_filter = ("action",)
+
+
+@admin.register(Regrade)
+class RegradeAdmin(ReadOnlyAdmin):
+    list_display = ("id", "exercise", "revision", "scope", "created_by", "created_at")

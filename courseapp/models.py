@@ -202,3 +202,107 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"{self.score:g}/{self.max_score:g} ({self.outcome})"
+
+
+# ---- instructor side: policies, extensions, overrides, audit trail, regrades ---------------------
+
+class ExercisePolicy(models.Model):
+    """When and how often an exercise may be submitted, and when hidden checks are revealed.
+    No row (or empty fields) means: open, no deadline, no limits."""
+
+    class Reveal(models.TextChoices):
+        NEVER = "never", "Never"
+        AFTER_DUE = "after_due", "After the due date"
+        ALWAYS = "always", "Always"
+
+    exercise = models.OneToOneField(Exercise, on_delete=models.CASCADE, related_name="policy")
+    opens_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    late_until = models.DateTimeField(null=True, blank=True, help_text="late submissions accepted until then")
+    late_credit = models.FloatField(default=1.0, help_text="fraction of the score a late submission keeps (0..1)")
+    max_attempts = models.PositiveIntegerField(null=True, blank=True)
+    min_seconds_between = models.PositiveIntegerField(default=0)
+    reveal_hidden = models.CharField(max_length=10, choices=Reveal.choices, default=Reveal.NEVER)
+
+    def __str__(self) -> str:
+        return f"policy for {self.exercise}"
+
+
+class Extension(models.Model):
+    """One student's own due date (and late window end) for one exercise."""
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="extensions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="extensions")
+    due_at = models.DateTimeField()
+    late_until = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["exercise", "user"], name="one_extension_per_user_exercise")]
+
+
+class GradeOverride(models.Model):
+    """An instructor's grade for a submission, replacing the computed one. Append-only: the newest
+    row is the one in force; older rows stay as history."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="overrides")
+    score = models.FloatField()
+    comment = models.TextField(blank=True, help_text="shown to the student")
+    reason = models.TextField(help_text="why the grade was changed (audit trail)")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRowError("an override is append-only")
+        super().save(*args, **kwargs)
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when (overrides, policies, extensions, regrades)."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="audit_entries")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=40)
+    target = models.CharField(max_length=200)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRowError("the audit trail is append-only")
+        super().save(*args, **kwargs)
+
+
+class Regrade(models.Model):
+    """A batch: submissions of one exercise graded again against a (newer) revision."""
+
+    class Scope(models.TextChoices):
+        LATEST = "latest", "Each student's latest submission"
+        ALL = "all", "Every submission"
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="regrades")
+    revision = models.ForeignKey(ExerciseRevision, on_delete=models.PROTECT, related_name="+")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.LATEST)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class RegradeItem(models.Model):
+    """One submission graded again: the original (kept with its result) and the new copy."""
+
+    regrade = models.ForeignKey(Regrade, on_delete=models.CASCADE, related_name="items")
+    original = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="regraded_as")
+    new = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="regrade_item")

@@ -97,10 +97,11 @@ def _misconceptions(ids: list[str], catalogue: dict[str, Misconception]) -> list
     return out
 
 
-def result_feedback(result, labels: dict[str, str] | None = None) -> dict:
+def result_feedback(result, labels: dict[str, str] | None = None, *, reveal_hidden: bool = False) -> dict:
     """A Result as the student may see it: checks grouped failed/passed; a hidden check shows its
     name, pass/fail and the named misconception, never its diagnostic output. `labels` renames
-    checks (a quiz's question ids become their prompts)."""
+    checks (a quiz's question ids become their prompts). `reveal_hidden` (the exercise's policy says
+    so) shows hidden checks' output too."""
     catalogue = misconception_catalogue()
     failed, passed = [], []
     for test in result.tests:
@@ -110,7 +111,7 @@ def result_feedback(result, labels: dict[str, str] | None = None) -> dict:
             "score": test.get("score", 0),
             "max_score": test.get("max_score", 0),
             "visible": visible,
-            "output": test.get("output", "") if visible else "",
+            "output": test.get("output", "") if visible or reveal_hidden else "",
             "misconceptions": _misconceptions(test.get("misconceptions", []), catalogue),
         }
         (passed if test.get("status") == "passed" else failed).append(item)

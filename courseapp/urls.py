@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from courseapp import views
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("submissions/<int:submission_id>/", views.submission_detail, name="submission-detail"),
     path("submissions/<int:submission_id>/status.json", views.submission_status, name="submission-status"),
     path("submissions/<int:submission_id>/feedback/", views.submission_feedback, name="submission-feedback"),
+    path("instructor/", include("courseapp.urls_instructor")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

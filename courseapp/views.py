@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,6 +16,7 @@ from courseapp import quiz, selectors, services
 from courseapp.forms import SubmissionForm
 from courseapp.models import Exercise, Submission
 from courseapp.rendering import render_markdown
+from courseapp.services import policies
 
 
 @login_required
@@ -27,6 +29,8 @@ def exercise_list(request: HttpRequest) -> HttpResponse:
 def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionForm,
                    selected: Submission | None, status: int = 200) -> HttpResponse:
     submissions = list(selectors.submission_list_for_user(request.user, exercise))
+    window = policies.window_for(exercise, request.user)
+    used, _ = policies.attempt_usage(exercise, request.user)
     is_quiz = exercise.kind == Exercise.Kind.QUIZ
     context = {
         "is_quiz": is_quiz,
@@ -38,7 +42,11 @@ def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionFor
         "is_code": exercise.kind == Exercise.Kind.MODULE,
         "selected": selected,
         "selected_state": selectors.job_state(selected.job) if selected else None,
-        "feedback": _feedback_context(selected) if selected else None,
+        "feedback": _feedback_context(selected, window) if selected else None,
+        "window": window,
+        "attempts_used": used,
+        "attempts_left": policies.attempts_left(window, used),
+        "now": timezone.now(),
         "submissions": [(s, selectors.job_state(s.job)) for s in submissions],
     }
     return render(request, "courseapp/exercise_detail.html", context, status=status)
@@ -59,9 +67,12 @@ def _quiz_items(user, exercise: Exercise, form: SubmissionForm) -> list[dict]:
     return items
 
 
-def _feedback_context(submission: Submission) -> dict:
+def _feedback_context(submission: Submission, window=None) -> dict:
     job = submission.job
+    if window is None:
+        window = policies.window_for(submission.revision.exercise, submission.user)
     result = getattr(job, "result", None) if job.is_finished else None
+    factor = policies.late_factor(window, _submitted_at(submission))
     labels = None
     if result is not None and submission.revision.exercise.kind == Exercise.Kind.QUIZ:
         labels = quiz.quiz_labels(submission.revision)
@@ -70,10 +81,21 @@ def _feedback_context(submission: Submission) -> dict:
         "job": job,
         "state": selectors.job_state(job),
         "result": result,
-        "feedback": selectors.result_feedback(result, labels) if result else None,
+        "feedback": selectors.result_feedback(
+            result, labels, reveal_hidden=policies.reveal_hidden(window, timezone.now())) if result else None,
+        "override": submission.overrides.first(),
+        "late_factor": factor,
+        "counted": result.score * factor if result else None,
         "curves_svg": mark_safe(selectors.training_curves_svg(result.extra)) if result else "",  # numbers only
         "progress": selectors.progress_text(job),
     }
+
+
+def _submitted_at(submission: Submission):
+    from courseapp.models import RegradeItem
+
+    item = RegradeItem.objects.filter(new=submission).select_related("original").first()
+    return item.original.created_at if item else submission.created_at
 
 
 @login_required

@@ -8,6 +8,7 @@ import math
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from courseapp.models import Enrolment, Exercise, GradingJob, Submission
 
@@ -61,9 +62,15 @@ def grading_job_enqueue(job: GradingJob, *, countdown: float = 0) -> None:
 @transaction.atomic
 def submission_create(*, user, exercise: Exercise, source: str) -> Submission:
     """Record what `user` handed in for the exercise's current revision and queue it for grading."""
-    if not Enrolment.objects.filter(user=user, course_id=exercise.course_id).exists():
+    # Lock the student's enrolment row: two submissions at once cannot both pass the attempt and
+    # rate limits below.
+    if not Enrolment.objects.select_for_update().filter(user=user, course_id=exercise.course_id).exists():
         raise PermissionDenied("not enrolled in this course")
     submission_validate(exercise, source)
+    from courseapp.services import policies
+
+    used, last_at = policies.attempt_usage(exercise, user)
+    policies.submission_gate(policies.window_for(exercise, user), now=timezone.now(), used=used, last_at=last_at)
     submission = Submission.objects.create(user=user, revision=exercise.current_revision, source=source)
     job = GradingJob.objects.create(
         submission=submission,

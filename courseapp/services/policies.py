@@ -1,0 +1,181 @@
+"""Exercise policies: the submission window, late credit, attempt and rate limits, hidden-check reveal.
+
+Pure arithmetic on a `Window` (the exercise's policy with the student's extension applied), so it is
+unit-tested without a database; `window_for` and `submission_gate_check` read the rows.
+
+Rules:
+- no policy row, or empty fields: open now, no deadline, no limits;
+- before `opens_at`: closed;
+- up to `due_at` (inclusive): on time, full credit;
+- after `due_at` up to `late_until` (inclusive): late, the score is multiplied by `late_credit`;
+- after `late_until` (or after `due_at` when there is no late window): closed, credit 0;
+- an extension replaces the due date; its late window ends at its own `late_until`, else the
+  course's late window is shifted by the same amount as the due date.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class Window:
+    opens_at: datetime | None = None
+    due_at: datetime | None = None
+    late_until: datetime | None = None
+    late_credit: float = 1.0
+    max_attempts: int | None = None
+    min_seconds_between: int = 0
+    reveal_hidden: str = "never"
+    extended: bool = False
+
+    @property
+    def closes_at(self) -> datetime | None:
+        if self.due_at is None:
+            return None
+        return self.late_until if self.late_until and self.late_until > self.due_at else self.due_at
+
+
+DEFAULT = Window()
+
+
+def window_from(policy, extension=None) -> Window:
+    """The Window for a policy row (or None) and an optional Extension row."""
+    if policy is None:
+        base = DEFAULT
+    else:
+        base = Window(opens_at=policy.opens_at, due_at=policy.due_at, late_until=policy.late_until,
+                      late_credit=min(max(float(policy.late_credit), 0.0), 1.0),
+                      max_attempts=policy.max_attempts, min_seconds_between=policy.min_seconds_between or 0,
+                      reveal_hidden=policy.reveal_hidden)
+    if extension is None:
+        return base
+    late_until = extension.late_until
+    if late_until is None and base.due_at and base.late_until and base.late_until > base.due_at:
+        late_until = extension.due_at + (base.late_until - base.due_at)
+    return Window(opens_at=base.opens_at, due_at=extension.due_at, late_until=late_until,
+                  late_credit=base.late_credit, max_attempts=base.max_attempts,
+                  min_seconds_between=base.min_seconds_between, reveal_hidden=base.reveal_hidden, extended=True)
+
+
+def late_factor(window: Window, at: datetime) -> float:
+    """The fraction of the score a submission made at `at` keeps."""
+    if window.due_at is None or at <= window.due_at:
+        return 1.0
+    if window.late_until is not None and at <= window.late_until:
+        return window.late_credit
+    return 0.0
+
+
+def is_late(window: Window, at: datetime) -> bool:
+    return window.due_at is not None and at > window.due_at
+
+
+def adjusted_score(score: float | None, window: Window, at: datetime) -> float | None:
+    return None if score is None else score * late_factor(window, at)
+
+
+def attempts_left(window: Window, used: int) -> int | None:
+    return None if window.max_attempts is None else max(window.max_attempts - used, 0)
+
+
+def seconds_to_wait(window: Window, last_at: datetime | None, now: datetime) -> int:
+    if not window.min_seconds_between or last_at is None:
+        return 0
+    left = window.min_seconds_between - (now - last_at).total_seconds()
+    return max(math.ceil(left), 0)
+
+
+def submission_gate(window: Window, *, now: datetime, used: int, last_at: datetime | None) -> None:
+    """Raise ValidationError (a message for the student) when a submission is not allowed now."""
+    if window.opens_at is not None and now < window.opens_at:
+        raise ValidationError(f"This exercise opens on {timezone.localtime(window.opens_at):%d %b %Y, %H:%M}.")
+    closes = window.closes_at
+    if closes is not None and now > closes:
+        raise ValidationError("This exercise is closed: the deadline has passed.")
+    left = attempts_left(window, used)
+    if left == 0:
+        raise ValidationError(f"You have used all {window.max_attempts} attempts for this exercise.")
+    wait = seconds_to_wait(window, last_at, now)
+    if wait:
+        raise ValidationError(f"Please wait {wait} more second{'s' if wait != 1 else ''} before submitting again.")
+
+
+def reveal_hidden(window: Window, now: datetime) -> bool:
+    """Whether a student may see hidden checks' diagnostic output now."""
+    if window.reveal_hidden == "always":
+        return True
+    if window.reveal_hidden == "after_due":
+        end = window.closes_at
+        return end is not None and now > end
+    return False
+
+
+# ---- database reads --------------------------------------------------------------------------
+
+def window_for(exercise, user) -> Window:
+    """The Window for one student on one exercise (2 queries)."""
+    from courseapp.models import Extension, ExercisePolicy
+
+    policy = ExercisePolicy.objects.filter(exercise=exercise).first()
+    extension = Extension.objects.filter(exercise=exercise, user=user).first() if policy else None
+    return window_from(policy, extension)
+
+
+def student_attempts(exercise, user):
+    """The student's own submissions to the exercise (regrade copies are not attempts)."""
+    from courseapp.models import Submission
+
+    return Submission.objects.filter(user=user, revision__exercise=exercise, regrade_item__isnull=True)
+
+
+def attempt_usage(exercise, user) -> tuple[int, datetime | None]:
+    from django.db.models import Count, Max
+
+    agg = student_attempts(exercise, user).aggregate(n=Count("id"), last=Max("created_at"))
+    return agg["n"], agg["last"]
+
+
+def policy_save(*, exercise, actor, data: dict) -> "object":
+    """Create or change an exercise's policy and write the audit entry."""
+    from courseapp.models import AuditEntry, ExercisePolicy
+
+    fields = ("opens_at", "due_at", "late_until", "late_credit", "max_attempts", "min_seconds_between", "reveal_hidden")
+    policy = ExercisePolicy.objects.filter(exercise=exercise).first()
+    before = {f: _jsonable(getattr(policy, f)) for f in fields} if policy else {}
+    if policy is None:
+        policy = ExercisePolicy(exercise=exercise)
+    for f in fields:
+        if f in data:
+            setattr(policy, f, data[f])
+    if policy.due_at and policy.late_until and policy.late_until < policy.due_at:
+        raise ValidationError("The late window must end after the due date.")
+    if policy.opens_at and policy.due_at and policy.due_at < policy.opens_at:
+        raise ValidationError("The due date must be after the opening date.")
+    if not 0.0 <= policy.late_credit <= 1.0:
+        raise ValidationError("Late credit is a fraction between 0 and 1.")
+    policy.save()
+    AuditEntry.objects.create(course_id=exercise.course_id, actor=actor, action="policy",
+                              target=exercise.slug, before=before,
+                              after={f: _jsonable(getattr(policy, f)) for f in fields})
+    return policy
+
+
+def extension_grant(*, exercise, user, actor, due_at, late_until=None, reason: str = ""):
+    from courseapp.models import AuditEntry, Extension
+
+    ext, _ = Extension.objects.update_or_create(
+        exercise=exercise, user=user, defaults={"due_at": due_at, "late_until": late_until, "created_by": actor})
+    AuditEntry.objects.create(course_id=exercise.course_id, actor=actor, action="extension",
+                              target=f"{exercise.slug} / {user.get_username()}", reason=reason,
+                              after={"due_at": _jsonable(due_at), "late_until": _jsonable(late_until)})
+    return ext
+
+
+def _jsonable(v):
+    return v.isoformat() if isinstance(v, datetime) else v
