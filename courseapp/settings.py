@@ -170,12 +170,28 @@ LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", "900"))
 LOGIN_THROTTLE_TRUST_FORWARDED_FOR = env_bool("LOGIN_THROTTLE_TRUST_FORWARDED_FOR", False)
 LOGIN_THROTTLE_CACHE = "default"
 
+# Structured logs (LOG_FORMAT=json, the default): one JSON object per line on stderr, carrying the
+# submission and job ids of the grade in progress. LOG_FORMAT=text for a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"courseapp": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")}},
+    "filters": {"context": {"()": "courseapp.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "courseapp.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "text"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "courseapp": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        "grader": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        # django.request's own handler (mail_admins) stays; its records reach the root console too
+    },
 }
+# /metrics (Prometheus text): staff users, or `Authorization: Bearer $METRICS_TOKEN` when set.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # Shared by every web process (login throttling): Redis when REDIS_URL is set, else local memory.
 if os.environ.get("REDIS_URL"):

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from courseapp import views
+from courseapp import metrics, views
 
 urlpatterns = [
     path("", views.exercise_list, name="exercise-list"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("healthz", metrics.healthz_view, name="healthz"),
 ]

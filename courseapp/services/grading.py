@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from courseapp.logs import log_context
 from courseapp.models import GradingJob, Result
 from courseapp.services.engine import get_grader, revision_folder
 from courseapp.services.submissions import grading_job_enqueue
@@ -151,11 +152,19 @@ def _progress_writer(job_id: int):  # type: ignore[no-untyped-def]
 
 def grading_job_run(job_id: int, *, grader: "Grader | None" = None, redelivered: bool = False) -> None:
     """Grade the job's submission with the worker's Grader and record the result."""
+    with log_context(job_id=job_id):
+        _run(job_id, grader=grader, redelivered=redelivered)
+
+
+def _run(job_id: int, *, grader: "Grader | None", redelivered: bool) -> None:
     job = _start(job_id, redelivered=redelivered)
     if job is None:
         return
     submission = job.submission
     revision = submission.revision
+    log.info("grading job %s: started (attempt %s)", job_id, job.attempts,
+             extra={"submission_id": submission.pk, "event": "grade_started", "attempt": job.attempts,
+                    "exercise": revision.exercise.slug, "queue": job.queue})
     try:
         spec = load_exercise(revision_folder(revision))
         if spec.content_hash != revision.content_hash:
@@ -170,6 +179,9 @@ def grading_job_run(job_id: int, *, grader: "Grader | None" = None, redelivered:
         grading_job_fail(job_id, f"{type(exc).__name__}: {exc}")
         return
     _record_with_retries(job_id, grade)
+    log.info("grading job %s: %s, %s/%s", job_id, grade.outcome.value, grade.score, grade.max_score,
+             extra={"submission_id": submission.pk, "event": "grade_finished", "outcome": grade.outcome.value,
+                    "score": grade.score, "wall_s": round(grade.execution.wall_s, 3)})
 
 
 def _record_with_retries(job_id: int, grade: "GradeResult", tries: int = 6) -> None:
