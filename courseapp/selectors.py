@@ -65,6 +65,16 @@ def submission_get_for_user(user, submission_id: int) -> Submission:
     return submission
 
 
+def job_status_fingerprint(user, submission_id: int) -> tuple | None:
+    """What the live status depends on, in one light query (no joins beyond the ownership check):
+    the job's (status, attempts, progress, finished_at), or None when it is not the user's."""
+    return (
+        GradingJob.objects.filter(submission_id=submission_id, submission__user=user)
+        .values_list("status", "attempts", "progress", "finished_at")
+        .first()
+    )
+
+
 def job_state(job: GradingJob) -> str:
     """What the student sees: queued, delayed, running, graded or failed."""
     if job.status == GradingJob.Status.DONE:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.shortcuts import redirect, render
@@ -130,10 +133,31 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     return _exercise_page(request, exercise, form, submission)
 
 
+def _status_etag(fingerprint: tuple) -> str:
+    raw = json.dumps(list(fingerprint), sort_keys=True, default=str)
+    return '"%s"' % hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
 @never_cache
 @login_required
 @require_GET
-def submission_status(request: HttpRequest, submission_id: int) -> JsonResponse:
+def submission_status(request: HttpRequest, submission_id: int) -> HttpResponse:
+    """The live status, polled by the page. Answers 304 (one light query) while nothing changed
+    since the ETag the poller sent in If-None-Match."""
+    fingerprint = selectors.job_status_fingerprint(request.user, submission_id)
+    if fingerprint is None:
+        raise Http404("No such submission")
+    etag = _status_etag(fingerprint)
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponseNotModified()
+        response["ETag"] = etag
+        return response
+    response = _submission_status_full(request, submission_id)
+    response["ETag"] = etag
+    return response
+
+
+def _submission_status_full(request: HttpRequest, submission_id: int) -> JsonResponse:
     submission = selectors.submission_get_for_user(request.user, submission_id)
     job = submission.job
     result = getattr(job, "result", None) if job.is_finished else None

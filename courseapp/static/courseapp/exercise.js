@@ -65,10 +65,27 @@
       .then(function (html) { box.innerHTML = html; });  // server-rendered, escaped by Django templates
   }
 
+  // Conditional polling: the server answers 304 (one light query) while nothing changed; each
+  // unchanged answer backs off (x1.5, up to maxDelay), errors back off harder, a change resets.
+  var etag = null;
+  var NOT_MODIFIED = {};
+
   function poll() {
-    fetch(box.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+    var headers = { "Accept": "application/json" };
+    if (etag) { headers["If-None-Match"] = etag; }
+    fetch(box.dataset.statusUrl, { credentials: "same-origin", cache: "no-store", headers: headers })
+      .then(function (r) {
+        if (r.status === 304) { return NOT_MODIFIED; }
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        etag = r.headers.get("ETag") || null;
+        return r.json();
+      })
       .then(function (data) {
+        if (data === NOT_MODIFIED) {
+          delay = Math.min(maxDelay, Math.round(delay * 1.5));
+          window.setTimeout(poll, delay);
+          return;
+        }
         if (data.finished) {
           setState(data.state);
           showScoreInHistory(data);
@@ -82,7 +99,7 @@
         window.setTimeout(poll, delay);
       })
       .catch(function () {
-        delay = Math.min(maxDelay, delay * 2);
+        delay = Math.min(4 * maxDelay, delay * 2);
         window.setTimeout(poll, delay);
       });
   }
