@@ -142,3 +142,16 @@ def healthz_view(request: HttpRequest) -> HttpResponse:
     except Exception:  # noqa: BLE001
         return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+class HealthzMiddleware:
+    """Answers /healthz first, before host validation and the HTTPS redirect, so a container
+    healthcheck on 127.0.0.1 over plain http works whatever ALLOWED_HOSTS and HTTPS say."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path == "/healthz" and request.method == "GET":
+            return healthz_view(request)
+        return self.get_response(request)

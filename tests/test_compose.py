@@ -10,7 +10,7 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ("setup", "web", "worker-cpu", "worker-gpu")
+APP_SERVICES = ("setup", "web", "worker-cpu", "worker-gpu", "beat")
 # Variables the service reads: settings.py's os.environ lookups, plus the grader's own switches.
 SETTINGS_ENV = set(re.findall(r"""(?:os\.environ\.get|env_bool|env_list)\(\s*["']([A-Z_]+)["']""",
                               (ROOT / "courseapp" / "settings.py").read_text()))
@@ -23,10 +23,10 @@ def _cmd(service: str) -> list[str]:
 
 
 def test_the_expected_services_exist():
-    assert {"postgres", "redis", "setup", "web", "worker-cpu", "worker-gpu"} <= set(SERVICES)
+    assert {"postgres", "redis", "setup", "web", "worker-cpu", "worker-gpu", "beat", "flower"} <= set(SERVICES)
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "web", "worker-cpu", "worker-gpu"])
+@pytest.mark.parametrize("service", ["postgres", "redis", "web", "worker-cpu", "worker-gpu", "beat", "flower"])
 def test_long_running_services_have_healthchecks(service):
     assert SERVICES[service]["healthcheck"]["test"]
 
@@ -82,7 +82,7 @@ def test_services_start_in_order():
     assert SERVICES["setup"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert SERVICES["setup"]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert "migrate" in " ".join(_cmd("setup")) and "sync_exercises" in " ".join(_cmd("setup"))
-    for service in ("web", "worker-cpu", "worker-gpu"):
+    for service in ("web", "worker-cpu", "worker-gpu", "beat"):
         assert SERVICES[service]["depends_on"]["setup"]["condition"] == "service_completed_successfully"
 
 
@@ -98,3 +98,34 @@ def test_dockerfile_installs_the_pinned_torch_from_a_chosen_index():
     assert re.search(r"^ARG TORCH_INDEX=", dockerfile, re.M)
     assert "grep -E '^torch==' requirements.txt" in dockerfile and '--index-url "$TORCH_INDEX"' in dockerfile
     assert "pip install -r requirements.txt" in dockerfile
+
+
+def test_beat_runs_the_reconciler_on_the_maintenance_queue():
+    cmd = _cmd("beat")
+    assert cmd[:4] == ["celery", "-A", "courseapp", "worker"] and "--beat" in cmd
+    assert cmd[cmd.index("-Q") + 1] == settings.MAINTENANCE_QUEUE
+    assert cmd[cmd.index("--concurrency") + 1] == "1"
+    assert "deploy" not in SERVICES["beat"]  # never scaled: one beat
+    # the schedule it runs sends the reconciler to that queue
+    entry = settings.CELERY_BEAT_SCHEDULE["reconcile-grading-jobs"]
+    assert entry["task"] == "courseapp.reconcile_jobs" and entry["options"]["queue"] == settings.MAINTENANCE_QUEUE
+    assert SERVICES["beat"]["environment"]["RECONCILE_INTERVAL_S"] == "${RECONCILE_INTERVAL_S:-30}"
+    # the grading workers do not consume maintenance (a rush never delays the reconciler)
+    for service in ("worker-cpu", "worker-gpu"):
+        assert settings.MAINTENANCE_QUEUE not in _cmd(service)[_cmd(service).index("-Q") + 1].split(",")
+
+
+def test_flower_watches_the_same_broker_behind_basic_auth():
+    flower = SERVICES["flower"]
+    cmd = " ".join(_cmd("flower"))
+    assert "flower" in cmd and "--broker=redis://redis:6379/0" in cmd
+    assert SERVICES["web"]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+    assert re.fullmatch(r"\$\{FLOWER_BASIC_AUTH:\?[^}]*\}", flower["environment"]["FLOWER_BASIC_AUTH"])
+    assert all(p.startswith("127.0.0.1:") for p in flower["ports"])
+    assert "/healthcheck" in " ".join(flower["healthcheck"]["test"])
+
+
+def test_web_healthcheck_uses_healthz_which_exists():
+    from django.urls import reverse
+
+    assert reverse("healthz") in " ".join(SERVICES["web"]["healthcheck"]["test"])

@@ -119,3 +119,10 @@ def test_gpu_memory_is_reported_when_nvidia_smi_answers(client, world, monkeypat
 def test_healthz_answers_without_login(client, db):
     response = client.get(reverse("healthz"))
     assert response.status_code == 200 and response.content == b"ok\n"
+
+
+def test_healthz_answers_on_any_host_over_http(client, db, settings):
+    settings.ALLOWED_HOSTS = ["grading.example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz", HTTP_HOST="127.0.0.1:8000").status_code == 200
+    assert client.get(reverse("exercise-list"), HTTP_HOST="127.0.0.1:8000").status_code == 400
