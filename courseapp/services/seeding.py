@@ -40,3 +40,29 @@ def record_graded(*, user, revision, source: str, tests: list[dict], at: datetim
         tests=tests, misconceptions=misconceptions,
         execution=execution or {"wall_s": 1.2, "cpu_s": 1.0, "device": "cpu", "peak_rss_mb": 180.0})
     return sub
+
+
+@transaction.atomic
+def record_result(*, user, revision, source: str, result: dict, at: datetime | None = None) -> Submission:
+    """A submission with a finished job and the given grader result (contracts.md §2 JSON)."""
+    sub = Submission.objects.create(user=user, revision=revision, source=source)
+    at = at or timezone.now()
+    Submission.objects.filter(pk=sub.pk).update(created_at=at)
+    sub.created_at = at
+    job = GradingJob.objects.create(submission=sub, status=GradingJob.Status.DONE, attempts=1, queued_at=at,
+                                    started_at=at + timezone.timedelta(seconds=0.2),
+                                    finished_at=at + timezone.timedelta(seconds=1.5))
+    Result.objects.create(job=job, score=result["score"], max_score=revision.max_score, status=result["status"],
+                          outcome=result["outcome"], output=result.get("output", ""), tests=result.get("tests", []),
+                          misconceptions=result.get("misconceptions", []), execution=result.get("execution", {}),
+                          stdout=result.get("stdout", ""))
+    return sub
+
+
+def identity_block_samples() -> dict[str, dict]:
+    """Real identity-block submissions (tests/grader/submissions/identity-block/ and the reference) with
+    the real grader's results, recorded once: {name: {"source": str, "result": dict}}."""
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).resolve().parent.parent / "seed" / "identity_block_results.json").read_text())
