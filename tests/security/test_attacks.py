@@ -45,7 +45,7 @@ def in_time(world: World, limit_s: float = SHORT_WALL_S + 2.0) -> None:
 @pytest.mark.parametrize("name, probes", [
     ("read_hidden_checks.py", 14),
     ("read_reference.py", 6),
-    ("read_settings.py", 17),
+    ("read_settings.py", 18),
     ("read_worker_proc.py", 13),
 ])
 def test_reading_hidden_files_and_other_processes(world: World, name: str, probes: int) -> None:
@@ -167,6 +167,16 @@ def test_malformed_replies_are_a_crash_not_an_error(world: World, mode: str) -> 
     assert result.outcome.value == "crashed", (result.status, result.output)
     assert "malformed" in result.output
     no_marks_for_cheating(world, result)
+    assert_contained(world, result)
+
+
+@pytest.mark.xfail(strict=True, reason="NOT CONTAINED (exercise checks, not the sandbox): identity-block's identity "
+                   "check calls torch.allclose(student_output, x) without matching dtypes, so a float64/int64/bool "
+                   "output raises in the trusted check and the engine reports status 'error' instead of a graded 0")
+def test_an_unexpected_dtype_cannot_turn_a_zero_into_an_error(world: World) -> None:
+    result = world.grade("forge_error_by_dtype.py")
+    assert result.status == "graded" and result.score <= world.wrong_score, (result.status, result.output)
+    assert "float64" in " ".join(t.output for t in result.tests)
     assert_contained(world, result)
 
 

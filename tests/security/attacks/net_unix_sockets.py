@@ -26,7 +26,7 @@ def connect(addr):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(1)
     s.connect(addr)
-    return s.recv(100) or "connected"
+    return "connected"
 
 
 attempt("the worker's abstract socket", lambda: connect("\0__LISTENER__"))

@@ -1,5 +1,6 @@
-"""Attack: read the service's settings and credentials: the Django settings module, .env files,
-the database URL, the host's /etc, and shared folders. Contained when none of it is visible."""
+"""Attack: read the service's settings and credentials: a world-readable secret file in the host's
+/tmp, the Django settings module, .env files, the database URL, the host's /etc, and shared folders.
+Contained when none of it is visible."""
 
 import os
 import sys
@@ -20,7 +21,7 @@ def attempt(label, fn):
 
 PROJECT = "__PROJECT_ROOT__"
 EXERCISE_DIR = "__EXERCISE_DIR__"
-for path in (PROJECT + "/courseapp/settings.py", PROJECT + "/.env", PROJECT + "/manage.py",
+for path in ("__SECRET_FILE__", PROJECT + "/courseapp/settings.py", PROJECT + "/.env", PROJECT + "/manage.py",
              PROJECT + "/docker-compose.yml", EXERCISE_DIR + "/settings.py", "/etc/passwd", "/etc/shadow",
              "/etc/hostname", "/etc/hosts", "/root/.bash_history", "/root/.ssh/id_rsa", "/work/shared/spec/contracts.md",
              "/var/run/secrets/kubernetes.io/serviceaccount/token", "/run/secrets", "/etc/environment"):
