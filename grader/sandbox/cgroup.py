@@ -79,6 +79,31 @@ def _write(path: Path, value: str, *, optional: bool = False) -> None:
             raise
 
 
+def _remove_orphans(parent: Path) -> None:
+    """Remove the (empty) cgroups of workers that died without closing their pool (SIGKILL, OOM)."""
+    try:
+        entries = list(parent.glob("grader-*"))
+    except OSError:
+        return
+    for d in entries:
+        try:
+            os.kill(int(d.name.split("-", 1)[1]), 0)
+            continue  # its worker is alive
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue
+        for job in d.glob("job-*"):
+            try:
+                job.rmdir()  # only succeeds once every process in it is gone
+            except OSError:
+                pass
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
 def _own_cgroups() -> dict[str, str]:
     """controller (or '' for v2) -> our cgroup path, from /proc/self/cgroup."""
     out: dict[str, str] = {}
@@ -130,6 +155,9 @@ class CgroupParent:
 
     @classmethod
     def _make(cls, version: int, memory_base: Path, pids_base: Path | None) -> "CgroupParent":
+        for base in (memory_base, pids_base):
+            if base is not None:
+                _remove_orphans(base.parent)
         memory_base.mkdir(exist_ok=True)
         try:
             if version == 2:
