@@ -57,6 +57,66 @@ def _histogram(values: list[float], max_score: float, bins: int = 10) -> list[in
     return counts
 
 
+_JOIN = """
+    FROM courseapp_result r
+    JOIN courseapp_gradingjob j ON j.id = r.job_id
+    JOIN courseapp_submission s ON s.id = j.submission_id
+    JOIN courseapp_exerciserevision v ON v.id = s.revision_id
+    JOIN courseapp_exercise e ON e.id = v.exercise_id
+    WHERE e.course_id = %s
+"""
+
+_CHECKS_SQL = """
+SELECT v.exercise_id, t->>'name', COUNT(*) FILTER (WHERE t->>'status' = 'passed'), COUNT(*)
+""" + _JOIN.replace("WHERE", "CROSS JOIN LATERAL jsonb_array_elements(r.tests) t WHERE") + """
+GROUP BY 1, 2
+"""
+
+_CLUSTERS_SQL = """
+SELECT exercise_id, failed, mis, COUNT(*), COUNT(DISTINCT user_id) FROM (
+  SELECT v.exercise_id, s.user_id,
+    COALESCE((SELECT array_agg(DISTINCT t->>'name' ORDER BY t->>'name') FROM jsonb_array_elements(r.tests) t
+              WHERE COALESCE(t->>'status', '') <> 'passed'), '{}') AS failed,
+    COALESCE((SELECT array_agg(DISTINCT m ORDER BY m) FROM jsonb_array_elements_text(r.misconceptions) m), '{}') AS mis
+""" + _JOIN + """
+) x WHERE cardinality(failed) > 0 OR cardinality(mis) > 0
+GROUP BY 1, 2, 3
+"""
+
+
+def _check_rates_and_clusters(course: Course):
+    """({exercise_id: {check: [passed, total]}}, {exercise_id: {signature: {"submissions", "students"}}}),
+    aggregated in Postgres (2 queries; the results' JSON never leaves the database); in Python elsewhere."""
+    from django.db import connection
+
+    check_counts: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    clusters: dict[int, dict[tuple, dict]] = defaultdict(dict)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(_CHECKS_SQL, [course.pk])
+            for ex_id, name, passed, total in cur.fetchall():
+                check_counts[ex_id][name or ""] = [passed, total]
+            cur.execute(_CLUSTERS_SQL, [course.pk])
+            for ex_id, failed, mis, n_subs, n_students in cur.fetchall():
+                clusters[ex_id][(tuple(failed), tuple(mis))] = {"submissions": n_subs, "students": n_students}
+        return check_counts, clusters
+    results = (Submission.objects.filter(revision__exercise__course=course, job__result__isnull=False)
+               .values_list("revision__exercise_id", "user_id", "job__result__tests", "job__result__misconceptions"))
+    students: dict = defaultdict(set)
+    for ex_id, user_id, tests, mis in results:
+        for t in tests or []:
+            c = check_counts[ex_id][t.get("name", "")]
+            c[1] += 1
+            c[0] += t.get("status") == "passed"
+        sig = failure_signature(tests, mis)
+        if sig != ((), ()):
+            cl = clusters[ex_id].setdefault(sig, {"submissions": 0, "students": 0})
+            cl["submissions"] += 1
+            students[(ex_id, sig)].add(user_id)
+            cl["students"] = len(students[(ex_id, sig)])
+    return check_counts, clusters
+
+
 def dashboard(course: Course) -> dict:
     """Enrolment, submissions per day, and per exercise: attempts, students attempted / passed, the
     median best score, a histogram of best scores, each check's pass rate and the failure clusters."""
@@ -68,27 +128,14 @@ def dashboard(course: Course) -> dict:
     exercises = course_exercises(course)
     attempts = gradebook.attempts_for_course(course)
     grid = gradebook.cells(attempts)
-    results = (Submission.objects.filter(revision__exercise__course=course, job__result__isnull=False)
-               .values_list("revision__exercise_id", "user_id", "job__result__tests", "job__result__misconceptions"))
-    check_counts: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    clusters: dict[int, dict[tuple, dict]] = defaultdict(dict)
-    for ex_id, user_id, tests, mis in results:
-        for t in tests or []:
-            c = check_counts[ex_id][t.get("name", "")]
-            c[1] += 1
-            c[0] += t.get("status") == "passed"
-        sig = failure_signature(tests, mis)
-        if sig != ((), ()):
-            cl = clusters[ex_id].setdefault(sig, {"submissions": 0, "students": set()})
-            cl["submissions"] += 1
-            cl["students"].add(user_id)
+    check_counts, clusters = _check_rates_and_clusters(course)
     catalogue = misconception_catalogue()
     rows = []
     for ex in exercises:
         mx = ex.current_revision.max_score
         mine = [c for (u, e), c in grid.items() if e == ex.pk]
         bests = [c.best for c in mine if c.best is not None]
-        cl = sorted(clusters[ex.pk].items(), key=lambda kv: (-len(kv[1]["students"]), -kv[1]["submissions"]))[:8]
+        cl = sorted(clusters[ex.pk].items(), key=lambda kv: (-kv[1]["students"], -kv[1]["submissions"], kv[0]))[:8]
         rows.append({
             "exercise": ex, "max_score": mx,
             "attempts": sum(c.attempts for c in mine),
@@ -99,7 +146,7 @@ def dashboard(course: Course) -> dict:
             "checks": sorted(((name, p, n, p / n if n else 0) for name, (p, n) in check_counts[ex.pk].items()),
                              key=lambda r: r[3]),
             "clusters": [{"failed": sig[0], "misconceptions": [(m, catalogue[m].title if m in catalogue else m) for m in sig[1]],
-                          "students": len(v["students"]), "submissions": v["submissions"]} for sig, v in cl],
+                          "students": v["students"], "submissions": v["submissions"]} for sig, v in cl],
         })
     return {"students": roles.get(Enrolment.Role.STUDENT, 0), "instructors": roles.get(Enrolment.Role.INSTRUCTOR, 0),
             "per_day": per_day, "exercises": rows,

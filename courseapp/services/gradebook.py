@@ -79,7 +79,11 @@ def attempts_for_course(course, *, exercise_ids=None, user_ids=None, windows=Non
     """Every counting attempt of the course's students (regraded originals replaced by their newest
     copy), oldest first. 1 query (+2 for the windows when not given)."""
     windows = windows if windows is not None else windows_for_course(course)
-    newest_override = GradeOverride.objects.filter(submission=OuterRef("pk")).order_by("-created_at", "-id")
+    # the newest override per submission, in one query (few rows) instead of a subquery per submission
+    overrides: dict[int, tuple] = {}
+    for sid, score, at, comment in (GradeOverride.objects.filter(submission__revision__exercise__course=course)
+                                    .order_by("created_at", "id").values_list("submission_id", "score", "created_at", "comment")):
+        overrides[sid] = (score, at, comment)
     qs = Submission.objects.filter(revision__exercise__course=course)
     if exercise_ids is not None:
         qs = qs.filter(revision__exercise_id__in=exercise_ids)
@@ -90,16 +94,14 @@ def attempts_for_course(course, *, exercise_ids=None, user_ids=None, windows=Non
             exercise_id=F("revision__exercise_id"),
             root_id=Coalesce("regrade_item__original_id", "id"),
             root_at=Coalesce("regrade_item__original__created_at", "created_at"),
-            ov_score=Subquery(newest_override.values("score")[:1]),
-            ov_at=Subquery(newest_override.values("created_at")[:1]),
-            ov_comment=Subquery(newest_override.values("comment")[:1]),
         )
         .values("id", "user_id", "exercise_id", "root_id", "root_at", "job__status", "job__result__score",
-                "job__result__max_score", "revision__max_score", "ov_score", "ov_at", "ov_comment")
+                "job__result__max_score", "revision__max_score")
         .order_by("root_at", "id")
     )
     groups: dict[int, list[dict]] = {}
     for r in rows:
+        r["ov_score"], r["ov_at"], r["ov_comment"] = overrides.get(r["id"], (None, None, ""))
         groups.setdefault(r["root_id"], []).append(r)
     by_root: dict[int, dict] = {}
     for root_id, group in groups.items():
