@@ -180,12 +180,17 @@ def submissions_browse(course: Course, params, page: int = 1, per_page: int = 50
             qs = qs.filter(**{lookup: float(params[key])}) if params.get(key) not in (None, "") else qs
         except ValueError:
             pass
+    from django.db import connection
+
+    json_contains = connection.vendor == "postgresql"  # SQLite has no JSON containment: match the text
     for mid in params.getlist("misconception") if hasattr(params, "getlist") else []:
         if mid:
-            qs = qs.filter(job__result__misconceptions__contains=[mid])
+            qs = qs.filter(job__result__misconceptions__contains=[mid]) if json_contains else \
+                qs.filter(job__result__misconceptions__icontains=f'"{mid}"')
     for check in params.getlist("failed") if hasattr(params, "getlist") else []:
         if check:
-            qs = qs.filter(job__result__tests__contains=[{"name": check, "status": "failed"}])
+            qs = qs.filter(job__result__tests__contains=[{"name": check, "status": "failed"}]) if json_contains else \
+                qs.filter(job__result__tests__icontains=check)
     return Paginator(qs, per_page).get_page(page)
 
 

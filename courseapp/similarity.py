@@ -124,8 +124,12 @@ def exercise_pairs(exercise, *, threshold: float = 0.4, limit: int = 50) -> list
     """Pairs of students whose latest submissions to the exercise are alike (score >= threshold)."""
     from courseapp.models import Submission
 
-    subs = list(Submission.objects.filter(revision__exercise=exercise, regrade_item__isnull=True)
-                .select_related("user").order_by("user_id", "-created_at", "-id").distinct("user_id"))
+    latest: dict[int, object] = {}
+    for s in (Submission.objects.filter(revision__exercise=exercise, regrade_item__isnull=True)
+              .select_related("user").only("id", "source", "user__username", "created_at")
+              .order_by("user_id", "-created_at", "-id")):
+        latest.setdefault(s.user_id, s)
+    subs = list(latest.values())
     starter = exercise.current_revision.starter if exercise.current_revision else ""
     base = set(fingerprints(starter)) if starter else set()
     prints = {s.pk: set(fingerprints(s.source)) - base for s in subs}
