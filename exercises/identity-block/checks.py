@@ -90,8 +90,7 @@ def expect_output(ctx: Context, student: RemoteModule, ref: torch.nn.Module, x: 
     got = forward_or_explain(ctx, student, x, k, what)
     with torch.no_grad():
         expected = ref(x)
-    if got.output is None:
-        ctx.fail(f"forward() returned a {got.output_type}, not a tensor.", "wrong_output_type")
+    float_output(ctx, got)
     if got.output.shape != expected.shape:
         mids = ["wrong_padding"] if got.output.shape[:2] == expected.shape[:2] else ["shape_changed"]
         ctx.fail(f"For an input of shape {tuple(x.shape)} ({what}), your block returned shape "
@@ -108,6 +107,16 @@ def expect_output(ctx: Context, student: RemoteModule, ref: torch.nn.Module, x: 
     if got.input_changed:
         ctx.fail(f"The output is right, but your forward() changed its input tensor in place ({what}). The caller's "
                  f"tensor (and any shortcut that still needs it) must stay untouched.", "inplace_overwrites_input")
+
+
+def float_output(ctx: Context, got: ForwardResult) -> torch.Tensor:
+    """The output as a float32 tensor, or a named failure: checks compare only float32 tensors."""
+    if got.output is None:
+        ctx.fail(f"forward() returned a {got.output_type}, not a tensor.", "wrong_output_type")
+    if got.output.dtype != torch.float32:
+        ctx.fail(f"forward() returned a tensor of dtype {got.output.dtype}; the block must keep float32 (the input's "
+                 f"dtype). Avoid .double(), .long(), comparisons or integer arithmetic on the output.", "wrong_output_type")
+    return got.output
 
 
 def forward_or_explain(ctx: Context, student: RemoteModule, x: torch.Tensor, k: int, what: str,
@@ -205,8 +214,7 @@ def identity_argument(ctx: Context) -> None:
     for train in (True, False):
         student.train(train)
         got = student.forward(x)
-        if got.output is None:
-            ctx.fail(f"forward() returned a {got.output_type}, not a tensor.", "wrong_output_type")
+        float_output(ctx, got)
         expected = F.relu(x)
         result = compare(got.output, expected, what="output with the last layer zeroed")
         if result.ok:
@@ -236,8 +244,10 @@ def gradient_through_shortcut(ctx: Context) -> None:
     x = ctx.randn(2, 3, 6, 6)
     g = ctx.randn(2, 3, 6, 6)
     fwd = student.forward(x, requires_grad=True)
-    if fwd.output is None:
-        ctx.fail(f"forward() returned a {fwd.output_type}, not a tensor.", "wrong_output_type")
+    float_output(ctx, fwd)
+    if fwd.output.shape != x.shape:
+        ctx.fail(f"For an input of shape {tuple(x.shape)} your block returned shape {tuple(fwd.output.shape)}.",
+                 "shape_changed")
     back = student.backward(g)
     if not back.output_requires_grad:
         ctx.fail("Your block's output does not track gradients at all (is forward() running under torch.no_grad(), "

@@ -226,20 +226,21 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
             L.set_parent_death_signal(signal.SIGKILL)
             stage = "seccomp"
             L.install_seccomp_filter()
-        stage = "environment"
-        L.clearenv()
-        seed = int.from_bytes(os.urandom(8), "little")
-        random.seed(seed)
         import torch
 
-        torch.manual_seed(seed)
         if device.startswith("cuda"):
+            # Before the environment goes: CUDA reads CUDA_VISIBLE_DEVICES (the worker's pinned GPU) at init.
             stage = "cuda"
             torch.cuda.init()
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
             frac = float(_OPTIONS.get("gpu_memory_fraction", 0.25))
             torch.cuda.set_per_process_memory_fraction(frac)
+        stage = "environment"
+        L.clearenv()
+        seed = int.from_bytes(os.urandom(8), "little")
+        random.seed(seed)
+        torch.manual_seed(seed)
         stage = "prewarm"
         _prewarm_child(device)
         stage = "sync"

@@ -170,9 +170,6 @@ def test_malformed_replies_are_a_crash_not_an_error(world: World, mode: str) -> 
     assert_contained(world, result)
 
 
-@pytest.mark.xfail(strict=True, reason="NOT CONTAINED (exercise checks, not the sandbox): identity-block's identity "
-                   "check calls torch.allclose(student_output, x) without matching dtypes, so a float64/int64/bool "
-                   "output raises in the trusted check and the engine reports status 'error' instead of a graded 0")
 def test_an_unexpected_dtype_cannot_turn_a_zero_into_an_error(world: World) -> None:
     result = world.grade("forge_error_by_dtype.py")
     assert result.status == "graded" and result.score <= world.wrong_score, (result.status, result.output)
