@@ -94,6 +94,7 @@ class RemoteModule:
         self.buffers = [TensorSpec(str(b["name"]), tuple(b["shape"]), str(b["dtype"])) for b in reply["buffers"]]
         self.submodules = [(str(m["name"]), str(m["type"])) for m in reply.get("modules", [])]
         self.repr = str(reply.get("repr", ""))
+        self._pending_mode: bool | None = None
 
     def load_state(self, params: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]) -> None:
         blobs: list[bytes] = []
@@ -102,7 +103,8 @@ class RemoteModule:
         self._ctx.call("load_state", header, blobs)
 
     def train(self, mode: bool = True) -> None:
-        self._ctx.call("mode", {"handle": self.handle, "train": mode})
+        # Sent along with the next forward (one round trip fewer per mode switch).
+        self._pending_mode = mode
 
     def eval(self) -> None:
         self.train(False)
@@ -110,6 +112,9 @@ class RemoteModule:
     def forward(self, x: torch.Tensor, *, requires_grad: bool = False) -> ForwardResult:
         blobs: list[bytes] = []
         header = {"handle": self.handle, "input": tensor_to_wire(x, blobs), "requires_grad": requires_grad}
+        if self._pending_mode is not None:
+            header["train"] = self._pending_mode
+            self._pending_mode = None
         reply, out = self._ctx.call("forward", header, blobs)
         tensor = tensor_from_wire(reply["output"], out) if reply.get("output") else None
         return ForwardResult(tensor, str(reply.get("output_type", "")), bool(reply.get("input_changed")))
@@ -122,9 +127,15 @@ class RemoteModule:
         pg = [tensor_from_wire(d, out) if d else None for d in reply.get("param_grads", [])]
         return BackwardResult(ig, pg, bool(reply.get("output_requires_grad")))
 
+    def _flush_mode(self) -> None:
+        if self._pending_mode is not None:
+            self._ctx.call("mode", {"handle": self.handle, "train": self._pending_mode})
+            self._pending_mode = None
+
     def train_steps(self, inputs: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int, lr: float,
                     start_step: int = 0, seed: int = 0, momentum: float = 0.9) -> list[float]:
         """Run `steps` steps of the grader's fixed training recipe in the sandbox; returns the losses."""
+        self._flush_mode()
         blobs: list[bytes] = []
         header = {"handle": self.handle, "inputs": tensor_to_wire(inputs, blobs), "labels": tensor_to_wire(labels, blobs),
                   "steps": steps, "batch_size": batch_size, "lr": lr, "start_step": start_step, "seed": seed,
@@ -133,6 +144,7 @@ class RemoteModule:
         return [float(x) for x in reply.get("losses", [])][:steps]
 
     def state(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        self._flush_mode()
         reply, out = self._ctx.call("state", {"handle": self.handle})
         return ([tensor_from_wire(d, out) for d in reply["params"]],
                 [tensor_from_wire(d, out) for d in reply["buffers"]])

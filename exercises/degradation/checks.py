@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-from grader.checklib import CheckFailed, Context, RemoteModule, TensorSpec, check
+from grader.checklib import ExerciseBug, CheckFailed, Context, RemoteModule, TensorSpec, check
 from grader.sandbox.pool import StudentError
 
 N_CLASSES = 10
@@ -54,7 +54,7 @@ def budget(ctx: Context) -> Budget:
     known = {f.name for f in fields(Budget)}
     unknown = set(raw) - known
     if unknown:
-        raise ValueError(f"exercise.toml [train] has unknown key(s): {', '.join(sorted(unknown))}")
+        raise ExerciseBug(f"exercise.toml [train] has unknown key(s): {', '.join(sorted(unknown))}")
     if "param_ratio" in raw:
         raw["param_ratio"] = tuple(float(v) for v in raw["param_ratio"])
     return Budget(**raw)

@@ -145,6 +145,8 @@ def _forward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[
     torch = st.torch
     handle = req["handle"]
     obj = st.objects[handle]
+    if "train" in req:
+        obj.train(bool(req["train"]))
     x = tensor_from_wire(req["input"], blobs).to(st.device)
     if req.get("requires_grad"):
         x.requires_grad_(True)
