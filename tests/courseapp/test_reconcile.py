@@ -153,3 +153,18 @@ def test_the_reconciler_runs_periodically_on_its_own_queue(settings):
     from courseapp.tasks import reconcile_jobs as task
 
     assert task.name == "courseapp.reconcile_jobs"
+
+
+def test_a_maintenance_only_worker_needs_no_sandbox():
+    from types import SimpleNamespace
+
+    from courseapp.celery import _consumes_grading_queues
+
+    def sender(*queues):
+        return SimpleNamespace(app=SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(
+            consume_from={q: object() for q in queues}))))
+
+    assert _consumes_grading_queues(sender("maintenance")) is False
+    assert _consumes_grading_queues(sender("grade.cpu")) is True
+    assert _consumes_grading_queues(sender("grade.gpu", "maintenance")) is True
+    assert _consumes_grading_queues(sender()) is True  # all queues
