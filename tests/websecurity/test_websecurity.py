@@ -80,7 +80,10 @@ PROD_ENV = {
 
 
 def _prod_env(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECURE_COOKIES")}
+    # a production environment: none of the test run's own switches (Playwright tests set
+    # DJANGO_ALLOW_ASYNC_UNSAFE in this process, which check --deploy rightly refuses)
+    drop = ("DATABASE_URL", "REDIS_URL", "SECURE_COOKIES", "DJANGO_ALLOW_ASYNC_UNSAFE", "DEBUG")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     return {**env, **PROD_ENV, "VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "courseapp.settings"}
 
 
