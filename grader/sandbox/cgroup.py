@@ -12,6 +12,7 @@ Only the trusted side (the pool, in the worker) touches these files; the sandbox
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -87,7 +88,7 @@ def _remove_orphans(parent: Path) -> None:
         return
     for d in entries:
         try:
-            os.kill(int(d.name.split("-", 1)[1]), 0)
+            os.kill(int(d.name.split("-")[1]), 0)  # grader-<worker pid>-<pool number>
             continue  # its worker is alive
         except ProcessLookupError:
             pass
@@ -117,6 +118,9 @@ def _own_cgroups() -> dict[str, str]:
     return out
 
 
+_POOL_NUMBERS = itertools.count(1)
+
+
 @dataclass
 class CgroupParent:
     """Where this worker makes its job cgroups (a directory of its own, removed at close)."""
@@ -133,7 +137,9 @@ class CgroupParent:
         setting = os.environ.get(ENV, "")
         if setting.lower() in ("0", "off", "no", "false"):
             return None
-        name = f"grader-{os.getpid()}"
+        # One directory per pool, not per process: two Graders in one process (tests, a CLI inside a
+        # worker) must never share, or close, each other's cgroups.
+        name = f"grader-{os.getpid()}-{next(_POOL_NUMBERS)}"
         try:
             if setting:
                 base = Path(setting)
