@@ -199,9 +199,7 @@ REPLY_FIELDS: dict[str, dict[str, tuple[bool, Any]]] = {
     "backward": {"output_requires_grad": (False, lambda v: isinstance(v, bool)), "input_grad": (False, _OPT_TENSOR),
                  "param_grads": (False, _OPT_TENSORS)},
     "state": {"params": (True, _TENSORS), "buffers": (True, _TENSORS)},
-    "call": {"tensor": (False, _TENSOR), "value": (False, lambda v: isinstance(v, str))},
     "train": {"losses": (False, _list_of(_is_num))},
-    "stats": {"cpu_s": (False, _is_num), "peak_rss_mb": (False, _is_num)},
 }
 _ERROR_FIELDS: dict[str, Callable[[Any], bool]] = {
     "type": lambda v: isinstance(v, str), "message": lambda v: isinstance(v, str),

@@ -214,16 +214,6 @@ def _state(st: _State, req: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]
     return reply, out_blobs
 
 
-def _call(st: _State, req: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
-    """Call a student function with tensors/JSON values (for function exercises)."""
-    fn = getattr(st.module, req["name"])
-    out = fn(*req.get("args", []), **req.get("kwargs", {}))
-    out_blobs: list[bytes] = []
-    if isinstance(out, st.torch.Tensor):
-        return {"ok": True, "tensor": tensor_to_wire(out, out_blobs)}, out_blobs
-    return {"ok": True, "value": repr(out)[:2000]}, out_blobs
-
-
 def _train(st: _State, req: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
     """Train a constructed module with a fixed recipe (SGD + momentum, cross-entropy) for `steps` steps.
 
@@ -256,13 +246,6 @@ def _train(st: _State, req: dict[str, Any], blobs: list[bytes]) -> dict[str, Any
         value = float(loss.detach())
         losses.append(value if value == value and abs(value) != float("inf") else -1.0)
     return {"ok": True, "losses": losses}
-
-
-def _stats(st: _State) -> dict[str, Any]:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    ruc = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"ok": True, "cpu_s": ru.ru_utime + ru.ru_stime + ruc.ru_utime + ruc.ru_stime,
-            "peak_rss_mb": max(ru.ru_maxrss, ruc.ru_maxrss) / 1024.0}
 
 
 def _set_limits(req: dict[str, Any]) -> dict[str, Any]:
@@ -306,12 +289,8 @@ def handle(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[st
             reply, out_blobs = _backward(st, req, blobs)
         elif op == "state":
             reply, out_blobs = _state(st, req)
-        elif op == "call":
-            reply, out_blobs = _call(st, req)
         elif op == "train":
             reply = _train(st, req, blobs)
-        elif op == "stats":
-            reply = _stats(st)
         elif op == "ping":
             reply = {"ok": True}
         else:
