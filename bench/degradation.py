@@ -103,6 +103,9 @@ def main() -> None:
                     print(f"{tag:>11} {wall:7.2f} {train_s:8.2f} {p if p is not None else float('nan'):7.3f} "
                           f"{q if q is not None else float('nan'):7.3f} {ratio:>6} {r['score']:>4g}/{r['max_score']:g}"
                           f"  [{r['execution']['device']}, peak {r['execution']['peak_rss_mb']:.0f} MB]", flush=True)
+                    for t in r.get("tests", []):
+                        if t["status"] != "passed":
+                            print(f"{'':>11}   failed: {t['name']}: {t['output'][:300]}")
                 # The graded configuration once more: the warm-pool time a worker pays, second sample.
                 wall, r = grade(grader, EXERCISE)
                 print(f"{'again*':>11} {wall:7.2f}  (warm pool, graded seeds; * = the seeds the exercise grades with)")

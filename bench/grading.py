@@ -83,13 +83,13 @@ def cli_per_file_ms(path: Path, n: int) -> float:
     return (many - one) / n * 1000  # the marginal cost of one more file in the same call
 
 
-def _worker(n: int, start: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _worker(n: int, device: str, start: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
     from grader.engine import Grader
     from grader.exercise import load_exercise
 
     exercise = load_exercise(EXERCISE)
     datas = [p.read_bytes() for p in CASES.values()]
-    g = Grader()
+    g = Grader(device=device)
     g.start()
     g.grade(exercise, datas[0])  # warm the trusted side too
     start.wait()
@@ -100,11 +100,11 @@ def _worker(n: int, start: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[t
     g.close()
 
 
-def throughput(workers: int, total: int) -> float:
+def throughput(workers: int, total: int, device: str) -> float:
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(workers + 1)
     q = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(total // workers, barrier, q)) for _ in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(total // workers, device, barrier, q)) for _ in range(workers)]
     for p in procs:
         p.start()
     barrier.wait()
@@ -119,9 +119,11 @@ def throughput(workers: int, total: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=30)
-    ap.add_argument("--cold", type=int, default=3, help="fresh processes per case for the cold column")
+    ap.add_argument("--cold", type=int, default=3, help="fresh processes per case for the cold column (0: skip the cold and cli/file columns)")
     ap.add_argument("--throughput", type=int, default=120, help="grades per throughput run")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the GPU this process is pinned to)")
     args = ap.parse_args()
+    os.environ["GRADER_DEVICE"] = args.device  # the cold and CLI columns' subprocesses too
 
     import torch
 
@@ -131,8 +133,9 @@ def main() -> None:
 
     torch.set_num_threads(1)
     exercise = load_exercise(EXERCISE)
-    floor_grader = Grader(pool=InProcessPool())  # type: ignore[arg-type]
-    pool_grader = Grader()
+    floor_grader = Grader(device=args.device, pool=InProcessPool(args.device))  # type: ignore[arg-type]
+    pool_grader = Grader(device=args.device)
+    print(f"device: {pool_grader.device}")
     t = time.perf_counter()
     pool_grader.start()
     print(f"pool start (zygote imports torch, first sandbox): {time.perf_counter() - t:.2f} s")
@@ -152,8 +155,9 @@ def main() -> None:
         warm = time_grades(pool_grader, exercise, data, args.rounds)
         all_warm += warm
         all_floor += floor
-        cold = cold_ms(path, args.cold)
-        cli = cli_per_file_ms(path, max(args.rounds // 3, 5))
+        # --cold 0 skips both process-per-call columns (each fresh process pays the torch import)
+        cold = cold_ms(path, args.cold) if args.cold else float("nan")
+        cli = cli_per_file_ms(path, max(args.rounds // 3, 5)) if args.cold else float("nan")
         f50, w50, w95 = pct(floor, 0.5), pct(warm, 0.5), pct(warm, 0.95)
         print(f"{name:<16}{score:>7g}{f50:>11.1f}{cold:>9.0f}{w50:>10.1f}{w95:>10.1f}{w50 - f50:>11.1f}{cli:>10.1f}")
     f50 = pct(all_floor, 0.5)
@@ -165,7 +169,7 @@ def main() -> None:
 
     print("\nthroughput (each worker a process with its own warm pool, mixed submissions):")
     for workers in (1, 2):
-        print(f"  {workers} worker(s): {throughput(workers, args.throughput):.1f} grades/s")
+        print(f"  {workers} worker(s): {throughput(workers, args.throughput, args.device):.1f} grades/s")
 
 
 if __name__ == "__main__":

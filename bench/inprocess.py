@@ -18,9 +18,9 @@ class _NoOutput:
 
 
 class InProcessChild:
-    def __init__(self) -> None:
-        self.state = runner.new_state("cpu")
-        self.ready = {"ready": True, "isolated": False, "device": "cpu"}
+    def __init__(self, device: str = "cpu") -> None:
+        self.state = runner.new_state(device)
+        self.ready = {"ready": True, "isolated": False, "device": device}
         self.output = _NoOutput()
 
     @property
@@ -43,11 +43,14 @@ class InProcessChild:
 
 
 class InProcessPool:
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+
     def start(self) -> None:
         pass
 
     def acquire(self) -> InProcessChild:
-        return InProcessChild()
+        return InProcessChild(self.device)
 
     def release(self, child: InProcessChild) -> None:
         pass

@@ -108,6 +108,11 @@ def tensor_to_wire(t: Any, blobs: list[bytes]) -> dict[str, Any]:
     import torch
 
     t = torch.Tensor.as_subclass(t, torch.Tensor)  # drop any subclass (and its __torch_function__)
+    nbytes = t.numel() * t.element_size()
+    if nbytes > MAX_BLOB_BYTES:
+        # Refuse before copying: a lazily allocated 1 TB tensor must not be touched page by page.
+        raise ValueError(f"the tensor of shape {tuple(t.shape)} ({nbytes / 2**20:,.0f} MiB) is larger than the "
+                         f"{MAX_BLOB_BYTES >> 20} MiB the grader accepts for one tensor")
     t = t.detach().to("cpu").contiguous()
     name = str(t.dtype).removeprefix("torch.")
     if name not in DTYPES:

@@ -169,7 +169,13 @@ class CgroupParent:
             if version == 2:
                 # Children of this directory get the memory and pids controllers. (A v2 directory that
                 # holds processes itself cannot delegate: that raises here and we go without.)
-                (memory_base / "cgroup.subtree_control").write_text("+memory +pids")
+                try:
+                    (memory_base / "cgroup.subtree_control").write_text("+memory +pids")
+                except FileNotFoundError:
+                    # Our parent does not hand these controllers down yet. Ask it to: allowed where it
+                    # holds no processes itself, e.g. the root cgroup of a VM where the worker runs as root.
+                    (memory_base.parent / "cgroup.subtree_control").write_text("+memory +pids")
+                    (memory_base / "cgroup.subtree_control").write_text("+memory +pids")
             if pids_base is not None:
                 try:
                     pids_base.mkdir(exist_ok=True)

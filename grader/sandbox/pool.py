@@ -8,6 +8,7 @@ recycled after `recycle_after` children.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import select
@@ -23,6 +24,7 @@ from typing import Any
 
 from grader.protocol import ChannelClosed, ProtocolError, recv_message, send_message, validate_reply
 from grader.sandbox.cgroup import CgroupParent, JobCgroup
+from grader.sandbox.gpu import GpuMemoryWatch, make_watch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STDOUT_CAP = 16 * 1024
@@ -123,6 +125,8 @@ class Child:
     spawn_pending: bool = True  # the zygote's reply to our spawn request is not read yet
     cgroup: JobCgroup | None = None  # the whole sandbox's memory/pids limit, where the host allows one
     memory_limit_mb: int = 0
+    memory_over: str = ""  # set by the memory watch (grader/sandbox/gpu.py) when it killed the sandbox
+    host_memory_cap_mb: int = 0  # for that watch: host memory where no cgroup or RLIMIT_AS bounds it
     _status: dict[str, Any] | None = None
 
     def usage(self) -> dict[str, float]:
@@ -188,6 +192,10 @@ class Child:
     def _limit_cgroup(self, limits: dict[str, Any]) -> None:
         """Limit the sandbox as a whole (all its processes) before any student code runs."""
         mem = int(limits.get("memory_mb") or 0)
+        if mem > 0 and not limits.get("address_space", True):
+            # A GPU job: CUDA reserves huge address space (no RLIMIT_AS) and maps large libraries,
+            # so the memory watch (grader/sandbox/gpu.py) bounds its anonymous memory from outside.
+            self.host_memory_cap_mb = mem + CGROUP_SLACK_MB
         if self.cgroup is None or mem <= 0 or not limits.get("address_space", True):
             return
         self.memory_limit_mb = mem + CGROUP_SLACK_MB
@@ -210,6 +218,10 @@ class Child:
                 except (ProcessLookupError, PermissionError):
                     pass
         self.dead = True
+
+    def kill_for_memory(self, detail: str) -> None:
+        self.memory_over = detail
+        self.kill()
 
     def status(self, wait_s: float = 2.0) -> dict[str, Any]:
         """How C2 ended and its rusage, as reported by C1 (which the student never controls)."""
@@ -237,6 +249,8 @@ class Child:
         sig = st.get("signal")
         if self.killed_for_timeout:
             return SandboxDied("timeout", "wall-clock limit reached")
+        if self.memory_over:
+            return SandboxDied("memory", self.memory_over)
         if self.cgroup is not None and self.cgroup.oom_killed():
             return SandboxDied("memory", f"all of its processes together reached the sandbox's memory limit of "
                                          f"{self.memory_limit_mb} MB, and the kernel stopped them")
@@ -264,7 +278,8 @@ class SandboxPool:
 
     def __init__(self, *, device: str = "cpu", isolate: bool | None = None, recycle_after: int = 500,
                  start_timeout_s: float = 180.0, gpu_memory_fraction: float = 0.25, cgroups: bool = True,
-                 simulate_no_userns: bool = False):
+                 simulate_no_userns: bool = False, gpu_watch: GpuMemoryWatch | None = None,
+                 prefork: int | None = None):
         self.device = device
         self.isolate = (not insecure_requested()) if isolate is None else isolate
         self.recycle_after = recycle_after
@@ -278,8 +293,18 @@ class SandboxPool:
         self._zygote: subprocess.Popen[bytes] | None = None
         self._ctrl: socket.socket | None = None
         self._spawned = 0
-        self._next: Child | None = None
+        # Children forked ahead, oldest first. One on a CPU worker (the pre-fork competes with the
+        # grade for the same cores); more on a GPU worker, where each child's CUDA initialisation
+        # (~0.5 s) runs on its own core and would otherwise sit on every back-to-back grade's path.
+        if prefork is None:
+            prefork = int(os.environ.get("GRADER_PREFORK", "3" if device.startswith("cuda") else "1"))
+        self.prefork = max(1, prefork)
+        self._ready: collections.deque[Child] = collections.deque()
         self._lock = threading.Lock()
+        # GPU memory is enforced from outside too (the allocator's cap is the student's to undo).
+        self._gpu_watch = gpu_watch
+        if gpu_watch is None and device.startswith("cuda"):
+            self._gpu_watch = make_watch(gpu_memory_fraction)
 
     # ---- zygote ----------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -345,6 +370,7 @@ class SandboxPool:
     # ---- children --------------------------------------------------------------------------
     def _spawn(self) -> Child:
         if self._zygote is None or self._zygote.poll() is not None or self._spawned >= self.recycle_after:
+            self._discard_ready()  # children forked ahead die with their fork server (PDEATHSIG)
             self._stop_zygote()
             self._start_zygote()
         assert self._ctrl is not None
@@ -376,6 +402,17 @@ class SandboxPool:
         output.start()
         # The zygote's reply is read when the child is needed: forking runs while we do other work.
         return Child(sock=ours, output=output, status_fd=status_r, cgroup=cgroup)
+
+    def _discard_ready(self) -> None:
+        """Drop the children forked ahead (reading the fork server's replies to them first)."""
+        while self._ready:
+            child = self._ready.popleft()
+            try:
+                self._spawn_reply(child)
+            except SandboxUnavailable:
+                pass
+            child.close()
+            self._drop_cgroup(child)
 
     def _spawn_reply(self, child: Child) -> None:
         if not child.spawn_pending:
@@ -452,30 +489,27 @@ class SandboxPool:
     def acquire(self) -> Child:
         """A ready, isolated child for one submission; the next one is forked as soon as this is released."""
         with self._lock:
-            child = self._next or self._spawn()
-            self._next = None
-            return self._handshake(child)
+            child = self._ready.popleft() if self._ready else self._spawn()
+            child = self._handshake(child)
+        if self._gpu_watch is not None:
+            self._gpu_watch.watch(child)
+        return child
 
     def release(self, child: Child) -> None:
         child.close()
         with self._lock:
             self._drop_cgroup(child)
-            if self._next is None and self._zygote is not None:
+            # Recycling the fork server kills the children it forked: only do it with none queued.
+            while len(self._ready) < self.prefork and self._zygote is not None and (
+                    not self._ready or self._spawned < self.recycle_after):
                 try:
-                    self._next = self._spawn()  # pre-fork: it sets itself up while we are idle
+                    self._ready.append(self._spawn())  # pre-fork: it sets itself up while we are idle
                 except SandboxUnavailable:
-                    self._next = None
+                    break
 
     def close(self) -> None:
         with self._lock:
-            if self._next is not None:
-                try:
-                    self._spawn_reply(self._next)
-                except SandboxUnavailable:
-                    pass
-                self._next.close()
-                self._drop_cgroup(self._next)
-                self._next = None
+            self._discard_ready()
             self._stop_zygote()
             if self._cgroups is not None:
                 self._cgroups.close()

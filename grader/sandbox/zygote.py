@@ -57,11 +57,15 @@ def _warm_torch(device: str) -> None:
         m(x).sum().backward()
         m.eval()
         m(x)
-    # backward() with an explicit gradient lazily imports sympy and mpmath (~0.8 s, ~500 modules)
-    # on first use: pay that once here, before any fork, on every device.
-    y = torch.randn(2, 3, requires_grad=True) * 2
-    y.backward(torch.ones(2, 3))
-
+        # backward() with an explicit gradient lazily imports sympy and mpmath (~0.8 s, ~500 modules)
+        # on first use: pay that once here, before any fork.
+        y = torch.randn(2, 3, requires_grad=True) * 2
+        y.backward(torch.ones(2, 3))
+    else:
+        # NOT backward() here: the autograd engine's first run asks every device type for its count,
+        # which initialises the CUDA driver in the fork server, and a forked child can then never
+        # initialise CUDA again ("CUDA error: initialization error"). Import what it would import.
+        import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
 
 def _prewarm_child(device: str) -> None:
