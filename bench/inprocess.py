@@ -16,12 +16,16 @@ class _NoOutput:
     def text(self, wait_s: float = 0.0) -> str:
         return ""
 
+    def text_so_far(self, wait_s: float = 0.0) -> str:
+        return ""
+
 
 class InProcessChild:
     def __init__(self, device: str = "cpu") -> None:
         self.state = runner.new_state(device)
         self.ready = {"ready": True, "isolated": False, "device": device}
         self.output = _NoOutput()
+        self.dead = False
 
     @property
     def isolated(self) -> bool:
@@ -32,6 +36,7 @@ class InProcessChild:
         if op == "limits":
             return {"ok": True}, []  # never limit the benchmark process itself
         req = dict(header or {})
+        req.pop("limits", None)  # never limit the benchmark process itself
         req["op"] = op
         reply, out = runner.handle(self.state, req, blobs or [])
         if not reply.get("ok", False):

@@ -95,12 +95,25 @@ class RemoteModule:
         self.submodules = [(str(m["name"]), str(m["type"])) for m in reply.get("modules", [])]
         self.repr = str(reply.get("repr", ""))
         self._pending_mode: bool | None = None
+        self._pending_state: tuple[dict[str, Any], list[bytes]] | None = None
 
     def load_state(self, params: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]) -> None:
+        """Serialised now, sent with the module's next command (one round trip fewer per check).
+        A failure to load is then reported by that command, inside the same check."""
         blobs: list[bytes] = []
-        header = {"handle": self.handle, "params": [tensor_to_wire(t, blobs) for t in params],
-                  "buffers": [tensor_to_wire(t, blobs) for t in buffers]}
-        self._ctx.call("load_state", header, blobs)
+        state = {"params": [tensor_to_wire(t, blobs) for t in params],
+                 "buffers": [tensor_to_wire(t, blobs) for t in buffers]}
+        self._pending_state = (state, blobs)
+
+    def _command(self, extra: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[bytes]]:
+        """A header and blob list for this module's next command, carrying any deferred load_state
+        (its blobs first, so the descriptors' indices stay valid as more tensors are appended)."""
+        header: dict[str, Any] = {"handle": self.handle, **(extra or {})}
+        blobs: list[bytes] = []
+        if self._pending_state is not None:
+            header["load_state"], blobs = self._pending_state[0], list(self._pending_state[1])
+            self._pending_state = None
+        return header, blobs
 
     def train(self, mode: bool = True) -> None:
         # Sent along with the next forward (one round trip fewer per mode switch).
@@ -110,8 +123,8 @@ class RemoteModule:
         self.train(False)
 
     def forward(self, x: torch.Tensor, *, requires_grad: bool = False) -> ForwardResult:
-        blobs: list[bytes] = []
-        header = {"handle": self.handle, "input": tensor_to_wire(x, blobs), "requires_grad": requires_grad}
+        header, blobs = self._command({"requires_grad": requires_grad})
+        header["input"] = tensor_to_wire(x, blobs)
         if self._pending_mode is not None:
             header["train"] = self._pending_mode
             self._pending_mode = None
@@ -120,9 +133,9 @@ class RemoteModule:
         return ForwardResult(tensor, str(reply.get("output_type", "")), bool(reply.get("input_changed")))
 
     def backward(self, grad_output: torch.Tensor) -> BackwardResult:
-        blobs: list[bytes] = []
-        reply, out = self._ctx.call("backward", {"handle": self.handle,
-                                                 "grad_output": tensor_to_wire(grad_output, blobs)}, blobs)
+        header, blobs = self._command()
+        header["grad_output"] = tensor_to_wire(grad_output, blobs)
+        reply, out = self._ctx.call("backward", header, blobs)
         ig = tensor_from_wire(reply["input_grad"], out) if reply.get("input_grad") else None
         pg = [tensor_from_wire(d, out) if d else None for d in reply.get("param_grads", [])]
         return BackwardResult(ig, pg, bool(reply.get("output_requires_grad")))
@@ -136,16 +149,17 @@ class RemoteModule:
                     start_step: int = 0, seed: int = 0, momentum: float = 0.9) -> list[float]:
         """Run `steps` steps of the grader's fixed training recipe in the sandbox; returns the losses."""
         self._flush_mode()
-        blobs: list[bytes] = []
-        header = {"handle": self.handle, "inputs": tensor_to_wire(inputs, blobs), "labels": tensor_to_wire(labels, blobs),
-                  "steps": steps, "batch_size": batch_size, "lr": lr, "start_step": start_step, "seed": seed,
-                  "momentum": momentum}
+        header, blobs = self._command({"steps": steps, "batch_size": batch_size, "lr": lr, "start_step": start_step,
+                                       "seed": seed, "momentum": momentum})
+        header["inputs"] = tensor_to_wire(inputs, blobs)
+        header["labels"] = tensor_to_wire(labels, blobs)
         reply, _ = self._ctx.call("train", header, blobs)
         return [float(x) for x in reply.get("losses", [])][:steps]
 
     def state(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         self._flush_mode()
-        reply, out = self._ctx.call("state", {"handle": self.handle})
+        header, blobs = self._command()
+        reply, out = self._ctx.call("state", header, blobs)
         return ([tensor_from_wire(d, out) for d in reply["params"]],
                 [tensor_from_wire(d, out) for d in reply["buffers"]])
 
@@ -182,6 +196,32 @@ class Context:
         return RemoteModule(self, reply, label)
 
     # -- for check authors ----------------------------------------------------------------------
+    def fresh_reference(self, class_name: str, *args: Any, **kwargs: Any) -> torch.nn.Module:
+        """`reference.<class_name>(*args, **kwargs)` as if just constructed, in training mode.
+
+        Built once and reused across grades (constructing conv and batch-norm layers costs as much as
+        running the checks): every parameter and buffer is restored to its first construction's
+        values and gradients are dropped. The n-th request for the same arguments within one grade
+        gets the n-th instance, so instances handed out in one grade never alias.
+        """
+        key = (id(self.reference), class_name, repr(args), repr(sorted(kwargs.items())))
+        counts = self.memo.setdefault("_fresh_reference_counts", {})
+        n = counts.get(key, 0)
+        counts[key] = n + 1
+        pool = _reference_instances.setdefault(key, [])
+        if n == len(pool):
+            module = getattr(self.reference, class_name)(*args, **kwargs)
+            tensors = list(module.parameters()) + list(module.buffers())
+            pool.append((module, tensors, [t.detach().clone() for t in tensors]))
+            return module
+        module, tensors, pristine = pool[n]
+        with torch.no_grad():
+            for t, saved in zip(tensors, pristine):
+                t.copy_(saved)
+        module.zero_grad(set_to_none=True)
+        module.train()
+        return module
+
     def randn(self, *shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=self.generator)
 
@@ -202,6 +242,8 @@ class Context:
 
 # ---- loading trusted exercise code ---------------------------------------------------------------
 _module_cache: dict[tuple[str, str], types.ModuleType] = {}
+# Context.fresh_reference's instances: (module, its tensors, their values when first constructed).
+_reference_instances: dict[tuple[Any, ...], list[tuple[torch.nn.Module, list[torch.Tensor], list[torch.Tensor]]]] = {}
 
 
 def load_trusted_module(exercise: Exercise, filename: str) -> types.ModuleType:

@@ -19,6 +19,7 @@ import torch
 from grader.checklib import CheckFailed, Context, ExerciseBug, collect_checks, load_trusted_module
 from grader.exercise import Exercise, ExerciseError, catalogue_for
 from grader.results import CheckResult, Execution, GradeResult, Outcome, zero_result
+from grader.sandbox.cpuslot import pinned_thread
 from grader.sandbox.pool import SandboxDied, SandboxPool, SandboxUnavailable, StudentError, insecure_requested
 
 __all__ = ["Grader", "SandboxUnavailable", "ExerciseError", "verify_reference", "resolve_device"]
@@ -108,6 +109,11 @@ class Grader:
             return zero_result(exercise.max_score, Outcome.ERROR,
                                f"This exercise could not be graded (the exercise is broken): {exc}", status="error")
 
+        with pinned_thread(getattr(self._pool, "cpu", None)):  # the child's core (grader/sandbox/cpuslot.py)
+            return self._run_checks(exercise, source, checks, reference, catalogue, progress, started)
+
+    def _run_checks(self, exercise: Exercise, source: str, checks, reference, catalogue,  # type: ignore[no-untyped-def]
+                    progress: ProgressFn | None, started: float) -> GradeResult:
         child = self._pool.acquire()  # SandboxUnavailable propagates: infrastructure, retryable
         ex = Execution(device=str(child.ready.get("device", self.device)), isolated=child.isolated)
         deadline = time.monotonic() + exercise.limits.wall_s
@@ -116,11 +122,11 @@ class Grader:
         crash_message = ""
         memory_hit = False
         try:
-            child.call("limits", {"cpu_s": exercise.limits.cpu_s, "memory_mb": exercise.limits.memory_mb,
-                                  "address_space": not ex.device.startswith("cuda")}, deadline=deadline)
+            limits = {"cpu_s": exercise.limits.cpu_s, "memory_mb": exercise.limits.memory_mb,
+                      "address_space": not ex.device.startswith("cuda")}
             names = [n for n in (exercise.class_name, exercise.function_name) if n]
             try:
-                reply, _ = child.call("load", {"source": source, "names": names}, deadline=deadline)
+                reply, _ = child.call("load", {"source": source, "names": names, "limits": limits}, deadline=deadline)
             except StudentError as exc:
                 return self._finish(zero_result(exercise.max_score, Outcome.REJECTED, _load_error_message(exc)),
                                     child, started, ex)
@@ -185,12 +191,15 @@ class Grader:
 
     def _finish(self, result: GradeResult, child, started: float, ex: Execution) -> GradeResult:  # type: ignore[no-untyped-def]
         usage = child.usage()  # read from /proc before the kill
+        # A living child's output is complete once its pipe is drained; a dead one's once the pipe
+        # closes (what it printed as it died). Either way, read it before the next child is forked.
+        stdout = child.output.text() if child.dead else child.output.text_so_far()
         self._pool.release(child)  # kills the child (and its namespace); forks the next one
         ex.cpu_s = usage["cpu_s"]
         ex.peak_rss_mb = usage["peak_rss_mb"]
         ex.wall_s = time.monotonic() - started
         result.execution = ex
-        result.stdout = child.output.text()
+        result.stdout = stdout
         if not ex.isolated:
             result.output = f"{INSECURE_NOTE}\n{result.output}"
         return result

@@ -213,5 +213,18 @@ def load_misconceptions(path: str | Path) -> dict[str, Misconception]:
     return out
 
 
+_catalogues: dict[tuple[str, int, int], dict[str, Misconception]] = {}
+
+
 def catalogue_for(exercise: Exercise) -> dict[str, Misconception]:
-    return load_misconceptions(exercise.path.parent / "misconceptions.toml")
+    """The exercise's catalogue, parsed once per version of the file (every grade needs it)."""
+    path = exercise.path.parent / "misconceptions.toml"
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ExerciseError(path, "is missing") from None
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _catalogues:
+        _catalogues.clear()
+        _catalogues[key] = load_misconceptions(path)
+    return _catalogues[key]

@@ -247,7 +247,7 @@ def structure_diagnosis(ref: torch.nn.Module) -> Callable[[list[TensorSpec], lis
 
 
 def new_reference(ctx: Context, cin: int, cout: int, s: int) -> torch.nn.Module:
-    return randomize_(ctx.reference.ConvBlock(cin, cout, s), ctx.generator)
+    return randomize_(ctx.fresh_reference("ConvBlock", cin, cout, s), ctx.generator)
 
 
 def out_shape(x: torch.Tensor, cout: int, s: int) -> tuple[int, ...]:
@@ -415,7 +415,7 @@ def output_shape(ctx: Context) -> None:
        "forward runs", points=1)
 def layer_structure(ctx: Context) -> None:
     for cin, cout, s in ((4, 8, 2), (3, 5, 1), (4, 4, 1)):
-        ref = ctx.reference.ConvBlock(cin, cout, s)
+        ref = ctx.fresh_reference("ConvBlock", cin, cout, s)
         student = ctx.construct(cin, cout, s)
         report = compare_structure(student, ref, structure_diagnosis(ref))
         if not report.ok:

@@ -58,7 +58,7 @@ def mistake_outputs(ref: torch.nn.Module, x: torch.Tensor, k: int, train: bool) 
 def setup(ctx: Context, channels: int, k: int | None = None) -> tuple[RemoteModule, torch.nn.Module]:
     """A student block and a randomised reference with the same weights copied in."""
     kernel = 3 if k is None else k
-    ref = randomize_(ctx.reference.IdentityBlock(channels, kernel), ctx.generator)
+    ref = randomize_(ctx.fresh_reference("IdentityBlock", channels, kernel), ctx.generator)
     student = ctx.construct(channels) if k is None else ctx.construct(channels, k)
     report = structure_or_fail(ctx, student, ref)
     params, buffers = adapted_state(report, ref, student)
@@ -136,7 +136,7 @@ def output_shape(ctx: Context) -> None:
        visibility="visible")
 def layer_structure(ctx: Context) -> None:
     for channels, k in ((4, 3), (3, 5)):
-        ref = ctx.reference.IdentityBlock(channels, k)
+        ref = ctx.fresh_reference("IdentityBlock", channels, k)
         student = ctx.construct(channels, k)
         report = compare_structure(student, ref)
         if not report.ok:
@@ -186,7 +186,7 @@ def matches_eval(ctx: Context) -> None:
 @check("the identity argument: with bn2's weight and bias at 0 the block returns ReLU(x)", points=1,
        visibility="visible")
 def identity_argument(ctx: Context) -> None:
-    ref = randomize_(ctx.reference.IdentityBlock(4, 3), ctx.generator)
+    ref = randomize_(ctx.fresh_reference("IdentityBlock", 4, 3), ctx.generator)
     student = ctx.construct(4)
     report = structure_or_fail(ctx, student, ref)
     with torch.no_grad():
@@ -218,7 +218,7 @@ def identity_argument(ctx: Context) -> None:
 @check("the gradient reaches the input through the shortcut", points=1)
 def gradient_through_shortcut(ctx: Context) -> None:
     # 1) With the main path silenced (bn2's gamma = 0) the only way back to x is the shortcut.
-    ref = randomize_(ctx.reference.IdentityBlock(3, 3), ctx.generator)
+    ref = randomize_(ctx.fresh_reference("IdentityBlock", 3, 3), ctx.generator)
     student = ctx.construct(3)
     report = structure_or_fail(ctx, student, ref)
     with torch.no_grad():

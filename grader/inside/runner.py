@@ -290,6 +290,10 @@ def _set_limits(req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+# Commands that may carry a deferred load_state (applied first, from the same message's blobs).
+_STATE_PRELUDE = ("forward", "backward", "state", "train")
+
+
 def new_state(device: str) -> _State:
     return _State(device)
 
@@ -300,6 +304,11 @@ def handle(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[st
     out_blobs: list[bytes] = []
     try:
         if op == "load":
+            if isinstance(req.get("limits"), dict):
+                # Limits ride on the load command (one round trip fewer), set before any student code runs.
+                limited = _set_limits(req["limits"])
+                if not limited.get("ok"):
+                    return limited, out_blobs
             reply = _load(st, req)
         elif op == "limits":
             reply = _set_limits(req)
@@ -310,6 +319,9 @@ def handle(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[st
         elif op == "mode":
             st.objects[req["handle"]].train(bool(req["train"]))
             reply = {"ok": True}
+        elif op in _STATE_PRELUDE and isinstance(req.get("load_state"), dict) and not (
+                loaded := _load_state(st, {"handle": req.get("handle"), **req["load_state"]}, blobs)).get("ok"):
+            reply = loaded  # a load_state the trusted side deferred onto this command failed
         elif op == "forward":
             reply, out_blobs = _forward(st, req, blobs)
         elif op == "backward":

@@ -9,6 +9,7 @@ recycled after `recycle_after` children.
 from __future__ import annotations
 
 import collections
+import fcntl
 import json
 import os
 import select
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import termios
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from typing import Any
 
 from grader.protocol import ChannelClosed, ProtocolError, recv_message, send_message, validate_reply
 from grader.sandbox.cgroup import CgroupParent, JobCgroup
+from grader.sandbox.cpuslot import CpuSlot, claim_cpu
 from grader.sandbox.gpu import GpuMemoryWatch, make_watch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -86,28 +89,58 @@ class _Output:
     def start(self) -> None:
         threading.Thread(target=self._run, daemon=True, name="sandbox-stdout").start()
 
+    def __post_init__(self) -> None:
+        # Held while a chunk is read AND appended: "nothing pending in the pipe" under this lock
+        # then means everything written so far is in self.data.
+        self._lock = threading.Lock()
+
     def _run(self) -> None:
         try:
             while True:
-                chunk = os.read(self.fd, 65536)
+                select.select([self.fd], [], [])
+                with self._lock:
+                    chunk = os.read(self.fd, 65536)
+                    room = STDOUT_CAP - len(self.data)
+                    if room > 0:
+                        self.data += chunk[:room]
+                    if len(chunk) > max(room, 0):
+                        self.truncated = True
                 if not chunk:
                     break
-                room = STDOUT_CAP - len(self.data)
-                if room > 0:
-                    self.data += chunk[:room]
-                if len(chunk) > max(room, 0):
-                    self.truncated = True
-        except OSError:
+        except (OSError, ValueError):
             pass
         finally:
-            os.close(self.fd)
-            self.done.set()
+            with self._lock:
+                os.close(self.fd)
+                self.done.set()
+
+    def _pending(self) -> int:
+        buf = bytearray(4)
+        fcntl.ioctl(self.fd, termios.FIONREAD, buf)
+        return int.from_bytes(buf, sys.byteorder)
 
     def text(self, wait_s: float = 0.2) -> str:
         """What the child printed; waits briefly for the pipe to close (the sandbox is gone by then)."""
         self.done.wait(wait_s)
-        s = bytes(self.data).decode("utf-8", errors="replace")
-        return s + ("\n[output truncated]" if self.truncated else "")
+        return self._decoded()
+
+    def text_so_far(self, wait_s: float = 0.05) -> str:
+        """What a still-running child has printed up to now: drained until the pipe is empty, without
+        waiting for the sandbox to be torn down (which a living child's pipe needs to reach EOF)."""
+        end = time.monotonic() + wait_s
+        while True:
+            with self._lock:
+                if self.done.is_set() or self._pending() == 0:
+                    break
+            if time.monotonic() > end:
+                break
+            time.sleep(0.0005)
+        return self._decoded()
+
+    def _decoded(self) -> str:
+        with self._lock:
+            s = bytes(self.data).decode("utf-8", errors="replace")
+            return s + ("\n[output truncated]" if self.truncated else "")
 
 
 @dataclass
@@ -159,6 +192,8 @@ class Child:
             raise SandboxDied("crashed", "the sandbox already stopped")
         if op == "limits":
             self._limit_cgroup(header or {})
+        elif op == "load" and isinstance((header or {}).get("limits"), dict):
+            self._limit_cgroup(header["limits"])  # type: ignore[index]
         self.seq += 1
         msg = dict(header or {})
         msg["op"] = op
@@ -297,9 +332,11 @@ class SandboxPool:
         # grade for the same cores); more on a GPU worker, where each child's CUDA initialisation
         # (~0.5 s) runs on its own core and would otherwise sit on every back-to-back grade's path.
         if prefork is None:
-            prefork = int(os.environ.get("GRADER_PREFORK", "3" if device.startswith("cuda") else "1"))
+            prefork = int(os.environ.get("GRADER_PREFORK", "3" if device.startswith("cuda") else "2"))
         self.prefork = max(1, prefork)
         self._ready: collections.deque[Child] = collections.deque()
+        self._refiller: threading.Thread | None = None
+        self._cpu_slot: CpuSlot | None = None
         self._lock = threading.Lock()
         # GPU memory is enforced from outside too (the allocator's cap is the student's to undo).
         self._gpu_watch = gpu_watch
@@ -321,12 +358,19 @@ class SandboxPool:
                 env[key] = os.environ[key]
         return env
 
+    @property
+    def cpu(self) -> int | None:
+        """The core this pool's grades run on (see grader/sandbox/cpuslot.py), or None."""
+        return self._cpu_slot.cpu if self._cpu_slot is not None else None
+
     def start(self) -> None:
         with self._lock:
             if self._zygote is None:
                 self._start_zygote()
 
     def _start_zygote(self) -> None:
+        if self._cpu_slot is None:
+            self._cpu_slot = claim_cpu()
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         options = {"device": self.device, "isolate": self.isolate, "gpu_memory_fraction": self.gpu_memory_fraction,
                    "simulate_no_userns": self.simulate_no_userns}
@@ -491,6 +535,12 @@ class SandboxPool:
         with self._lock:
             child = self._ready.popleft() if self._ready else self._spawn()
             child = self._handshake(child)
+        if self._cpu_slot is not None and child.pid:
+            # Set up anywhere (the pre-fork runs beside the previous grade); graded on our core.
+            try:
+                os.sched_setaffinity(child.pid, {self._cpu_slot.cpu})
+            except OSError:
+                pass
         if self._gpu_watch is not None:
             self._gpu_watch.watch(child)
         return child
@@ -499,18 +549,33 @@ class SandboxPool:
         child.close()
         with self._lock:
             self._drop_cgroup(child)
-            # Recycling the fork server kills the children it forked: only do it with none queued.
-            while len(self._ready) < self.prefork and self._zygote is not None and (
-                    not self._ready or self._spawned < self.recycle_after):
+        # Fork the next child(ren) in the background: the grade's result goes back meanwhile, and
+        # the next acquire() waits on the lock only if it comes before the fork is sent.
+        refill = threading.Thread(target=self._refill, daemon=True, name="sandbox-prefork")
+        self._refiller = refill
+        refill.start()
+
+    def _refill(self) -> None:
+        with self._lock:
+            # Never (re)start the fork server from this short-lived thread: its parent-death signal
+            # fires when the THREAD that started it exits. Recycling is left to acquire().
+            while (len(self._ready) < self.prefork and self._zygote is not None and self._zygote.poll() is None
+                   and self._spawned < self.recycle_after):
                 try:
                     self._ready.append(self._spawn())  # pre-fork: it sets itself up while we are idle
                 except SandboxUnavailable:
                     break
 
     def close(self) -> None:
+        if self._refiller is not None:
+            self._refiller.join()
+            self._refiller = None
         with self._lock:
             self._discard_ready()
             self._stop_zygote()
+            if self._cpu_slot is not None:
+                self._cpu_slot.release()
+                self._cpu_slot = None
             if self._cgroups is not None:
                 self._cgroups.close()
                 self._cgroups, self._cgroups_checked = None, False

@@ -68,26 +68,65 @@ def _warm_torch(device: str) -> None:
         import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
 
+_PREWARM_SOURCE = """
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, channels, kernel_size=3):
+        super().__init__()
+        pad = kernel_size // 2
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + x)
+"""
+
+
 def _prewarm_child(device: str) -> None:
-    """Run the grading code paths once in the fresh child, before it reports ready: the copy-on-write
-    faults and lazy initialisations happen now, while the worker is idle, not during a grade."""
+    """Replay a small grade through the runner's own command handlers in the fresh child, before it
+    reports ready: the copy-on-write faults, allocator growth and lazy initialisations of every
+    code path a grade takes happen now, while the worker is busy with the previous grade or idle."""
+    import json
+    import linecache
+
     import torch
 
     from grader.inside import runner
     from grader.protocol import tensor_from_wire, tensor_to_wire
 
-    m = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
-                            torch.nn.Conv2d(4, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4)).to(device)
-    x = torch.randn(2, 4, 8, 8, device=device, requires_grad=True)
-    y = torch.relu(m(x) + x)
-    y.backward(torch.ones_like(y))
-    m.eval()
-    blobs: list[bytes] = []
-    desc = tensor_to_wire(m(x), blobs)
-    tensor_from_wire(desc, blobs)
-    runner.new_state(device)
-    list(m.named_parameters())
-    list(m.named_buffers())
+    def wire(*tensors: torch.Tensor) -> tuple[list[dict], list[bytes]]:
+        blobs: list[bytes] = []
+        return [tensor_to_wire(t, blobs) for t in tensors], blobs
+
+    st = runner.new_state(device)
+    runner.handle(st, {"op": "load", "source": _PREWARM_SOURCE, "names": ["Block"]}, [])
+    for channels, kernel in ((4, 3),):
+        reply, _ = runner.handle(st, {"op": "construct", "name": "Block", "args": [channels, kernel], "kwargs": {}}, [])
+        json.dumps(reply)
+        h = reply["handle"]
+        params, blobs = wire(*(torch.randn(p["shape"]) for p in reply["params"]))
+        buffers, more = wire(*(torch.rand(b["shape"]) + 0.5 if b["dtype"] != "int64" else torch.zeros(b["shape"], dtype=torch.int64)
+                              for b in reply["buffers"]))
+        for i, d in enumerate(buffers):
+            d["blob"] += len(blobs)
+        runner.handle(st, {"op": "load_state", "handle": h, "params": params, "buffers": buffers}, blobs + more)
+        (x,), xb = wire(torch.randn(3, channels, 6, 5))
+        for train, grad in ((True, True), (False, False)):
+            out, ob = runner.handle(st, {"op": "forward", "handle": h, "input": x, "requires_grad": grad,
+                                         "train": train}, xb)
+            tensor_from_wire(out["output"], ob)
+            if grad:
+                (g,), gb = wire(torch.ones(out["output"]["shape"]))
+                runner.handle(st, {"op": "backward", "handle": h, "grad_output": g}, gb)
+    # Nothing of the replay may be visible to the real submission.
+    linecache.cache.pop(runner.SUBMISSION_FILENAME, None)
+    sys.modules.pop("submission", None)
 
 
 def _bind_sources() -> list[str]:
@@ -193,6 +232,15 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
     from grader.sandbox import linux as L
 
     stage = "start"
+    cpu_ms: dict[str, float] = {}  # CPU spent per set-up stage, reported with "ready" (observability)
+    mark = time.process_time()
+
+    def spent(name: str) -> None:
+        nonlocal mark
+        now = time.process_time()
+        cpu_ms[name] = round((now - mark) * 1000, 2)
+        mark = now
+
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         # A session and process group of our own: C1 (outside the pid namespace) shares neither, so
@@ -201,6 +249,7 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
         if isolate:
             stage = "filesystem"
             _build_root(_BIND_SOURCES, device)
+            spent("filesystem")
             stage = "hostname"
             L.sethostname("sandbox")
         stage = "limits"
@@ -230,6 +279,7 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
             L.set_parent_death_signal(signal.SIGKILL)
             stage = "seccomp"
             L.install_seccomp_filter()
+        spent("limits_privileges_seccomp")
         import torch
 
         if device.startswith("cuda"):
@@ -240,13 +290,16 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
             torch.backends.cuda.matmul.allow_tf32 = False
             frac = float(_OPTIONS.get("gpu_memory_fraction", 0.25))
             torch.cuda.set_per_process_memory_fraction(frac)
+            spent("cuda")
         stage = "environment"
         L.clearenv()
         seed = int.from_bytes(os.urandom(8), "little")
         random.seed(seed)
         torch.manual_seed(seed)
         stage = "prewarm"
+        spent("environment")
         _prewarm_child(device)
+        spent("prewarm")
         stage = "sync"
         os.read(go_r, 1)  # C1 has announced our host pid; the channel is ours now
         os.close(go_r)
@@ -254,7 +307,7 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
 
         caps = L.effective_capabilities()
         send_message(job, {"ready": True, "isolated": isolate, "uid": os.getuid(), "pid": os.getpid(),
-                           "cap_eff": caps, "device": device})
+                           "cap_eff": caps, "device": device, "setup_cpu_ms": cpu_ms})
     except BaseException as exc:  # noqa: BLE001
         try:
             from grader.protocol import send_message

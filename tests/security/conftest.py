@@ -274,15 +274,16 @@ def assert_contained(world: World, result: GradeResult) -> None:
     assert_no_secret(result)
     assert "LEAK" not in result.stdout, result.stdout[-3000:]
     # The whole sandbox dies with the job: no process of its uid survives, and the fork server has
-    # no children left but the next job's pre-forked pair (its C1 and the sandbox's pid 1).
+    # no children left but the next jobs' pre-forked pairs (each a C1 and the sandbox's pid 1).
     _, uid = world.last_job
+    ahead = 2 * world.grader._pool.prefork  # noqa: SLF001
     assert HOST_UID_BASE <= uid < HOST_UID_BASE + HOST_UID_SPAN, f"the sandbox ran as host uid {uid}"
     deadline = time.monotonic() + 10.0  # generous: a loaded CI box may take a while to schedule the exits
-    while ((left := processes_of_uid(uid)) or len(descendants(world.zygote_pid)) > 2) and time.monotonic() < deadline:
+    while ((left := processes_of_uid(uid)) or len(descendants(world.zygote_pid)) > ahead) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not left, f"processes of the job's uid {uid} outlived it: {left}"
     stray = descendants(world.zygote_pid)
-    assert len(stray) <= 2, f"the fork server has stray children: {[describe(pid) for pid in stray]}"
+    assert len(stray) <= ahead, f"the fork server has stray children: {[describe(pid) for pid in stray]}"
     cgroups = world.grader._pool._cgroups  # noqa: SLF001
     if cgroups is not None:  # the job's cgroup empties (every process in it is gone) and is removed
         while any(cg.released for cg in cgroups._jobs) and time.monotonic() < deadline:  # noqa: SLF001

@@ -74,8 +74,9 @@ class GpuLikePool(SandboxPool):
         real = child.call
 
         def call(op, header=None, blobs=None, *, deadline):  # type: ignore[no-untyped-def]
-            if op == "limits":
-                header = dict(header or {}, address_space=False)
+            if op == "load":  # the limits ride on the load command
+                header = dict(header or {})
+                header["limits"] = dict(header["limits"], address_space=False)
             return real(op, header, blobs, deadline=deadline)
 
         child.call = call  # type: ignore[method-assign]
