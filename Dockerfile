@@ -21,6 +21,9 @@ RUN set -eux; \
     torch_pin="$(grep -E '^torch==' requirements.txt)"; \
     pip install --index-url "$TORCH_INDEX" "$torch_pin"; \
     pip install -r requirements.txt; \
+    # GPU images: NVML bindings, so the worker enforces each sandbox's GPU memory cap from outside
+    # (grader/sandbox/gpu.py); without them only PyTorch's allocator cap applies.
+    case "$TORCH_INDEX" in */cpu) ;; *) pip install nvidia-ml-py==13.615.71 ;; esac; \
     python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
 
 COPY . .

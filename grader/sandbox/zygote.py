@@ -288,6 +288,9 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
             torch.cuda.init()
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
+            # A regrade must give the same numbers: deterministic cuDNN convolution algorithms.
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
             frac = float(_OPTIONS.get("gpu_memory_fraction", 0.25))
             torch.cuda.set_per_process_memory_fraction(frac)
             spent("cuda")
