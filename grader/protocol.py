@@ -101,6 +101,62 @@ def recv_message(sock: socket.socket, *, max_total: int = MAX_MESSAGE_BYTES,
     return header, blobs
 
 
+class MessageReader:
+    """recv_message for one socket that reads what has arrived in one go (usually the whole
+    message in one recv) instead of one recv per field: a grade is dozens of small round trips.
+    Use one reader per socket for every message after it is created: it may hold bytes of the next."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self._buf = bytearray()
+
+    def _fill(self, need: int, deadline: float | None) -> None:
+        while len(self._buf) < need:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout("deadline reached while receiving a message")
+                self.sock.settimeout(left)
+            chunk = self.sock.recv(max(65536, need - len(self._buf)))
+            if not chunk:
+                raise ChannelClosed("channel closed by peer")
+            self._buf += chunk
+
+    def recv(self, *, max_total: int = MAX_MESSAGE_BYTES,
+             deadline: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+        """One message, with recv_message's limits and deadline."""
+        buf = self._buf
+        self._fill(_PREFIX.size, deadline)
+        header_len, n_blobs = _PREFIX.unpack_from(buf, 0)
+        if header_len > MAX_HEADER_BYTES:
+            raise ProtocolError(f"header of {header_len} bytes is over the limit")
+        if n_blobs > 4096:
+            raise ProtocolError(f"{n_blobs} blobs is over the limit")
+        pos = _PREFIX.size
+        self._fill(pos + header_len, deadline)
+        try:
+            header = json.loads(bytes(buf[pos:pos + header_len]).decode("utf-8"), parse_constant=_no_constants)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ProtocolError(f"header is not JSON data: {str(exc)[:200]}") from None
+        if not isinstance(header, dict):
+            raise ProtocolError("header is not a JSON object")
+        pos += header_len
+        blobs: list[bytes] = []
+        total = 0
+        for _ in range(n_blobs):
+            self._fill(pos + _BLOB_LEN.size, deadline)
+            (n,) = _BLOB_LEN.unpack_from(buf, pos)
+            pos += _BLOB_LEN.size
+            total += n
+            if n > MAX_BLOB_BYTES or total > max_total:
+                raise ProtocolError(f"blob of {n} bytes is over the limit")
+            self._fill(pos + n, deadline)
+            blobs.append(bytes(buf[pos:pos + n]))
+            pos += n
+        del buf[:pos]
+        return header, blobs
+
+
 # ---- tensors ------------------------------------------------------------------------------------
 
 def tensor_to_wire(t: Any, blobs: list[bytes]) -> dict[str, Any]:

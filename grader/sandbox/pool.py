@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.protocol import ChannelClosed, ProtocolError, recv_message, send_message, validate_reply
+from grader.protocol import ChannelClosed, MessageReader, ProtocolError, recv_message, send_message, validate_reply
 from grader.sandbox.cgroup import CgroupParent, JobCgroup
 from grader.sandbox.cpuslot import CpuSlot, claim_cpu
 from grader.sandbox.gpu import GpuMemoryWatch, make_watch
@@ -158,6 +158,7 @@ class Child:
     spawn_pending: bool = True  # the zygote's reply to our spawn request is not read yet
     cgroup: JobCgroup | None = None  # the whole sandbox's memory/pids limit, where the host allows one
     memory_limit_mb: int = 0
+    reader: MessageReader | None = None
     memory_over: str = ""  # set by the memory watch (grader/sandbox/gpu.py) when it killed the sandbox
     host_memory_cap_mb: int = 0  # for that watch: host memory where no cgroup or RLIMIT_AS bounds it
     _status: dict[str, Any] | None = None
@@ -203,7 +204,9 @@ class Child:
             send_message(self.sock, msg, blobs)
             while True:
                 # The deadline bounds the whole message, not each recv (a byte-by-byte drip times out).
-                reply, out_blobs = recv_message(self.sock, deadline=deadline)
+                if self.reader is None:
+                    self.reader = MessageReader(self.sock)  # after the handshake's plain reads
+                reply, out_blobs = self.reader.recv(deadline=deadline)
                 if reply.get("seq") == self.seq:
                     break
                 # Anything else on the channel was written by student code: not a reply. Skip it.
@@ -336,6 +339,8 @@ class SandboxPool:
         self.prefork = max(1, prefork)
         self._ready: collections.deque[Child] = collections.deque()
         self._refiller: threading.Thread | None = None
+        self._refill_wanted = threading.Event()
+        self._closing = False
         self._cpu_slot: CpuSlot | None = None
         self._lock = threading.Lock()
         # GPU memory is enforced from outside too (the allocator's cap is the student's to undo).
@@ -551,9 +556,18 @@ class SandboxPool:
             self._drop_cgroup(child)
         # Fork the next child(ren) in the background: the grade's result goes back meanwhile, and
         # the next acquire() waits on the lock only if it comes before the fork is sent.
-        refill = threading.Thread(target=self._refill, daemon=True, name="sandbox-prefork")
-        self._refiller = refill
-        refill.start()
+        if self._refiller is None:
+            self._refiller = threading.Thread(target=self._refill_loop, daemon=True, name="sandbox-prefork")
+            self._refiller.start()
+        self._refill_wanted.set()
+
+    def _refill_loop(self) -> None:
+        while True:
+            self._refill_wanted.wait()
+            self._refill_wanted.clear()
+            if self._closing:
+                return
+            self._refill()
 
     def _refill(self) -> None:
         with self._lock:
@@ -568,8 +582,11 @@ class SandboxPool:
 
     def close(self) -> None:
         if self._refiller is not None:
+            self._closing = True
+            self._refill_wanted.set()
             self._refiller.join()
             self._refiller = None
+            self._closing = False
         with self._lock:
             self._discard_ready()
             self._stop_zygote()

@@ -37,6 +37,10 @@ def _warm_torch(device: str) -> None:
     import torch.nn.functional  # noqa: F401
 
     torch.set_num_threads(1)
+    # Native CPU convolutions, not oneDNN's, inherited by every child: the same setting as the
+    # trusted side's (grader.engine.use_small_tensor_kernels says why; not imported here, so the
+    # sandbox never holds the grading engine's modules).
+    torch.backends.mkldnn.enabled = False
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
