@@ -263,9 +263,18 @@ def _train(st: _State, req: dict[str, Any], blobs: list[bytes]) -> dict[str, Any
     obj.train()
     n = inputs.shape[0]
     losses: list[float] = []
+    # Training runs batches of 64 through deep nets: there oneDNN's convolutions are about twice as
+    # fast as the native ones that grading's tiny single calls use (grader.engine.use_small_tensor_kernels).
+    with torch.backends.mkldnn.flags(enabled=True):
+        _train_steps(torch, obj, opt, inputs, labels, n, batch, start, steps, int(req.get("seed", 0)), losses)
+    return {"ok": True, "losses": losses}
+
+
+def _train_steps(torch: Any, obj: Any, opt: "_SGD", inputs: Any, labels: Any, n: int, batch: int, start: int,
+                 steps: int, seed: int, losses: list[float]) -> None:
     for step in range(start, start + steps):
-        g = torch.Generator().manual_seed(int(req.get("seed", 0)) * 100003 + step)
-        idx = torch.randperm(n, generator=g)[:batch].to(st.device)
+        g = torch.Generator().manual_seed(seed * 100003 + step)
+        idx = torch.randperm(n, generator=g)[:batch].to(inputs.device)
         opt.zero_grad(set_to_none=True)
         out = obj(inputs[idx])
         loss = torch.nn.functional.cross_entropy(out, labels[idx])
@@ -273,7 +282,6 @@ def _train(st: _State, req: dict[str, Any], blobs: list[bytes]) -> dict[str, Any
         opt.step()
         value = float(loss.detach())
         losses.append(value if value == value and abs(value) != float("inf") else -1.0)
-    return {"ok": True, "losses": losses}
 
 
 def _set_limits(req: dict[str, Any]) -> dict[str, Any]:
