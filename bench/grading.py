@@ -89,7 +89,7 @@ def _worker(n: int, device: str, start: mp.Barrier, out: mp.Queue) -> None:  # t
 
     exercise = load_exercise(EXERCISE)
     datas = [p.read_bytes() for p in CASES.values()]
-    g = Grader(device=device)
+    g = Grader(device=device, dedicated=True)  # as a worker is
     g.start()
     g.grade(exercise, datas[0])  # warm the trusted side too
     start.wait()
@@ -134,7 +134,7 @@ def main() -> None:
     torch.set_num_threads(1)
     exercise = load_exercise(EXERCISE)
     floor_grader = Grader(device=args.device, pool=InProcessPool(args.device))  # type: ignore[arg-type]
-    pool_grader = Grader(device=args.device)
+    pool_grader = Grader(device=args.device, dedicated=True)  # as a worker is
     print(f"device: {pool_grader.device}")
     t = time.perf_counter()
     pool_grader.start()

@@ -42,7 +42,7 @@ def _require_sandbox(sender=None, **_kwargs) -> None:
     if not _GRADES:
         return
 
-    grader = Grader(device=os.environ.get("GRADER_DEVICE", "cpu"))
+    grader = Grader(device=os.environ.get("GRADER_DEVICE", "cpu"), dedicated=True)
     try:
         grader.start()
     except SandboxUnavailable as exc:

@@ -26,7 +26,7 @@ def _grade(args: argparse.Namespace) -> int:
     except ExerciseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    grader = Grader(device=args.device)
+    grader = Grader(device=args.device, dedicated=True)
     out = sys.stdout
     try:
         for path in args.files:
@@ -55,7 +55,7 @@ def _check(args: argparse.Namespace) -> int:
     from grader.engine import Grader, verify_reference
     from grader.exercise import ExerciseError, load_exercise
 
-    grader = Grader(device=args.device)
+    grader = Grader(device=args.device, dedicated=True)
     status = 0
     try:
         for folder in args.exercise_dirs:

@@ -54,7 +54,10 @@ def resolve_device(device: str) -> str:
 
 class Grader:
     def __init__(self, *, device: str = "cpu", isolate: bool | None = None, recycle_after: int = 500,
-                 pool: SandboxPool | None = None):
+                 pool: SandboxPool | None = None, dedicated: bool = False):
+        """dedicated: this process does nothing but grade (a worker, the CLI), so the grading thread
+        stays on its core between grades instead of being moved there and back for each one."""
+        self.dedicated = dedicated
         self.device = resolve_device(device)
         self.isolate = (not insecure_requested()) if isolate is None else isolate
         # `pool` exists for bench/grading.py's in-process floor only; the service always uses SandboxPool.
@@ -121,7 +124,7 @@ class Grader:
             return zero_result(exercise.max_score, Outcome.ERROR,
                                f"This exercise could not be graded (the exercise is broken): {exc}", status="error")
 
-        with pinned_thread(getattr(self._pool, "cpu", None)):  # the child's core (grader/sandbox/cpuslot.py)
+        with pinned_thread(getattr(self._pool, "cpu", None), keep=self.dedicated):  # the child's core (cpuslot.py)
             return self._run_checks(exercise, source, checks, reference, catalogue, progress, started)
 
     def _run_checks(self, exercise: Exercise, source: str, checks, reference, catalogue,  # type: ignore[no-untyped-def]

@@ -377,7 +377,10 @@ class SandboxPool:
         if self._cpu_slot is None:
             self._cpu_slot = claim_cpu()
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The child sets itself up on any core (beside the previous grade) and moves to ours just
+        # before it reports ready.
         options = {"device": self.device, "isolate": self.isolate, "gpu_memory_fraction": self.gpu_memory_fraction,
+                   "cpu": self.cpu,
                    "simulate_no_userns": self.simulate_no_userns}
         bootstrap = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
                      "from grader.sandbox.zygote import main; main()")
@@ -388,6 +391,12 @@ class SandboxPool:
                 stdout=subprocess.DEVNULL, stderr=None)
         except OSError as exc:
             raise SandboxUnavailable(f"could not start the sandbox's fork server: {exc}") from None
+        try:
+            # Not the grading thread's single core, which Popen passed on: children set themselves
+            # up on any core and only then move to ours (see "cpu" above).
+            os.sched_setaffinity(proc.pid, set(range(os.cpu_count() or 1)))
+        except OSError:
+            pass
         child.close()
         parent.settimeout(self.start_timeout_s)
         try:
@@ -540,12 +549,6 @@ class SandboxPool:
         with self._lock:
             child = self._ready.popleft() if self._ready else self._spawn()
             child = self._handshake(child)
-        if self._cpu_slot is not None and child.pid:
-            # Set up anywhere (the pre-fork runs beside the previous grade); graded on our core.
-            try:
-                os.sched_setaffinity(child.pid, {self._cpu_slot.cpu})
-            except OSError:
-                pass
         if self._gpu_watch is not None:
             self._gpu_watch.watch(child)
         return child

@@ -307,6 +307,11 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
         spent("environment")
         _prewarm_child(device)
         spent("prewarm")
+        if isinstance(_OPTIONS.get("cpu"), int):
+            try:
+                os.sched_setaffinity(0, {int(_OPTIONS["cpu"])})  # the worker's grading core (cpuslot.py)
+            except OSError:
+                pass
         stage = "sync"
         os.read(go_r, 1)  # C1 has announced our host pid; the channel is ours now
         os.close(go_r)
