@@ -74,16 +74,15 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not data")
 
 
-def recv_message(sock: socket.socket, *, max_total: int = MAX_MESSAGE_BYTES,
-                 deadline: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
-    """One message. With a deadline (time.monotonic()), all of it must arrive by then (socket.timeout)."""
-    header_len, n_blobs = _PREFIX.unpack(_recv_exact(sock, _PREFIX.size, deadline))
+def _parse_message(read: Callable[[int], bytes], max_total: int) -> tuple[dict[str, Any], list[bytes]]:
+    """One message from `read(n)` (exactly n bytes), with every limit checked before it is used."""
+    header_len, n_blobs = _PREFIX.unpack(read(_PREFIX.size))
     if header_len > MAX_HEADER_BYTES:
         raise ProtocolError(f"header of {header_len} bytes is over the limit")
     if n_blobs > 4096:
         raise ProtocolError(f"{n_blobs} blobs is over the limit")
     try:
-        header = json.loads(_recv_exact(sock, header_len, deadline).decode("utf-8"), parse_constant=_no_constants)
+        header = json.loads(read(header_len).decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # ValueError covers bad JSON, NaN/Infinity and 100,000-digit integers; RecursionError, JSON
         # nested thousands deep. A hostile peer must not raise anything but ProtocolError here.
@@ -93,12 +92,19 @@ def recv_message(sock: socket.socket, *, max_total: int = MAX_MESSAGE_BYTES,
     blobs: list[bytes] = []
     total = 0
     for _ in range(n_blobs):
-        (n,) = _BLOB_LEN.unpack(_recv_exact(sock, _BLOB_LEN.size, deadline))
+        (n,) = _BLOB_LEN.unpack(read(_BLOB_LEN.size))
         total += n
         if n > MAX_BLOB_BYTES or total > max_total:
             raise ProtocolError(f"blob of {n} bytes is over the limit")
-        blobs.append(_recv_exact(sock, n, deadline))
+        blobs.append(read(n))
     return header, blobs
+
+
+def recv_message(sock: socket.socket, *, max_total: int = MAX_MESSAGE_BYTES,
+                 deadline: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+    """One message, read field by field (nothing past its end is consumed). With a deadline
+    (time.monotonic()), all of it must arrive by then (socket.timeout)."""
+    return _parse_message(lambda n: _recv_exact(sock, n, deadline), max_total)
 
 
 class MessageReader:
@@ -125,36 +131,17 @@ class MessageReader:
     def recv(self, *, max_total: int = MAX_MESSAGE_BYTES,
              deadline: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
         """One message, with recv_message's limits and deadline."""
-        buf = self._buf
-        self._fill(_PREFIX.size, deadline)
-        header_len, n_blobs = _PREFIX.unpack_from(buf, 0)
-        if header_len > MAX_HEADER_BYTES:
-            raise ProtocolError(f"header of {header_len} bytes is over the limit")
-        if n_blobs > 4096:
-            raise ProtocolError(f"{n_blobs} blobs is over the limit")
-        pos = _PREFIX.size
-        self._fill(pos + header_len, deadline)
-        try:
-            header = json.loads(bytes(buf[pos:pos + header_len]).decode("utf-8"), parse_constant=_no_constants)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise ProtocolError(f"header is not JSON data: {str(exc)[:200]}") from None
-        if not isinstance(header, dict):
-            raise ProtocolError("header is not a JSON object")
-        pos += header_len
-        blobs: list[bytes] = []
-        total = 0
-        for _ in range(n_blobs):
-            self._fill(pos + _BLOB_LEN.size, deadline)
-            (n,) = _BLOB_LEN.unpack_from(buf, pos)
-            pos += _BLOB_LEN.size
-            total += n
-            if n > MAX_BLOB_BYTES or total > max_total:
-                raise ProtocolError(f"blob of {n} bytes is over the limit")
+        pos = 0
+
+        def read(n: int) -> bytes:
+            nonlocal pos
             self._fill(pos + n, deadline)
-            blobs.append(bytes(buf[pos:pos + n]))
             pos += n
-        del buf[:pos]
-        return header, blobs
+            return bytes(self._buf[pos - n:pos])
+
+        message = _parse_message(read, max_total)
+        del self._buf[:pos]
+        return message
 
 
 # ---- tensors ------------------------------------------------------------------------------------

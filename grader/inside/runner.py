@@ -1,7 +1,8 @@
 """The only grader code that runs inside the sandbox, next to the student's code.
 
-It obeys data-only commands from the trusted side (load, construct, load_state, mode, forward,
-backward, state, stats) and replies with data. It knows nothing about the exercise, the reference
+It obeys data-only commands from the trusted side (load with the job's limits, construct, mode,
+forward, backward, state, train, ping; a module's new state rides on its next command) and replies
+with data. It knows nothing about the exercise, the reference
 or the expected values. Anything the student's code does to this process (monkeypatching,
 raising SystemExit, closing fds, dying) can only make its own replies wrong or missing, which
 the trusted side turns into failed checks.
@@ -265,23 +266,19 @@ def _train(st: _State, req: dict[str, Any], blobs: list[bytes]) -> dict[str, Any
     losses: list[float] = []
     # Training runs batches of 64 through deep nets: there oneDNN's convolutions are about twice as
     # fast as the native ones that grading's tiny single calls use (grader.engine.use_small_tensor_kernels).
+    seed = int(req.get("seed", 0))
     with torch.backends.mkldnn.flags(enabled=True):
-        _train_steps(torch, obj, opt, inputs, labels, n, batch, start, steps, int(req.get("seed", 0)), losses)
+        for step in range(start, start + steps):
+            g = torch.Generator().manual_seed(seed * 100003 + step)
+            idx = torch.randperm(n, generator=g)[:batch].to(st.device)
+            opt.zero_grad(set_to_none=True)
+            out = obj(inputs[idx])
+            loss = torch.nn.functional.cross_entropy(out, labels[idx])
+            loss.backward()
+            opt.step()
+            value = float(loss.detach())
+            losses.append(value if value == value and abs(value) != float("inf") else -1.0)
     return {"ok": True, "losses": losses}
-
-
-def _train_steps(torch: Any, obj: Any, opt: "_SGD", inputs: Any, labels: Any, n: int, batch: int, start: int,
-                 steps: int, seed: int, losses: list[float]) -> None:
-    for step in range(start, start + steps):
-        g = torch.Generator().manual_seed(seed * 100003 + step)
-        idx = torch.randperm(n, generator=g)[:batch].to(inputs.device)
-        opt.zero_grad(set_to_none=True)
-        out = obj(inputs[idx])
-        loss = torch.nn.functional.cross_entropy(out, labels[idx])
-        loss.backward()
-        opt.step()
-        value = float(loss.detach())
-        losses.append(value if value == value and abs(value) != float("inf") else -1.0)
 
 
 def _set_limits(req: dict[str, Any]) -> dict[str, Any]:
@@ -319,12 +316,8 @@ def handle(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[st
                 if not limited.get("ok"):
                     return limited, out_blobs
             reply = _load(st, req)
-        elif op == "limits":
-            reply = _set_limits(req)
         elif op == "construct":
             reply = _construct(st, req)
-        elif op == "load_state":
-            reply = _load_state(st, req, blobs)
         elif op == "mode":
             st.objects[req["handle"]].train(bool(req["train"]))
             reply = {"ok": True}

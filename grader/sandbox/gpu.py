@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from typing import Callable, Protocol
 
 POLL_S = 0.02
@@ -67,7 +68,6 @@ class GpuMemoryWatch:
         """Poll until the child is gone; kill it the moment it holds more than the cap."""
 
         def run() -> None:
-            stop = threading.Event()
             while not child.dead:
                 try:
                     used = self.used_by(child.pid)
@@ -82,26 +82,21 @@ class GpuMemoryWatch:
                     child.kill_for_memory(f"its process used more than the sandbox's {child.host_memory_cap_mb} MB "
                                           f"of (host) memory")
                     return
-                stop.wait(POLL_S)
+                time.sleep(POLL_S)
 
         t = threading.Thread(target=run, daemon=True, name="sandbox-gpu-memory")
         t.start()
         return t
 
 
-def _physical_index() -> int:
-    """CUDA_VISIBLE_DEVICES' first entry, as NVML numbers devices (UUIDs are resolved by NVML itself)."""
-    first = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip() or "0"
-    return int(first) if first.isdigit() else -1
-
-
 def _nvml_reader() -> tuple[Callable[[int], int], int]:
     import pynvml  # nvidia-ml-py; raises ImportError where it is not installed
 
     pynvml.nvmlInit()
+    # The worker's GPU: CUDA_VISIBLE_DEVICES' first entry, an index as NVML numbers devices or a UUID.
     first = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip() or "0"
-    idx = _physical_index()
-    handle = pynvml.nvmlDeviceGetHandleByIndex(idx) if idx >= 0 else pynvml.nvmlDeviceGetHandleByUUID(first)
+    handle = (pynvml.nvmlDeviceGetHandleByIndex(int(first)) if first.isdigit()
+              else pynvml.nvmlDeviceGetHandleByUUID(first))
     total = int(pynvml.nvmlDeviceGetMemoryInfo(handle).total)
 
     def read_used(pid: int) -> int:
@@ -112,7 +107,3 @@ def _nvml_reader() -> tuple[Callable[[int], int], int]:
 
     return read_used, total
 
-
-def make_watch(fraction: float) -> GpuMemoryWatch:
-    """The watch for this worker's GPU (NVML where available) and the sandbox's host memory."""
-    return GpuMemoryWatch(fraction)

@@ -27,7 +27,7 @@ from typing import Any
 from grader.protocol import ChannelClosed, MessageReader, ProtocolError, recv_message, send_message, validate_reply
 from grader.sandbox.cgroup import CgroupParent, JobCgroup
 from grader.sandbox.cpuslot import CpuSlot, claim_cpu
-from grader.sandbox.gpu import GpuMemoryWatch, make_watch
+from grader.sandbox.gpu import GpuMemoryWatch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STDOUT_CAP = 16 * 1024
@@ -191,9 +191,7 @@ class Child:
         """Send one command and wait for its reply until the job's deadline."""
         if self.dead:
             raise SandboxDied("crashed", "the sandbox already stopped")
-        if op == "limits":
-            self._limit_cgroup(header or {})
-        elif op == "load" and isinstance((header or {}).get("limits"), dict):
+        if op == "load" and isinstance((header or {}).get("limits"), dict):
             self._limit_cgroup(header["limits"])  # type: ignore[index]
         self.seq += 1
         msg = dict(header or {})
@@ -346,7 +344,7 @@ class SandboxPool:
         # GPU memory is enforced from outside too (the allocator's cap is the student's to undo).
         self._gpu_watch = gpu_watch
         if gpu_watch is None and device.startswith("cuda"):
-            self._gpu_watch = make_watch(gpu_memory_fraction)
+            self._gpu_watch = GpuMemoryWatch(gpu_memory_fraction)
 
     # ---- zygote ----------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The GPU memory cap is enforced from outside the sandbox (grader/sandbox/gpu.py).
 
-CI has no GPU, so the driver's per-process count is stood in for by the child's resident memory,
-read from /proc by the trusted side exactly where NVML would be read. What is tested is the real
+CI has no GPU, so the driver's per-process count is stood in for by the child's anonymous resident
+memory, read from /proc by the trusted side exactly where NVML would be read. What is tested is the real
 enforcement path: the watch thread, the kill of the whole sandbox, the 'memory' outcome and its
 message, and that the next honest submission is unaffected.
 """
@@ -15,7 +15,7 @@ import pytest
 from grader.engine import Grader
 from grader.exercise import load_exercise
 from grader.results import Outcome
-from grader.sandbox.gpu import GpuMemoryWatch
+from grader.sandbox.gpu import GpuMemoryWatch, anonymous_resident_bytes
 from grader.sandbox.pool import SandboxPool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,21 +23,10 @@ ATTACK = Path(__file__).resolve().parent / "attacks" / "dos_gpu_memory.py"
 MB = 1 << 20
 
 
-def resident_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 @pytest.fixture(scope="module")
 def watched_grader():
     # Cap: 700 MB "device memory" (a warm child holds about 250-400 MB resident).
-    watch = GpuMemoryWatch(0.0, read_used=resident_bytes, total_bytes=0, slack_bytes=700 * MB)
+    watch = GpuMemoryWatch(0.0, read_used=anonymous_resident_bytes, total_bytes=0, slack_bytes=700 * MB)
     grader = Grader(pool=SandboxPool(device="cpu", gpu_watch=watch))
     grader.start()
     yield grader
