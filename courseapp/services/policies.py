@@ -128,10 +128,10 @@ def window_for(exercise, user) -> Window:
 
 
 def student_attempts(exercise, user):
-    """The student's own submissions to the exercise (regrade copies are not attempts)."""
+    """The student's own submissions to the exercise (each one attempt, however often it was graded)."""
     from courseapp.models import Submission
 
-    return Submission.objects.filter(user=user, revision__exercise=exercise, regrade_item__isnull=True)
+    return Submission.objects.filter(user=user, revision__exercise=exercise)
 
 
 def attempt_usage(exercise, user) -> tuple[int, datetime | None]:
