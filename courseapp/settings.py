@@ -57,6 +57,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "courseapp.apps.CourseappConfig",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "courseapp.api.apps.ApiConfig",
 ]
 
 MIDDLEWARE = [
@@ -286,4 +290,32 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": RECONCILE_INTERVAL_S,
         "options": {"queue": MAINTENANCE_QUEUE, "expires": RECONCILE_INTERVAL_S},
     },
+}
+
+# The token API (courseapp/api, /api/v1/): `Authorization: Bearer <token>`, JSON only (no browsable
+# API: its pages need inline scripts the CSP forbids), per-user request rates in the shared cache.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "courseapp.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "api": os.environ.get("API_THROTTLE_RATE", "300/min"),
+        "api_submit": os.environ.get("API_SUBMIT_THROTTLE_RATE", "30/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Residual networks grading API",
+    "DESCRIPTION": "Submit work, follow its grading and read results; instructors list submissions, "
+                   "export grades and start regrades. Authenticate with `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
