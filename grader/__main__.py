@@ -1,5 +1,6 @@
 """python -m grader grade EXERCISE_DIR FILE [FILE ...] --json   (contracts.md §2)
    python -m grader check EXERCISE_DIR [...]                    (validate folders; the reference must score full marks)
+A FILE ending in .ipynb is a notebook: the cells that define the interface are graded (grader/notebook.py).
 
 stdout carries only the JSON lines; everything else goes to stderr. Exit 0 whenever every file got a
 grade (whatever the scores); non-zero only when grading itself could not run.
@@ -11,6 +12,12 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.engine import Grader
+    from grader.exercise import Exercise
+    from grader.results import GradeResult
 
 # Before torch (and numpy) load: a multi-threaded parent makes forked children hang.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -32,12 +39,12 @@ def _grade(args: argparse.Namespace) -> int:
         for path in args.files:
             try:
                 with open(path, "rb") as f:
-                    data = f.read(exercise.limits.max_source_bytes * 16 + 1)
+                    data = f.read(max(exercise.limits.max_source_bytes * 16, _notebook_limit(path)) + 1)
             except OSError as exc:
                 print(f"error: cannot read {path}: {exc}", file=sys.stderr)
                 return 2
             try:
-                result = grader.grade(exercise, data)
+                result = _grade_file(grader, exercise, path, data)
             except SandboxUnavailable as exc:
                 print(f"error: the sandbox is unavailable: {exc}", file=sys.stderr)
                 return 3
@@ -49,6 +56,29 @@ def _grade(args: argparse.Namespace) -> int:
     finally:
         grader.close()
     return 0
+
+
+def _notebook_limit(path: str) -> int:
+    from grader.notebook import MAX_NOTEBOOK_BYTES, is_notebook
+
+    return MAX_NOTEBOOK_BYTES if is_notebook(path) else 0
+
+
+def _grade_file(grader: Grader, exercise: Exercise, path: str, data: bytes) -> GradeResult:
+    """Grade one file; a `.ipynb` is graded by the cells that define the interface (grader.notebook)."""
+    from grader.notebook import NotebookError, extract_code, is_notebook
+    from grader.results import Outcome, zero_result
+
+    if not is_notebook(path):
+        return grader.grade(exercise, data)
+    try:
+        code = extract_code(data, names=[exercise.class_name, exercise.function_name], tag=exercise.slug,
+                            max_source_bytes=exercise.limits.max_source_bytes)
+    except NotebookError as exc:
+        return zero_result(exercise.max_score, Outcome.REJECTED, str(exc))
+    result = grader.grade(exercise, code.source.encode("utf-8"))
+    result.output = f"{code.describe()}\n{result.output}".strip()
+    return result
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -302,7 +302,7 @@ def grade_quiz_file(exercise: Exercise, submission: bytes) -> GradeResult:
     """Offline quiz grading: the file holds {"seed": "...", "answers": {question_id: response}} as JSON."""
     import json
 
-    from grader.quiz import load_quiz
+    from grader.quiz import load_quiz, quiz_grade_result
 
     try:
         quiz = load_quiz(exercise, set(catalogue_for(exercise)))
@@ -314,15 +314,7 @@ def grade_quiz_file(exercise: Exercise, submission: bytes) -> GradeResult:
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         return zero_result(exercise.max_score, Outcome.REJECTED,
                            'A quiz submission is JSON: {"seed": "<student seed>", "answers": {"<question id>": answer}}.')
-    results = quiz.grade_all(answers, seed)
-    tests = [CheckResult(r.question_id, r.score, r.max_score, "passed" if r.correct else "failed",
-                         f"{r.feedback} Expected: {r.expected}. {r.explanation}", "visible",
-                         [r.misconception] if r.misconception else []) for r in results]
-    score = sum(t.score for t in tests)
-    return GradeResult(score=score, max_score=exercise.max_score, status="graded",
-                       output=f"{sum(r.correct for r in results)} of {len(results)} questions right ({score:g}/{exercise.max_score:g}).",
-                       outcome=Outcome.OK if score == exercise.max_score else Outcome.WRONG, tests=tests,
-                       misconceptions=list(dict.fromkeys(m for t in tests for m in t.misconceptions)))
+    return quiz_grade_result(quiz.grade_all(answers, seed), exercise.max_score)
 
 
 def reference_submission(exercise: Exercise) -> bytes:
