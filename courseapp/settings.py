@@ -182,7 +182,16 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 5
 # Login throttling (courseapp.security): failed logins per username and per address.
 LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "8"))
 LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", "900"))
+# Failures allowed per (address, username) before the back-off starts, and per address alone.
+LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("LOGIN_MAX_FAILURES_PER_IP", "50"))
+# The wait after each failure past the limit: BASE x 2^k seconds, at most MAX.
+LOGIN_BACKOFF_BASE_S = int(os.environ.get("LOGIN_BACKOFF_BASE_S", "30"))
+LOGIN_BACKOFF_MAX_S = int(os.environ.get("LOGIN_BACKOFF_MAX_S", "900"))
+# Proxies in front of Django that append the peer's address to X-Forwarded-For (0: none, the header
+# is ignored). The client address is the hop that many from the right. The older
+# LOGIN_THROTTLE_TRUST_FORWARDED_FOR=1 means one proxy.
 LOGIN_THROTTLE_TRUST_FORWARDED_FOR = env_bool("LOGIN_THROTTLE_TRUST_FORWARDED_FOR", False)
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1" if LOGIN_THROTTLE_TRUST_FORWARDED_FOR else "0"))
 LOGIN_THROTTLE_CACHE = "default"
 
 # Structured logs (LOG_FORMAT=json, the default): one JSON object per line on stderr, carrying the
