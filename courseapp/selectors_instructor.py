@@ -163,6 +163,7 @@ def submissions_browse(course: Course, params: QueryDict, page: int | str = 1, p
     newest_override = GradeOverride.objects.filter(submission=OuterRef("pk")).order_by("-created_at", "-id")
     qs = (Submission.objects.filter(revision__exercise__course=course).with_grading()
           .select_related("user", "revision__exercise")
+          .prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result")))
           .annotate(override_score=Subquery(newest_override.values("score")[:1]))
           .order_by("-created_at", "-id"))
     student = (params.get("student") or "").strip()
