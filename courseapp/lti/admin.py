@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html_join
 
@@ -21,6 +22,7 @@ class PlatformAdmin(admin.ModelAdmin):
     list_filter = ("is_active",)
     search_fields = ("name", "issuer", "client_id")
     readonly_fields = ("this_tools_urls",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fields = ("name", "issuer", "client_id", "deployment_ids", "auth_login_url", "auth_token_url", "key_set_url",
               "auth_audience", "is_active", "this_tools_urls")
 

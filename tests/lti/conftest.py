@@ -59,18 +59,27 @@ FORM_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 
 
-def parse_form(page: str) -> tuple[str, dict[str, str]]:
+def parse_form(page: str, form_id: str | None = None) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the page's first post form (or of the form with that id)."""
+    if form_id is not None:
+        start = page.index(f'id="{form_id}"')
+        page = page[page.rindex("<form", 0, start):]
     action = FORM_ACTION.search(page)
     assert action, page[:2000]
+    page = page[action.start():page.index("</form>", action.start())]
     return unescape(action.group(1)), {k: unescape(v) for k, v in FORM_INPUT.findall(page)}
 
 
 class Browser:
     """A person's browser: cookies per site, follows the platform's auto-posting form."""
 
+    opened: list[requests.Session] = []  # closed after each test (a kept-alive connection would
+    # keep a live-server thread, and its database connection, alive past the test database)
+
     def __init__(self, tool_url: str) -> None:
         self.session = requests.Session()
         self.tool_url = tool_url
+        Browser.opened.append(self.session)
 
     def login_then_launch(self, platform: LoopbackPlatform, launch: PendingLaunch, *,
                           spoil_state: bool = False) -> LaunchTrip:
@@ -94,8 +103,10 @@ class Browser:
 
 
 @pytest.fixture
-def browser(live_server) -> Browser:
-    return Browser(live_server.url)
+def browser(live_server):
+    yield Browser(live_server.url)
+    while Browser.opened:
+        Browser.opened.pop().close()
 
 
 @pytest.fixture
@@ -104,3 +115,4 @@ def exercise_in_lti_course():
         return Exercise.objects.select_related("course", "current_revision").get(
             slug=slug, course__lti_context__isnull=False)
     return find
+
