@@ -57,6 +57,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "courseapp.apps.CourseappConfig",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "courseapp.api.apps.ApiConfig",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +105,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # One SQLite file shared by the web, the worker and the reconciler: WAL lets readers run beside
+    # a writer, IMMEDIATE takes the write lock when a transaction starts (a deferred one that later
+    # wants to write fails at once with "database is locked" instead of waiting), and the timeout is
+    # how long a writer waits for another before giving up.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -168,7 +182,16 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 5
 # Login throttling (courseapp.security): failed logins per username and per address.
 LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "8"))
 LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", "900"))
+# Failures allowed per (address, username) before the back-off starts, and per address alone.
+LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("LOGIN_MAX_FAILURES_PER_IP", "50"))
+# The wait after each failure past the limit: BASE x 2^k seconds, at most MAX.
+LOGIN_BACKOFF_BASE_S = int(os.environ.get("LOGIN_BACKOFF_BASE_S", "30"))
+LOGIN_BACKOFF_MAX_S = int(os.environ.get("LOGIN_BACKOFF_MAX_S", "900"))
+# Proxies in front of Django that append the peer's address to X-Forwarded-For (0: none, the header
+# is ignored). The client address is the hop that many from the right. The older
+# LOGIN_THROTTLE_TRUST_FORWARDED_FOR=1 means one proxy.
 LOGIN_THROTTLE_TRUST_FORWARDED_FOR = env_bool("LOGIN_THROTTLE_TRUST_FORWARDED_FOR", False)
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1" if LOGIN_THROTTLE_TRUST_FORWARDED_FOR else "0"))
 LOGIN_THROTTLE_CACHE = "default"
 
 # Structured logs (LOG_FORMAT=json, the default): one JSON object per line on stderr, carrying the
@@ -265,6 +288,10 @@ else:
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # kombu's virtual transports sleep polling_interval (1 s by default) whenever the queue
+        # folder is empty, so a job queued on an idle worker waited up to a second. Listing one
+        # small folder 50 times a second costs well under 1% of a core (bench/embedded_broker.py).
+        "polling_interval": float(os.environ.get("EMBEDDED_BROKER_POLL_S", "0.02")),
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
@@ -286,4 +313,32 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": RECONCILE_INTERVAL_S,
         "options": {"queue": MAINTENANCE_QUEUE, "expires": RECONCILE_INTERVAL_S},
     },
+}
+
+# The token API (courseapp/api, /api/v1/): `Authorization: Bearer <token>`, JSON only (no browsable
+# API: its pages need inline scripts the CSP forbids), per-user request rates in the shared cache.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "courseapp.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "api": os.environ.get("API_THROTTLE_RATE", "300/min"),
+        "api_submit": os.environ.get("API_SUBMIT_THROTTLE_RATE", "30/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Residual networks grading API",
+    "DESCRIPTION": "Submit work, follow its grading and read results; instructors list submissions, "
+                   "export grades and start regrades. Authenticate with `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }

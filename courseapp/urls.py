@@ -11,6 +11,7 @@ urlpatterns = [
     path("submissions/<int:submission_id>/status.json", views.submission_status, name="submission-status"),
     path("submissions/<int:submission_id>/feedback/", views.submission_feedback, name="submission-feedback"),
     path("instructor/", include("courseapp.urls_instructor")),
+    path("", include("courseapp.api.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
