@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from grader.blockkit import randomize_
-from grader.checklib import Context, ExerciseBug, RemoteModule, Step, StepResult, StudentError, TensorSpec
+from grader.checklib import Context, RemoteModule, Step, StepResult, StudentError, TensorSpec
 from grader.compare import close, compare
 from grader.inside.describe import describe_module
 from grader.mistakes import Mistake, build, mistakes_of
@@ -417,19 +417,22 @@ class Block:
 
     def check_lecture(self, ctx: Context, tweak: Tweak, lesson: str, config: Config | None = None,
                       expected: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                      fallback: str = "main_path_wrong") -> None:
+                      fallback: str = "main_path_wrong",
+                      diagnose: Callable[[torch.Tensor, torch.Tensor], str | None] | None = None) -> None:
         """The lecture's argument as a check: with `tweak` applied to the weights, the block must
-        still match the reference (and `expected(x)` when given, e.g. ReLU(x)) in both modes."""
+        still match the reference and, when given, `expected(x)` (e.g. ReLU(x)) in both modes; a
+        wrong output is named by the known mistakes, else by diagnose(x, output), else fallback."""
         pair = self.pair(ctx, config, tweak)
         x = ctx.randn(*pair.config.shape)
         steps = [Step(x, train=False), Step(x, train=True)]
         results = self.run(ctx, pair, steps, [f"{pair.label}, eval mode", f"{pair.label}, training mode"],
                            lesson=lesson, fallback=fallback)
-        if expected is not None:
-            for got in results:
+        if expected is not None:  # absolute: holds whatever the reference computes
+            for step, got in zip(steps, results):
                 result = compare(got.output, expected(x), what="output")
                 if not result.ok:
-                    raise ExerciseBug(f"check_lecture: the reference does not give the expected output: {result.message}")
+                    mid = (diagnose(x, got.output) if diagnose and got.output is not None else None)
+                    ctx.fail(f"{lesson}\n{result.message}", mid or fallback)
 
     def check_sweep(self, ctx: Context, configs: Sequence[Config]) -> None:
         """check_matches over configurations (sizes, channels, kernels, strides, batch 1, 1x1),
