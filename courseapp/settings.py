@@ -57,11 +57,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "courseapp.apps.CourseappConfig",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "courseapp.api.apps.ApiConfig",
+    "courseapp.lti.apps.LtiConfig",
 ]
 
 MIDDLEWARE = [
     "courseapp.metrics.HealthzMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before the session middleware: it adjusts the cookies and framing headers set after it (LTI sessions only).
+    "courseapp.lti.middleware.LtiFramingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -309,4 +316,54 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": RECONCILE_INTERVAL_S,
         "options": {"queue": MAINTENANCE_QUEUE, "expires": RECONCILE_INTERVAL_S},
     },
+}
+
+# The token API (courseapp/api, /api/v1/): `Authorization: Bearer <token>`, JSON only (no browsable
+# API: its pages need inline scripts the CSP forbids), per-user request rates in the shared cache.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "courseapp.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "api": os.environ.get("API_THROTTLE_RATE", "300/min"),
+        "api_submit": os.environ.get("API_SUBMIT_THROTTLE_RATE", "30/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Residual networks grading API",
+    "DESCRIPTION": "Submit work, follow its grading and read results; instructors list submissions, "
+                   "export grades and start regrades. Authenticate with `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# ---- LTI 1.3 (courseapp.lti) -------------------------------------------------------------------
+# The site's public base URL (https://grader.example.edu): the tool's URLs given to platforms and
+# printed by lti_add_platform are built on it; unset, on the request's host (or printed as paths).
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
+LTI_CACHE = "default"  # OIDC state and nonces (shared by every web process: Redis when REDIS_URL is set)
+LTI_NONCE_TTL_S = int(os.environ.get("LTI_NONCE_TTL_S", "600"))  # a login must come back within this
+LTI_PLATFORM_KEYS_CACHE_S = int(os.environ.get("LTI_PLATFORM_KEYS_CACHE_S", "300"))
+LTI_HTTP_TIMEOUT_S = float(os.environ.get("LTI_HTTP_TIMEOUT_S", "15"))
+# Grade passback: a refused send is retried after BACKOFF_S, doubling up to BACKOFF_MAX_S, forever;
+# the periodic drain sends whatever is due every INTERVAL_S. A send holds its row for LEASE_S.
+LTI_PASSBACK_BACKOFF_S = float(os.environ.get("LTI_PASSBACK_BACKOFF_S", "10"))
+LTI_PASSBACK_BACKOFF_MAX_S = float(os.environ.get("LTI_PASSBACK_BACKOFF_MAX_S", "900"))
+LTI_PASSBACK_INTERVAL_S = float(os.environ.get("LTI_PASSBACK_INTERVAL_S", "60"))
+LTI_PASSBACK_LEASE_S = int(os.environ.get("LTI_PASSBACK_LEASE_S", "120"))
+CELERY_TASK_ROUTES.update({"lti.passback_send": {"queue": MAINTENANCE_QUEUE},
+                           "lti.passback_drain": {"queue": MAINTENANCE_QUEUE}})
+CELERY_BEAT_SCHEDULE["lti-passback-drain"] = {
+    "task": "lti.passback_drain",
+    "schedule": LTI_PASSBACK_INTERVAL_S,
+    "options": {"queue": MAINTENANCE_QUEUE, "expires": LTI_PASSBACK_INTERVAL_S},
 }

@@ -1,5 +1,6 @@
 """python -m grader grade EXERCISE_DIR FILE [FILE ...] --json   (contracts.md §2)
    python -m grader check EXERCISE_DIR [...]                    (validate folders; the reference must score full marks)
+   python -m grader submit --url URL --token TOKEN EXERCISE FILE   (submit to a running service: grader/client.py)
 A FILE ending in .ipynb is a notebook: the cells that define the interface are graded (grader/notebook.py).
 
 stdout carries only the JSON lines; everything else goes to stderr. Exit 0 whenever every file got a
@@ -107,6 +108,15 @@ def _check(args: argparse.Namespace) -> int:
     return status
 
 
+def _submit(args: argparse.Namespace) -> int:
+    from grader.client import submit
+
+    if not args.token:
+        print("error: --token (or $GRADER_TOKEN) is required", file=sys.stderr)
+        return 2
+    return submit(args.url, args.token, args.exercise, args.file, timeout_s=args.timeout, as_json=args.json)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -121,6 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("exercise_dirs", nargs="+")
     c.add_argument("--device", default=os.environ.get("GRADER_DEVICE", "cpu"))
     c.set_defaults(fn=_check)
+    sb = sub.add_parser("submit", help="submit a file to a running service through its API and print the feedback")
+    sb.add_argument("--url", required=True, help="the service's address, e.g. https://grading.example.org")
+    sb.add_argument("--token", default=os.environ.get("GRADER_TOKEN", ""),
+                    help="your API token (default: $GRADER_TOKEN)")
+    sb.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the grade")
+    sb.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    sb.add_argument("exercise", help="the exercise's slug, COURSE/SLUG, or its id")
+    sb.add_argument("file", help="a .py file or a .ipynb notebook")
+    sb.set_defaults(fn=_submit)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 
