@@ -62,7 +62,10 @@ def compare_structure(student: RemoteModule, reference: nn.Module,
     """Do the student's parameters and buffers have the reference's shapes, in registration order?"""
     exp_p, exp_b = spec_of(reference)
     got_p, got_b = student.params, student.buffers
-    shapes = lambda specs: [s.shape for s in specs]  # noqa: E731
+
+    def shapes(specs: Sequence[TensorSpec]) -> list[tuple[int, ...]]:
+        return [s.shape for s in specs]
+
     bias_idx = tuple(i for i, s in enumerate(got_p)
                      if s.name.endswith("bias") and i > 0 and len(got_p[i - 1].shape) == 4
                      and got_p[i - 1].name.rsplit(".", 1)[0] == s.name.rsplit(".", 1)[0])
