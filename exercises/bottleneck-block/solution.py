@@ -1,8 +1,8 @@
 """Reference solution (trusted: imported by the grader, never sent into the sandbox)."""
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class BottleneckBlock(nn.Module):

@@ -10,7 +10,8 @@ is built, or behaves, like one of them.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from grader.blocks import Block, Config
 from grader.checklib import Context, check

@@ -6,8 +6,8 @@ answers "where does the resolution halve and the width double?" at a glance.
 """
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 def stage_channels(width: int, stage: int) -> int:

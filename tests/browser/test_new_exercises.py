@@ -10,8 +10,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from tests.browser.test_student_loop import _type_into_editor
-from tests.browser.test_student_loop import browser  # noqa: F401 - the headless chromium fixture, shared
+from tests.browser.test_student_loop import (
+    _type_into_editor,
+    browser,  # noqa: F401 - the headless chromium fixture, shared
+)
 from tests.conftest import EXERCISES
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -64,7 +66,7 @@ def demo(tmp_path, real_grader):
     out = StringIO()
     call_command("sync_exercises", "--dir", str(root), stdout=out)
     for slug in NEW_EXERCISES:
-        assert re.search(rf"^{slug}: new revision", out.getvalue(), re.M), out.getvalue()
+        assert re.search(rf"^{slug}: new revision", out.getvalue(), re.MULTILINE), out.getvalue()
     out = StringIO()
     call_command("seed_demo", stdout=out)
     return dict(re.findall(r"login: (\S+)\s+password: (\S+)", out.getvalue()))
