@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from courseapp.appendonly import AppendOnlyManager
+
 
 class ImmutableRowError(Exception):
     """Raised when code tries to change a row that is written once (Submission, Result)."""
@@ -178,6 +180,8 @@ class GradingJob(models.Model):
 class Result(models.Model):
     """The grade of one job (contracts.md §2 shape). Written once."""
 
+    objects = AppendOnlyManager()  # no update()/delete(), no cascade (courseapp.appendonly)
+
     job = models.OneToOneField(GradingJob, on_delete=models.PROTECT, related_name="result")
     score = models.FloatField()
     max_score = models.FloatField()
@@ -246,6 +250,8 @@ class GradeOverride(models.Model):
     """An instructor's grade for a submission, replacing the computed one. Append-only: the newest
     row is the one in force; older rows stay as history."""
 
+    objects = AppendOnlyManager()  # no update()/delete(), no cascade (courseapp.appendonly)
+
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="overrides")
     score = models.FloatField()
     comment = models.TextField(blank=True, help_text="shown to the student")
@@ -264,6 +270,8 @@ class GradeOverride(models.Model):
 
 class AuditEntry(models.Model):
     """Who changed what, when (overrides, policies, extensions, regrades)."""
+
+    objects = AppendOnlyManager()  # no update()/delete(), no cascade (courseapp.appendonly)
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="audit_entries")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from courseapp import quiz, selectors, services
+from courseapp import idempotency, quiz, selectors, services
 from courseapp.forms import SubmissionForm
 from courseapp.models import Exercise, Submission
 from courseapp.rendering import render_markdown
@@ -38,6 +38,8 @@ def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionFor
     context = {
         "is_quiz": is_quiz,
         "quiz_items": _quiz_items(request.user, exercise, form) if is_quiz else None,
+        "quiz_attempt": quiz.quiz_attempt_number(request.user, exercise) if is_quiz else None,
+        "submit_token": idempotency.new_token(),
         "exercise": exercise,
         "revision": exercise.current_revision,
         "prompt_html": render_markdown(exercise.current_revision.prompt),
@@ -56,10 +58,12 @@ def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionFor
 
 
 def _quiz_items(user, exercise: Exercise, form: SubmissionForm) -> list[dict]:
-    """The quiz's questions for this student, with the answers of the form's source ticked."""
-    answers = quiz.quiz_answers(form["source"].value() or "")
+    """The quiz's questions of this student's next attempt, with the answers of the form's source
+    ticked (numbers typed for another attempt's generated questions are left out)."""
+    attempt = quiz.quiz_attempt_number(user, exercise)
+    answers = quiz.quiz_answers(form["source"].value() or "", exercise, quiz.quiz_seed(user, exercise, attempt))
     items = []
-    for q in quiz.quiz_questions(user, exercise):
+    for q in quiz.quiz_questions(user, exercise, attempt):
         given = answers.get(q.id)
         picked = {str(x) for x in given} if isinstance(given, list) else {str(given)}
         items.append({
@@ -79,13 +83,17 @@ def _feedback_context(submission: Submission, window=None) -> dict:
     labels = None
     if result is not None and submission.revision.exercise.kind == Exercise.Kind.QUIZ:
         labels = quiz.quiz_labels(submission.revision)
+    feedback = selectors.result_feedback(
+        result, labels, reveal_hidden=policies.reveal_hidden(window, timezone.now())) if result else None
+    if labels is not None:  # a quiz: right/wrong only until the answers are revealed
+        feedback = quiz.quiz_feedback(feedback, result, quiz.answers_revealed(
+            submission.revision.exercise, submission.user, window, timezone.now()))
     return {
         "submission": submission,
         "job": job,
         "state": selectors.job_state(job),
         "result": result,
-        "feedback": selectors.result_feedback(
-            result, labels, reveal_hidden=policies.reveal_hidden(window, timezone.now())) if result else None,
+        "feedback": feedback,
         "override": submission.overrides.first(),
         "late_factor": factor,
         "counted": result.score * factor if result else None,
@@ -106,14 +114,24 @@ def _submitted_at(submission: Submission):
 def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
     exercise = selectors.exercise_get_for_user(request.user, slug)
     if request.method == "POST":
+        token = request.POST.get(idempotency.FIELD, "")
+        if (earlier := idempotency.submission_for_token(request.user, token)) is not None:
+            return redirect("submission-detail", submission_id=earlier.pk)  # the same form sent again
         data = request.POST
+        stale = None
         if exercise.kind == Exercise.Kind.QUIZ:  # the answers become one JSON submission
-            data = {"source": quiz.quiz_source(request.user, exercise, request.POST)}
+            try:
+                data = {"source": quiz.quiz_source(request.user, exercise, request.POST)}
+            except ValidationError as exc:
+                data, stale = {"source": ""}, exc
         form = SubmissionForm(data)
-        if form.is_valid():
+        if stale is not None:
+            form.is_valid()
+            form.errors["source"] = form.error_class(stale.messages)
+        elif form.is_valid():
             try:
                 submission = services.submission_create(
-                    user=request.user, exercise=exercise, source=form.cleaned_data["source"]
+                    user=request.user, exercise=exercise, source=form.cleaned_data["source"], token=token
                 )
             except ValidationError as exc:
                 form.add_error("source", exc)

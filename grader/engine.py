@@ -12,23 +12,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+import types
+from typing import Any, Callable
 
 import torch
 
-from grader.checklib import CheckFailed, Context, ExerciseBug, collect_checks, load_trusted_module
-from grader.exercise import Exercise, ExerciseError, catalogue_for
-from grader.results import CheckResult, Execution, GradeResult, Outcome, zero_result
+from grader.checklib import CheckFailed, CheckSpec, Context, ExerciseBug, collect_checks, load_trusted_module
+from grader.exercise import Exercise, ExerciseError, Misconception, catalogue_for
+from grader.results import CheckResult, Execution, GradeResult, Outcome, Visibility, zero_result
 from grader.sandbox.cpuslot import pinned_thread
-from grader.sandbox.pool import SandboxDied, SandboxPool, SandboxUnavailable, StudentError, insecure_requested
+from grader.sandbox.errors import SandboxDied, SandboxUnavailable, StudentError
+from grader.sandbox.hostcheck import insecure_requested
+from grader.sandbox.pool import SandboxPool
+from grader.sandbox.session import Child
 
 __all__ = ["Grader", "SandboxUnavailable", "ExerciseError", "verify_reference", "resolve_device"]
 
 GRADE_SEED = 20240617  # fixed: a regrade of the same files gives the same result
 INSECURE_NOTE = "NOTE: graded WITHOUT sandbox isolation (development switch GRADER_INSECURE_NO_ISOLATION is set)."
 
-ProgressFn = Callable[[str, dict], None]
-_DEATH_OUTCOME = {"timeout": Outcome.TIMEOUT, "memory": Outcome.MEMORY, "crashed": Outcome.CRASHED}
+ProgressFn = Callable[[str, dict[str, Any]], None]
 log = logging.getLogger("grader")
 
 
@@ -40,7 +43,7 @@ def use_small_tensor_kernels() -> None:
     its steady state is slower: measured here, conv + batch norm 35 us native vs 97 us oneDNN, and a
     new shape's first call 0.1-0.6 ms vs 0.4-4.6 ms. Same setting on both sides: the reference and
     the student's block use the same kernels."""
-    torch.backends.mkldnn.enabled = False
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # a ContextProp descriptor whose setter takes a bool
 
 
 def resolve_device(device: str) -> str:
@@ -127,7 +130,8 @@ class Grader:
         with pinned_thread(getattr(self._pool, "cpu", None), keep=self.dedicated):  # the child's core (cpuslot.py)
             return self._run_checks(exercise, source, checks, reference, catalogue, progress, started)
 
-    def _run_checks(self, exercise: Exercise, source: str, checks, reference, catalogue,  # type: ignore[no-untyped-def]
+    def _run_checks(self, exercise: Exercise, source: str, checks: list[CheckSpec], reference: types.ModuleType,
+                    catalogue: dict[str, Misconception],
                     progress: ProgressFn | None, started: float) -> GradeResult:
         child = self._pool.acquire()  # SandboxUnavailable propagates: infrastructure, retryable
         ex = Execution(device=str(child.ready.get("device", self.device)), isolated=child.isolated)
@@ -159,7 +163,7 @@ class Grader:
                     continue
                 try:
                     spec.fn(ctx)
-                    tests.append(CheckResult(spec.name, spec.points, spec.points, "passed", "Passed.", spec.visibility))
+                    tests.append(CheckResult(spec.name, spec.points, spec.points, "passed", "Passed.", _visibility(spec)))
                 except CheckFailed as exc:
                     tests.append(_failed(spec, _with_hint(exc.message, exc.misconceptions, catalogue), exc.misconceptions))
                 except StudentError as exc:
@@ -173,7 +177,7 @@ class Grader:
                         msg = f"Your code raised an error during this check:\n{exc.describe()}"
                     tests.append(_failed(spec, _with_hint(msg, mids, catalogue), mids))
                 except SandboxDied as exc:
-                    outcome = _DEATH_OUTCOME.get(exc.reason, Outcome.CRASHED)
+                    outcome = exc.outcome
                     crash_message = _death_message(exc, exercise)
                     tests.append(_failed(spec, crash_message))
                 except ExerciseBug:
@@ -186,7 +190,7 @@ class Grader:
                                                f"({type(exc).__name__}: {str(exc)[:300]}). forward() must return "
                                                "one float32 tensor shaped like the specification says."))
         except SandboxDied as exc:  # during limits/load
-            outcome = _DEATH_OUTCOME.get(exc.reason, Outcome.CRASHED)
+            outcome = exc.outcome
             return self._finish(zero_result(exercise.max_score, outcome, _death_message(exc, exercise)),
                                 child, started, ex)
         except ExerciseBug as exc:
@@ -204,7 +208,7 @@ class Grader:
                              extra=dict(ctx.extra))
         return self._finish(result, child, started, ex)
 
-    def _finish(self, result: GradeResult, child, started: float, ex: Execution) -> GradeResult:  # type: ignore[no-untyped-def]
+    def _finish(self, result: GradeResult, child: Child, started: float, ex: Execution) -> GradeResult:
         usage = child.usage()  # read from /proc before the kill
         # A living child's output is complete once its pipe is drained; a dead one's once the pipe
         # closes (what it printed as it died). Either way, read it before the next child is forked.
@@ -220,18 +224,27 @@ class Grader:
         return result
 
 
-def _failed(spec, message: str, misconceptions: list[str] | None = None) -> CheckResult:  # type: ignore[no-untyped-def]
-    return CheckResult(spec.name, 0.0, spec.points, "failed", message, spec.visibility, list(misconceptions or []))
+def _failed(spec: CheckSpec, message: str, misconceptions: list[str] | None = None) -> CheckResult:
+    return CheckResult(spec.name, 0.0, spec.points, "failed", message, _visibility(spec), list(misconceptions or []))
 
 
-def _with_hint(message: str, misconceptions: list[str], catalogue) -> str:  # type: ignore[no-untyped-def]
+def _visibility(spec: CheckSpec) -> Visibility:
+    """The check's declared visibility as the result type's closed set (unknown values stay hidden)."""
+    if spec.visibility == "visible":
+        return "visible"
+    if spec.visibility == "after_due_date":
+        return "after_due_date"
+    return "hidden"
+
+
+def _with_hint(message: str, misconceptions: list[str], catalogue: dict[str, Misconception]) -> str:
     if not misconceptions:
         return message
     m = catalogue[misconceptions[0]]
     return f"{message}\nLikely mistake: {m.title}. {m.explanation}\nHint: {m.hint}"
 
 
-def _summary(tests: list[CheckResult], misconceptions: list[str], catalogue, crash: str) -> str:  # type: ignore[no-untyped-def]
+def _summary(tests: list[CheckResult], misconceptions: list[str], catalogue: dict[str, Misconception], crash: str) -> str:
     passed = sum(t.status == "passed" for t in tests)
     score = sum(t.score for t in tests)
     total = sum(t.max_score for t in tests)
@@ -276,10 +289,10 @@ def _interface_problem(exercise: Exercise, names: dict[str, str]) -> str:
 
 
 def _death_message(exc: SandboxDied, exercise: Exercise) -> str:
-    if exc.reason == "timeout":
+    if exc.outcome == Outcome.TIMEOUT:
         return (f"Your code took too long ({exc.detail}; the limit is {exercise.limits.wall_s:g} s in total). "
                 f"Look for an infinite loop, a sleep, or work that grows with the input.")
-    if exc.reason == "memory":
+    if exc.outcome == Outcome.MEMORY:
         return f"Your code ran out of memory ({exc.detail})."
     return (f"Your code crashed the Python process ({exc.detail}). This happens with os._exit, sys.exit in a "
             f"thread, native crashes (segfaults) or killing the process.")
@@ -289,7 +302,7 @@ def grade_quiz_file(exercise: Exercise, submission: bytes) -> GradeResult:
     """Offline quiz grading: the file holds {"seed": "...", "answers": {question_id: response}} as JSON."""
     import json
 
-    from grader.quiz import load_quiz
+    from grader.quiz import load_quiz, quiz_grade_result
 
     try:
         quiz = load_quiz(exercise, set(catalogue_for(exercise)))
@@ -301,15 +314,7 @@ def grade_quiz_file(exercise: Exercise, submission: bytes) -> GradeResult:
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         return zero_result(exercise.max_score, Outcome.REJECTED,
                            'A quiz submission is JSON: {"seed": "<student seed>", "answers": {"<question id>": answer}}.')
-    results = quiz.grade_all(answers, seed)
-    tests = [CheckResult(r.question_id, r.score, r.max_score, "passed" if r.correct else "failed",
-                         f"{r.feedback} Expected: {r.expected}. {r.explanation}", "visible",
-                         [r.misconception] if r.misconception else []) for r in results]
-    score = sum(t.score for t in tests)
-    return GradeResult(score=score, max_score=exercise.max_score, status="graded",
-                       output=f"{sum(r.correct for r in results)} of {len(results)} questions right ({score:g}/{exercise.max_score:g}).",
-                       outcome=Outcome.OK if score == exercise.max_score else Outcome.WRONG, tests=tests,
-                       misconceptions=list(dict.fromkeys(m for t in tests for m in t.misconceptions)))
+    return quiz_grade_result(quiz.grade_all(answers, seed), exercise.max_score)
 
 
 def reference_submission(exercise: Exercise) -> bytes:

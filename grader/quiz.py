@@ -4,10 +4,15 @@ Question types:
     single      one correct choice (answer = index)
     multiple    a set of correct choices (answer = [indices]); all-or-nothing
     numeric     a number, with absolute `tolerance` and/or relative `rel_tolerance`
-    generated   numbers drawn per student from a seed by a named generator below, so neighbours
-                cannot copy answers; the same student always sees the same numbers
+    generated   numbers drawn from a seed by a named generator below; the web side seeds it per
+                student and attempt, so neighbours cannot copy answers and a second attempt is not a
+                replay of the first (the seed travels in the submission, so a regrade draws the same)
 
 Nothing here runs student code: answers are parsed as data.
+
+The graded result says right or wrong per question and nothing more; the expected answers and the
+explanations go to `extra["answers"]`, which the web shows only once the course's reveal policy
+allows it (courseapp.quiz).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.exercise import Exercise, ExerciseError
+from grader.results import CheckResult, GradeResult, Outcome
 
 TYPES = ("single", "multiple", "numeric", "generated")
 _KEYS = {"id", "type", "prompt", "choices", "answer", "tolerance", "rel_tolerance", "explanation", "points",
@@ -230,6 +236,22 @@ class Quiz:
         # A blank answer shows no misconception: there is nothing to diagnose.
         return AnswerResult(q.id, correct, q.points if correct else 0.0, q.points, expected, explanation, feedback,
                             "" if correct or blank else q.misconception)
+
+
+def quiz_grade_result(results: list[AnswerResult], max_score: float) -> GradeResult:
+    """The graded result of one quiz submission. Checks say right/wrong only; the expected answers and
+    explanations are kept apart (extra["answers"]) for the reveal. Misconceptions stay on the checks
+    for the instructor's views; the web withholds them from the student until the reveal."""
+    tests = [CheckResult(r.question_id, r.score, r.max_score, "passed" if r.correct else "failed",
+                         r.feedback, "visible", [r.misconception] if r.misconception else []) for r in results]
+    answers = {r.question_id: {"expected": r.expected, "explanation": r.explanation} for r in results}
+    score = sum(t.score for t in tests)
+    right = sum(r.correct for r in results)
+    return GradeResult(score=score, max_score=max_score, status="graded",
+                       output=f"{right} of {len(results)} questions right ({score:g}/{max_score:g}).",
+                       outcome=Outcome.OK if abs(score - max_score) < 1e-9 else Outcome.WRONG, tests=tests,
+                       misconceptions=list(dict.fromkeys(m for t in tests for m in t.misconceptions)),
+                       extra={"answers": answers})
 
 
 def _as_int(x: Any) -> int | None:

@@ -47,6 +47,13 @@ class JobCgroup:
             if self.pids_dir is not None:
                 _write(self.pids_dir / "pids.max", str(pids), optional=True)
 
+    def pids(self) -> list[int]:
+        """Host pids of every process in this cgroup (no process can leave it on its own)."""
+        try:
+            return [int(x) for x in (self.memory_dir / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
     def oom_killed(self) -> bool:
         """Whether the kernel killed a process of this sandbox for the cgroup's memory limit."""
         name = "memory.events" if self.version == 2 else "memory.oom_control"

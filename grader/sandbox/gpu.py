@@ -8,6 +8,7 @@ through ctypes. So the trusted side also watches what the driver says the child'
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -90,7 +91,8 @@ class GpuMemoryWatch:
 
 
 def _nvml_reader() -> tuple[Callable[[int], int], int]:
-    import pynvml  # nvidia-ml-py; raises ImportError where it is not installed
+    # nvidia-ml-py, in the GPU image only (untyped: its attributes are Any); ImportError elsewhere.
+    pynvml = importlib.import_module("pynvml")
 
     pynvml.nvmlInit()
     # The worker's GPU: CUDA_VISIBLE_DEVICES' first entry, an index as NVML numbers devices or a UUID.

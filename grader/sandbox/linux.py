@@ -83,7 +83,7 @@ def sethostname(name: str) -> None:
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    ret = _libc.prctl(option, arg2, arg3, arg4, arg5)
+    ret = int(_libc.prctl(option, arg2, arg3, arg4, arg5))
     if ret < 0:
         err = ctypes.get_errno()
         raise SandboxSetupError(err, f"prctl({option}) failed: {os.strerror(err)}")
@@ -199,7 +199,7 @@ def seccomp_supported() -> bool:
     return platform.machine() in _AUDIT_ARCH
 
 
-def _seccomp_program() -> bytes:
+def _seccomp_program() -> tuple[bytes, int]:
     arch = platform.machine()
     ins: list[tuple[int, int, int, int]] = []
 
@@ -230,14 +230,14 @@ def _seccomp_program() -> bytes:
     op(_BPF_JSET_K, 0, 1, ALL_NAMESPACES | CLONE_NEWCGROUP)
     op(_BPF_RET_K, 0, 0, _RET_ERRNO | _EPERM)
     op(_BPF_RET_K, 0, 0, _RET_ALLOW)
-    return b"".join(struct.pack("HBBI", *i) for i in ins), len(ins)  # type: ignore[return-value]
+    return b"".join(struct.pack("HBBI", *i) for i in ins), len(ins)
 
 
 def install_seccomp_filter() -> None:
     """Install the deny-list filter for this process and all it forks (needs no_new_privs first)."""
     if not seccomp_supported():
         raise SandboxSetupError(0, f"seccomp: no filter for machine {platform.machine()}")
-    prog_bytes, n = _seccomp_program()  # type: ignore[misc]
+    prog_bytes, n = _seccomp_program()
     buf = ctypes.create_string_buffer(prog_bytes, len(prog_bytes))
 
     class _SockFprog(ctypes.Structure):

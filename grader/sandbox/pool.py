@@ -1,316 +1,45 @@
-"""The trusted side of the sandbox: a warm executor pool and the session that drives one child.
+"""The trusted side's warm executor pool: one fork server (torch already imported) and a few
+sandboxed children forked ahead of need (`prefork`), so a grade pays neither the torch import nor
+the sandbox setup. Each child runs exactly one submission and is killed afterwards (with its whole
+pid namespace); the fork server is recycled after `recycle_after` children.
 
-The pool starts one zygote (torch already imported) and always keeps the NEXT sandboxed child
-forked and ready, so a grade pays neither the torch import nor the sandbox setup. Each child runs
-exactly one submission and is killed afterwards (with its whole pid namespace). The zygote is
-recycled after `recycle_after` children.
+The pieces live beside this module: errors.py (what can go wrong), session.py (one child: its
+channel, limits, usage and death), output.py (its stdout), hostcheck.py (why a host cannot run a
+sandbox), cgroup.py, cpuslot.py, gpu.py, zygote.py (the fork server) and linux.py.
 """
 
 from __future__ import annotations
 
 import collections
-import fcntl
 import json
 import os
-import select
-import signal
 import socket
 import subprocess
 import sys
-import termios
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.protocol import ChannelClosed, MessageReader, ProtocolError, recv_message, send_message, validate_reply
+from grader.protocol import ProtocolError, recv_message
 from grader.sandbox.cgroup import CgroupParent, JobCgroup
 from grader.sandbox.cpuslot import CpuSlot, claim_cpu
+from grader.sandbox.errors import SandboxDied, SandboxUnavailable, StudentError
 from grader.sandbox.gpu import GpuMemoryWatch
+from grader.sandbox.hostcheck import INSECURE_ENV, insecure_requested, setup_failure
+from grader.sandbox.output import STDOUT_CAP, OutputDrain
+from grader.sandbox.session import Child
+
+# Importers of the names that lived here before the split (checks.py files, grader/checklib.py).
+__all__ = ["SandboxPool", "Child", "StudentError", "SandboxDied", "SandboxUnavailable", "INSECURE_ENV",
+           "insecure_requested", "STDOUT_CAP"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-STDOUT_CAP = 16 * 1024
-INSECURE_ENV = "GRADER_INSECURE_NO_ISOLATION"
-# The cgroup's memory limit is the exercise's memory_mb plus this: the runner's own allocations and
-# copy-on-write copies of the warm interpreter's pages, and the private tmpfs, are charged to it too.
-CGROUP_SLACK_MB = 384
-CGROUP_PIDS = 64  # processes and threads of one sandbox together
-
-
-class SandboxUnavailable(Exception):
-    """The sandbox could not be set up (infrastructure problem; worth a retry elsewhere)."""
-
-
-class SandboxDied(Exception):
-    """The child stopped answering: it crashed, hit a limit, or was killed for its wall time."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        self.reason = reason  # "timeout" | "crashed" | "memory"
-        self.detail = detail
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-
-
-class StudentError(Exception):
-    """The student's code raised (or replied something unusable) while obeying a command."""
-
-    def __init__(self, info: dict[str, Any]):
-        self.type = str(info.get("type", "Error"))
-        self.message = str(info.get("message", ""))
-        self.trace = str(info.get("trace", ""))
-        self.memory = bool(info.get("memory", False))
-        self.info = info
-        super().__init__(f"{self.type}: {self.message}")
-
-    def describe(self) -> str:
-        return self.trace or f"{self.type}: {self.message}"
-
-
-def insecure_requested() -> bool:
-    return os.environ.get(INSECURE_ENV, "") in ("1", "true", "yes")
-
-
-def _signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
-
-
-@dataclass
-class _Output:
-    """Drains the child's stdout/stderr in a thread; keeps the first STDOUT_CAP bytes."""
-
-    fd: int
-    data: bytearray = field(default_factory=bytearray)
-    truncated: bool = False
-    done: threading.Event = field(default_factory=threading.Event)
-
-    def start(self) -> None:
-        threading.Thread(target=self._run, daemon=True, name="sandbox-stdout").start()
-
-    def __post_init__(self) -> None:
-        # Held while a chunk is read AND appended: "nothing pending in the pipe" under this lock
-        # then means everything written so far is in self.data.
-        self._lock = threading.Lock()
-
-    def _run(self) -> None:
-        try:
-            while True:
-                select.select([self.fd], [], [])
-                with self._lock:
-                    chunk = os.read(self.fd, 65536)
-                    room = STDOUT_CAP - len(self.data)
-                    if room > 0:
-                        self.data += chunk[:room]
-                    if len(chunk) > max(room, 0):
-                        self.truncated = True
-                if not chunk:
-                    break
-        except (OSError, ValueError):
-            pass
-        finally:
-            with self._lock:
-                os.close(self.fd)
-                self.done.set()
-
-    def _pending(self) -> int:
-        buf = bytearray(4)
-        fcntl.ioctl(self.fd, termios.FIONREAD, buf)
-        return int.from_bytes(buf, sys.byteorder)
-
-    def text(self, wait_s: float = 0.2) -> str:
-        """What the child printed; waits briefly for the pipe to close (the sandbox is gone by then)."""
-        self.done.wait(wait_s)
-        return self._decoded()
-
-    def text_so_far(self, wait_s: float = 0.05) -> str:
-        """What a still-running child has printed up to now: drained until the pipe is empty, without
-        waiting for the sandbox to be torn down (which a living child's pipe needs to reach EOF)."""
-        end = time.monotonic() + wait_s
-        while True:
-            with self._lock:
-                if self.done.is_set() or self._pending() == 0:
-                    break
-            if time.monotonic() > end:
-                break
-            time.sleep(0.0005)
-        return self._decoded()
-
-    def _decoded(self) -> str:
-        with self._lock:
-            s = bytes(self.data).decode("utf-8", errors="replace")
-            return s + ("\n[output truncated]" if self.truncated else "")
-
-
-@dataclass
-class Child:
-    """One forked, sandboxed process. Use it for one submission, then release it."""
-
-    sock: socket.socket
-    output: _Output
-    status_fd: int
-    pid: int = 0
-    ready: dict[str, Any] = field(default_factory=dict)
-    killed_for_timeout: bool = False
-    dead: bool = False
-    seq: int = 0
-    spawn_pending: bool = True  # the zygote's reply to our spawn request is not read yet
-    cgroup: JobCgroup | None = None  # the whole sandbox's memory/pids limit, where the host allows one
-    memory_limit_mb: int = 0
-    reader: MessageReader | None = None
-    memory_over: str = ""  # set by the memory watch (grader/sandbox/gpu.py) when it killed the sandbox
-    host_memory_cap_mb: int = 0  # for that watch: host memory where no cgroup or RLIMIT_AS bounds it
-    _status: dict[str, Any] | None = None
-
-    def usage(self) -> dict[str, float]:
-        """CPU seconds and peak RSS of the sandbox's pid 1, read by us from /proc (the student cannot forge it)."""
-        if not self.pid or self.dead:
-            st = self.status(wait_s=0.5)
-            return {"cpu_s": float(st.get("cpu_s") or 0.0), "peak_rss_mb": float(st.get("peak_rss_mb") or 0.0)}
-        try:
-            with open(f"/proc/{self.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ticks = os.sysconf("SC_CLK_TCK")
-            cpu = sum(int(x) for x in fields[11:15]) / ticks  # utime stime cutime cstime
-            rss = 0.0
-            with open(f"/proc/{self.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        rss = int(line.split()[1]) / 1024.0
-            return {"cpu_s": cpu, "peak_rss_mb": rss}
-        except (OSError, ValueError, IndexError):
-            return {"cpu_s": 0.0, "peak_rss_mb": 0.0}
-
-    @property
-    def isolated(self) -> bool:
-        return bool(self.ready.get("isolated"))
-
-    def call(self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None, *,
-             deadline: float) -> tuple[dict[str, Any], list[bytes]]:
-        """Send one command and wait for its reply until the job's deadline."""
-        if self.dead:
-            raise SandboxDied("crashed", "the sandbox already stopped")
-        if op == "load" and isinstance((header or {}).get("limits"), dict):
-            self._limit_cgroup(header["limits"])  # type: ignore[index]
-        self.seq += 1
-        msg = dict(header or {})
-        msg["op"] = op
-        msg["seq"] = self.seq
-        try:
-            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            send_message(self.sock, msg, blobs)
-            while True:
-                # The deadline bounds the whole message, not each recv (a byte-by-byte drip times out).
-                if self.reader is None:
-                    self.reader = MessageReader(self.sock)  # after the handshake's plain reads
-                reply, out_blobs = self.reader.recv(deadline=deadline)
-                if reply.get("seq") == self.seq:
-                    break
-                # Anything else on the channel was written by student code: not a reply. Skip it.
-            # The reply may have been written by student code too: check every field the trusted
-            # side will read before anyone reads it.
-            validate_reply(op, reply, out_blobs)
-        except socket.timeout:
-            self.kill(timeout=True)
-            raise SandboxDied("timeout", "wall-clock limit reached") from None
-        except (ChannelClosed, ConnectionError, BrokenPipeError):
-            self.kill()
-            raise self._death() from None
-        except ProtocolError as exc:
-            self.kill()
-            raise SandboxDied("crashed", f"the sandbox sent malformed data in reply to '{op}' ({exc}); "
-                                         f"was the grader's channel tampered with?") from None
-        if not reply.get("ok", False):
-            raise StudentError(reply.get("error") or {})
-        return reply, out_blobs
-
-    def _limit_cgroup(self, limits: dict[str, Any]) -> None:
-        """Limit the sandbox as a whole (all its processes) before any student code runs."""
-        mem = int(limits.get("memory_mb") or 0)
-        if mem > 0 and not limits.get("address_space", True):
-            # A GPU job: CUDA reserves huge address space (no RLIMIT_AS) and maps large libraries,
-            # so the memory watch (grader/sandbox/gpu.py) bounds its anonymous memory from outside.
-            self.host_memory_cap_mb = mem + CGROUP_SLACK_MB
-        if self.cgroup is None or mem <= 0 or not limits.get("address_space", True):
-            return
-        self.memory_limit_mb = mem + CGROUP_SLACK_MB
-        try:
-            self.cgroup.limit(self.memory_limit_mb << 20, CGROUP_PIDS)
-        except OSError as exc:
-            print(f"grader: could not limit the sandbox's cgroup: {exc}", file=sys.stderr)
-
-    def kill(self, *, timeout: bool = False) -> None:
-        if timeout:
-            self.killed_for_timeout = True
-        if self.pid and not self.dead:
-            try:
-                os.kill(self.pid, signal.SIGKILL)  # pid 1 of its namespace: the whole namespace goes
-            except ProcessLookupError:
-                pass
-            if not self.ready.get("isolated"):
-                try:
-                    os.killpg(self.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        self.dead = True
-
-    def kill_for_memory(self, detail: str) -> None:
-        self.memory_over = detail
-        self.kill()
-
-    def status(self, wait_s: float = 2.0) -> dict[str, Any]:
-        """How C2 ended and its rusage, as reported by C1 (which the student never controls)."""
-        if self._status is None:
-            if self.status_fd < 0:
-                return {}
-            data = b""
-            end = time.monotonic() + wait_s
-            while time.monotonic() < end:
-                r, _, _ = select.select([self.status_fd], [], [], max(end - time.monotonic(), 0))
-                if not r:
-                    break
-                chunk = os.read(self.status_fd, 4096)
-                if not chunk:
-                    break
-                data += chunk
-            try:
-                self._status = json.loads(data) if data else {}
-            except json.JSONDecodeError:
-                self._status = {}
-        return self._status
-
-    def _death(self) -> SandboxDied:
-        st = self.status()
-        sig = st.get("signal")
-        if self.killed_for_timeout:
-            return SandboxDied("timeout", "wall-clock limit reached")
-        if self.memory_over:
-            return SandboxDied("memory", self.memory_over)
-        if self.cgroup is not None and self.cgroup.oom_killed():
-            return SandboxDied("memory", f"all of its processes together reached the sandbox's memory limit of "
-                                         f"{self.memory_limit_mb} MB, and the kernel stopped them")
-        if sig == signal.SIGXCPU:
-            return SandboxDied("timeout", "CPU time limit reached")
-        if sig is not None:
-            return SandboxDied("crashed", f"the process was killed by {_signal_name(sig)}")
-        code = st.get("exit")
-        return SandboxDied("crashed", f"the process exited (status {code})" if code is not None else "the process ended")
-
-    def close(self) -> None:
-        """Kill the sandbox and drop our ends. C1's report is only waited for when we asked for it."""
-        self.kill()
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-        if self.status_fd >= 0:
-            os.close(self.status_fd)
-            self.status_fd = -1
 
 
 class SandboxPool:
-    """One zygote and one pre-forked child at a time (a worker grades one submission at a time)."""
+    """One fork server and `prefork` children forked ahead of need (a worker grades one submission
+    at a time; the children ahead set themselves up while it does)."""
 
     def __init__(self, *, device: str = "cpu", isolate: bool | None = None, recycle_after: int = 500,
                  start_timeout_s: float = 180.0, gpu_memory_fraction: float = 0.25, cgroups: bool = True,
@@ -329,7 +58,7 @@ class SandboxPool:
         self._zygote: subprocess.Popen[bytes] | None = None
         self._ctrl: socket.socket | None = None
         self._spawned = 0
-        # Children forked ahead, oldest first. One on a CPU worker (the pre-fork competes with the
+        # Children forked ahead, oldest first. Two on a CPU worker (more would compete with the
         # grade for the same cores); more on a GPU worker, where each child's CUDA initialisation
         # (~0.5 s) runs on its own core and would otherwise sit on every back-to-back grade's path.
         if prefork is None:
@@ -454,7 +183,7 @@ class SandboxPool:
             os.close(out_w)
             os.close(status_w)
         self._spawned += 1
-        output = _Output(out_r)
+        output = OutputDrain(out_r)
         output.start()
         # The zygote's reply is read when the child is needed: forking runs while we do other work.
         return Child(sock=ours, output=output, status_fd=status_r, cgroup=cgroup)
@@ -485,7 +214,9 @@ class SandboxPool:
         if not reply.get("ok"):
             child.close()
             self._drop_cgroup(child)
-            raise _setup_failure("fork", str(reply.get("error")))
+            raise setup_failure("fork", str(reply.get("error")))
+        c1 = reply.get("c1")
+        child.c1_pid = c1 if isinstance(c1, int) else 0
         if child.cgroup is not None and not reply.get("cgroup"):
             print(f"grader: the fork server could not move the sandbox into its cgroup: {reply.get('cgroup_error')}",
                   file=sys.stderr)
@@ -515,7 +246,7 @@ class SandboxPool:
                     return child
                 else:
                     child.close()
-                    raise _setup_failure(str(msg.get("stage")), str(msg.get("error")))
+                    raise setup_failure(str(msg.get("stage")), str(msg.get("error")))
         except (socket.timeout, ProtocolError, OSError) as exc:
             child.close()
             raise SandboxUnavailable(f"the sandboxed process did not start: {exc}") from None
@@ -543,7 +274,8 @@ class SandboxPool:
         child.cgroup = None
 
     def acquire(self) -> Child:
-        """A ready, isolated child for one submission; the next one is forked as soon as this is released."""
+        """A ready, isolated child for one submission (the oldest forked ahead, else a new one); the
+        children ahead are topped up as soon as this one is released."""
         with self._lock:
             child = self._ready.popleft() if self._ready else self._spawn()
             child = self._handshake(child)
@@ -604,49 +336,3 @@ class SandboxPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# What each setup stage needs from the host, for the message of a worker that cannot start.
-_NEEDS = {
-    "namespaces": "user namespaces (and mount, pid, network, IPC and UTS namespaces inside them)",
-    "fork": "user namespaces with a uid/gid map for the sandbox (writing /proc/<pid>/uid_map)",
-    "filesystem": "private mounts inside a user namespace (tmpfs, read-only bind mounts, a fresh /proc, pivot_root)",
-    "hostname": "a private UTS namespace (sethostname)",
-    "limits": "resource limits (setrlimit)",
-    "descriptors": "file descriptor set-up",
-    "privileges": "dropping to an unprivileged uid without capabilities (setresuid, capset, no_new_privs)",
-    "seccomp": "seccomp filters (prctl(PR_SET_SECCOMP))",
-    "cuda": "CUDA initialisation in the sandbox",
-}
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def _userns_hint() -> str:
-    """Why this host may refuse user namespaces, from the usual switches."""
-    hints = []
-    if _read("/proc/sys/user/max_user_namespaces") == "0":
-        hints.append("sysctl user.max_user_namespaces is 0")
-    if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0" and os.geteuid() != 0:
-        hints.append("sysctl kernel.unprivileged_userns_clone is 0")
-    if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" and os.geteuid() != 0:
-        hints.append("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)")
-    if os.path.exists("/.dockerenv") or _read("/proc/1/cgroup").find("docker") >= 0:
-        hints.append("this looks like a container: its seccomp profile may forbid unshare() and mount() "
-                     "(run the worker with a profile that allows them)")
-    return (" Possible causes: " + "; ".join(hints) + ".") if hints else ""
-
-
-def _setup_failure(stage: str, error: str) -> SandboxUnavailable:
-    needs = _NEEDS.get(stage, f"the sandbox's '{stage}' step")
-    hint = _userns_hint() if stage in ("namespaces", "fork") else ""
-    return SandboxUnavailable(
-        f"the sandbox cannot be set up on this host: it needs {needs}, which failed ({error}).{hint} "
-        f"The worker will not run student code without isolation; for development only, set {INSECURE_ENV}=1 to "
-        f"grade WITHOUT a sandbox (every result then says so).")

@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 import traceback
+from typing import Any
 
 SANDBOX_UID = 1000  # the uid student code sees inside its user namespace
 # Rootful mode: each job runs as its own unprivileged host uid, HOST_UID_BASE + the host pid of its C1
@@ -40,7 +41,8 @@ def _warm_torch(device: str) -> None:
     # Native CPU convolutions, not oneDNN's, inherited by every child: the same setting as the
     # trusted side's (grader.engine.use_small_tensor_kernels says why; not imported here, so the
     # sandbox never holds the grading engine's modules).
-    torch.backends.mkldnn.enabled = False
+    # (torch types the attribute as its ContextProp descriptor, whose setter takes a bool.)
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
@@ -58,13 +60,13 @@ def _warm_torch(device: str) -> None:
         for k in (1, 3, 5, 7):
             torch.nn.functional.conv2d(torch.randn(1, 2, 9, 9), torch.randn(2, 2, k, k), padding=k // 2)
         x = torch.randn(2, 3, 9, 7, requires_grad=True)
-        m(x).sum().backward()
+        torch.autograd.backward(m(x).sum())
         m.eval()
         m(x)
         # backward() with an explicit gradient lazily imports sympy and mpmath (~0.8 s, ~500 modules)
         # on first use: pay that once here, before any fork.
         y = torch.randn(2, 3, requires_grad=True) * 2
-        y.backward(torch.ones(2, 3))
+        torch.autograd.backward(y, torch.ones(2, 3))
     else:
         # NOT backward() here: the autograd engine's first run asks every device type for its count,
         # which initialises the CUDA driver in the fork server, and a forked child can then never
@@ -281,7 +283,7 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
         if device.startswith("cuda"):
             # Before the environment goes: CUDA reads CUDA_VISIBLE_DEVICES (the worker's pinned GPU) at init.
             stage = "cuda"
-            torch.cuda.init()
+            torch.cuda.init()  # type: ignore[no-untyped-call]  # torch leaves init() unannotated
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
             # A regrade must give the same numbers: deterministic cuDNN convolution algorithms.
@@ -433,7 +435,7 @@ def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device:
 
 
 _BIND_SOURCES: list[str] = []
-_OPTIONS: dict[str, object] = {}
+_OPTIONS: dict[str, Any] = {}
 
 
 def main() -> None:

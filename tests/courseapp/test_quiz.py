@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from courseapp import quiz, services
-from courseapp.models import Enrolment, Exercise, Submission
+from courseapp.models import Enrolment, Exercise, ExercisePolicy, Submission
 from tests.conftest import EXERCISES
 
 pytestmark = pytest.mark.needs_engine
@@ -28,8 +28,9 @@ def quiz_world(db, exercises_root, settings, real_grader):
 
 def _right_answers(exercise, user) -> dict:
     q = quiz._quiz(exercise.current_revision)
-    seed = quiz.quiz_seed(user, exercise)
-    data = {}
+    attempt = quiz.quiz_attempt_number(user, exercise)
+    seed = quiz.quiz_seed(user, exercise, attempt)
+    data = {quiz.ATTEMPT_FIELD: str(attempt)}
     for question in q.questions:
         answer = q.correct_response(question.id, seed)
         data[f"q-{question.id}"] = [str(a) for a in answer] if isinstance(answer, list) else str(answer)
@@ -56,7 +57,7 @@ def test_right_answers_score_full_marks_and_the_seed_comes_from_the_server(clien
     response = client.post(reverse("exercise-detail", args=["resnet-quiz"]), data)
     assert response.status_code == 302
     sub = Submission.objects.get()
-    assert json.loads(sub.source)["seed"] == quiz.quiz_seed(quinn, exercise)
+    assert json.loads(sub.source)["seed"] == quiz.quiz_seed(quinn, exercise, 1)
     services.grading_job_run(sub.job.pk, grader=real_grader)
     sub.job.refresh_from_db()
     assert sub.job.result.full_marks, sub.job.result.output
@@ -69,6 +70,8 @@ def test_right_answers_score_full_marks_and_the_seed_comes_from_the_server(clien
 
 def test_a_wrong_answer_names_the_misconception(client, quiz_world, real_grader, enqueued):
     exercise, (quinn, _) = quiz_world
+    # the misconception is part of the answers: shown once they are revealed (here: after the last attempt)
+    ExercisePolicy.objects.create(exercise=exercise, max_attempts=1)
     client.force_login(quinn)
     data = _right_answers(exercise, quinn) | {"q-residual-equation": "0"}
     client.post(reverse("exercise-detail", args=["resnet-quiz"]), data)

@@ -20,7 +20,7 @@ import pytest
 from grader.engine import Grader
 from grader.exercise import Exercise, load_exercise
 from grader.results import GradeResult
-from grader.sandbox.pool import STDOUT_CAP
+from grader.sandbox.output import STDOUT_CAP
 from grader.sandbox.zygote import HOST_UID_BASE, HOST_UID_SPAN
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,8 @@ import pytest
 
 from grader.engine import INSECURE_NOTE, Grader, SandboxUnavailable
 from grader.protocol import ProtocolError, recv_message, send_message, validate_reply
-from grader.sandbox.pool import INSECURE_ENV, SandboxPool
+from grader.sandbox.hostcheck import INSECURE_ENV
+from grader.sandbox.pool import SandboxPool
 from tests.security.conftest import HONEST, World
 
 
