@@ -61,9 +61,9 @@ class Domain:
     scale: float = 1.0  # the values' magnitude (tolerances scale with it)
 
 
-# Training mode runs one forward per domain (batch statistics couple the samples): the first
-# TRAIN_DOMAINS of these; eval mode runs all of them in one forward.
-TRAIN_DOMAINS = 3
+# One forward per domain (batch statistics couple the samples, and a module may branch on the
+# batch), all in one round trip; training mode uses the first TRAIN_DOMAINS.
+TRAIN_DOMAINS = 4
 DOMAINS: tuple[Domain, ...] = (
     Domain("unit Gaussian input", lambda x: x),
     Domain("large input values (about 1e3)", lambda x: x * 1e3, 1e3),
@@ -370,9 +370,9 @@ class Block:
 
     def check_matches(self, ctx: Context, configs: Sequence[Config] | None = None, *, train: bool | None = None,
                       domains: Sequence[Domain] = DOMAINS, lesson: str = "", tweak: Tweak | None = None) -> None:
-        """Equal to the reference with copied weights, in training mode (one forward per input
-        domain: batch statistics couple the samples), in eval mode (one forward over all domains
-        at once: samples are independent), deterministic and without state kept between calls."""
+        """Equal to the reference with copied weights over the input domains, in training and/or eval
+        mode (one forward per domain, all in one round trip), deterministic and without state kept
+        between calls (eval mode: the first input again, after another)."""
         for config in configs or [self.default]:
             pair = self.pair(ctx, config, tweak)
             base = ctx.randn(*config.shape)
@@ -384,16 +384,17 @@ class Block:
                     steps.append(Step(d.transform(base), train=True))
                     whats.append(f"{pair.label}, training mode, {d.name} of shape {config.shape}")
                     scales.append(d.scale)
-            if train is not True:
-                mixed = torch.cat([d.transform(base) for d in domains])
-                steps += [Step(mixed, train=False), Step(ctx.randn(*config.shape) * 3, train=False),
-                          Step(mixed, train=False)]
-                label = f"{pair.label}, eval mode, " + ", ".join(d.name for d in domains)
-                whats += [label, f"{pair.label}, eval mode, a second input", label + " (called again)"]
-                scales += [max(d.scale for d in domains), 3.0, max(d.scale for d in domains)]
+            if train is not True:  # samples are independent in eval mode, but a module may branch on the batch
+                for d in domains:
+                    steps.append(Step(d.transform(base), train=False))
+                    whats.append(f"{pair.label}, eval mode, {d.name} of shape {config.shape}")
+                    scales.append(d.scale)
+                steps += [Step(ctx.randn(*config.shape) * 3, train=False), Step(base, train=False)]
+                whats += [f"{pair.label}, eval mode, a second input", f"{whats[-len(domains)]} (called again)"]
+                scales += [3.0, 1.0]
             results = self.run(ctx, pair, steps, whats, lesson=lesson, scales=scales)
             if train is not True:
-                first, again = results[-3].output, results[-1].output
+                first, again = results[-len(domains) - 2].output, results[-1].output
                 if first is not None and again is not None and not torch.equal(first, again):
                     ctx.fail(f"{pair.label}: calling forward() twice on the same input in eval mode gave different "
                              f"outputs (another call came in between). A block must be a pure function of its input, "
@@ -526,7 +527,7 @@ class Block:
             mid = self._find_mistake(ctx, pair, step, got, "grads")
             ctx.fail(result.message + " Your forward values are right, so the gradient is cut or changed somewhere "
                      "(detach(), .data, torch.no_grad(), an in-place change of a saved tensor).",
-                     mid or "shortcut_detached")
+                     mid or ctx.memo.get("diagnosis") or "shortcut_detached")
         for spec, g, e in zip(pair.student.params, got.param_grads, expected.param_grads):
             if e is None:
                 continue
@@ -542,7 +543,7 @@ class Block:
             if not result.ok:
                 mid = self._find_mistake(ctx, pair, step, got, "grads")
                 ctx.fail(result.message + " The forward values are right, but this parameter would learn something "
-                         "else than the reference's.", mid or "parameter_not_learning")
+                         "else than the reference's.", mid or ctx.memo.get("diagnosis") or "parameter_not_learning")
 
     def _explain_crash(self, ctx: Context, pair: Pair, step: Step, error: StudentError, what: str) -> None:
         if not step.train and "more than 1 value per channel when training" in error.message:
@@ -582,8 +583,16 @@ class Block:
         candidates = [(m, module) for m, module in built if module is not None]
         if observe in ("crash", "shape"):
             candidates.sort(key=lambda c: [tuple(p.shape) for p in c[1].parameters()] != got_shapes)
+        reference: StepResult | None = None
+        if observe in ("output", "buffers", "grads"):
+            # A mistake that behaves like the reference here cannot explain a difference from it.
+            exp = _trusted_step(pair.reference, pair.state, step)
+            reference = StepResult(output=exp.output, input_grad=exp.input_grad, param_grads=exp.param_grads,
+                                   buffers=exp.buffers)
         for mode in (("output", "shape") if observe == "shape" else (observe,)):
             for mistake, module in candidates:
+                if reference is not None and self._behaves_like(module, pair, step, reference, mode):
+                    continue
                 if self._behaves_like(module, pair, step, got, mode):
                     ctx.memo.setdefault("diagnosis", mistake.misconception)
                     return mistake.misconception

