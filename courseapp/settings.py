@@ -119,6 +119,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The grading workers' own database role (`manage.py create_db_roles`, run by compose's setup job):
+# SELECT on the course data except what is hidden, and only these writes.
+GRADER_DB_ROLE = os.environ.get("GRADER_DB_ROLE", "courseapp_grader")
+GRADER_DB_WRITES = {
+    "courseapp.Result": ["INSERT"],  # the grade
+    "courseapp.GradingJob": ["UPDATE"],  # status, attempts, progress
+    "lti.Passback": ["INSERT", "UPDATE"],  # the LTI outbox row a grade change marks due
+}
+GRADER_DB_HIDDEN = ["auth.User.password", "sessions.Session", "api.ApiToken", "lti.ToolKey", "admin.LogEntry"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -56,7 +56,7 @@ class ToolKeyAdmin(admin.ModelAdmin):
 
 @admin.register(LtiUser)
 class LtiUserAdmin(admin.ModelAdmin):
-    list_display = ("sub", "platform", "user", "created_at")
+    list_display = ("sub", "issuer", "user", "created_at")
     search_fields = ("sub", "user__username")
 
 

@@ -60,24 +60,24 @@ def origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _username_for(platform: Platform, sub: str) -> str:
-    digest = hashlib.sha256(f"{platform.issuer}\n{platform.client_id}\n{sub}".encode()).hexdigest()
+def _username_for(issuer: str, sub: str) -> str:
+    digest = hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()
     return f"lti-{digest[:16]}"
 
 
 def user_for(platform: Platform, sub: str, claims: Mapping[str, Any]):
-    """The account linked to (platform, sub), created on first sight; names and email follow the platform."""
+    """The account linked to (issuer, sub), created on first sight; names and email follow the platform."""
     User = get_user_model()
-    link = LtiUser.objects.filter(platform=platform, sub=sub).select_related("user").first()
+    link = LtiUser.objects.filter(issuer=platform.issuer, sub=sub).select_related("user").first()
     if link is None:
         try:
             with transaction.atomic():
-                user = User.objects.create(username=_username_for(platform, sub))
+                user = User.objects.create(username=_username_for(platform.issuer, sub))
                 user.set_unusable_password()
                 user.save(update_fields=["password"])
-                link = LtiUser.objects.create(platform=platform, sub=sub, user=user)
+                link = LtiUser.objects.create(issuer=platform.issuer, sub=sub, platform=platform, user=user)
         except IntegrityError:  # a parallel launch of the same person won
-            link = LtiUser.objects.select_related("user").get(platform=platform, sub=sub)
+            link = LtiUser.objects.select_related("user").get(issuer=platform.issuer, sub=sub)
     user = link.user
     fields = {"first_name": str(claims.get("given_name") or "")[:150],
               "last_name": str(claims.get("family_name") or "")[:150],

@@ -49,18 +49,21 @@ class ToolKey(models.Model):
 
 
 class LtiUser(models.Model):
-    """A platform's user (issuer, sub) and the account it maps to."""
+    """A platform user, (issuer, sub), and the account it maps to: one account per person of an
+    issuer, whichever of the issuer's registrations (client ids) launched them."""
 
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="users")
+    issuer = models.URLField(max_length=500)
     sub = models.CharField(max_length=255)
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="users",
+                                 help_text="the registration that first launched them")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lti_links")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["platform", "sub"], name="lti_user_platform_sub")]
+        constraints = [models.UniqueConstraint(fields=["issuer", "sub"], name="lti_user_issuer_sub")]
 
     def __str__(self) -> str:
-        return f"{self.sub} @ {self.platform} -> {self.user}"
+        return f"{self.sub} @ {self.issuer} -> {self.user}"
 
 
 class LtiContext(models.Model):

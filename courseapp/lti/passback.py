@@ -73,9 +73,9 @@ def final_grade(user_id: int, exercise: Exercise) -> FinalGrade | None:
 def passback_enqueue(*, user_id: int, exercise_id: int, reason: str) -> Passback | None:
     """Mark (user, exercise) due, if the exercise's course came from an LTI context and the user from
     its platform; returns the row (None when there is nothing to send to)."""
-    exercise = Exercise.objects.filter(pk=exercise_id).select_related("course__lti_context").first()
+    exercise = Exercise.objects.filter(pk=exercise_id).select_related("course__lti_context__platform").first()
     context = getattr(exercise.course, "lti_context", None) if exercise is not None else None
-    if context is None or not LtiUser.objects.filter(platform_id=context.platform_id, user_id=user_id).exists():
+    if context is None or not LtiUser.objects.filter(issuer=context.platform.issuer, user_id=user_id).exists():
         return None
     now = timezone.now()
     with transaction.atomic():
@@ -142,7 +142,7 @@ def _send(row: Passback) -> dict:
     """Post the row's current grade; returns what was sent ({} when there is no grade to send)."""
     exercise = row.exercise
     context = LtiContext.objects.select_related("platform").get(course_id=exercise.course_id)
-    sub = LtiUser.objects.filter(platform_id=context.platform_id, user_id=row.user_id).values_list(
+    sub = LtiUser.objects.filter(issuer=context.platform.issuer, user_id=row.user_id).values_list(
         "sub", flat=True).first()
     grade = final_grade(row.user_id, exercise)
     if sub is None or grade is None:

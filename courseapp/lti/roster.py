@@ -46,7 +46,7 @@ def roster_sync(context: LtiContext) -> RosterSync:
                 counts.skipped += 1
                 continue
             if member.get("status", "Active") != "Active":
-                link = LtiUser.objects.filter(platform=context.platform, sub=sub).first()
+                link = LtiUser.objects.filter(issuer=context.platform.issuer, sub=sub).first()
                 if link is not None:
                     counts.removed += Enrolment.objects.filter(user=link.user, course=context.course).delete()[0]
                 continue

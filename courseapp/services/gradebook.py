@@ -12,7 +12,6 @@ Everything here is a fixed number of queries, whatever the number of students an
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from collections.abc import Iterable
@@ -21,6 +20,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Q, Subquery
 
+from courseapp.csvsafe import safe_writer
 from courseapp.models import Course, Enrolment, Exercise, Extension, ExercisePolicy, GradeOverride, Result, Submission
 from courseapp.services import policies
 
@@ -151,7 +151,7 @@ def gradebook_csv(course, mode: str = "final") -> str:
     students = list(course_students(course))
     grid = cells(attempts_for_course(course))
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = safe_writer(buf)  # no cell read as a formula (courseapp.csvsafe)
     w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
                + [f"{e.title} ({e.pk})" for e in exercises])
     w.writerow(["    Points Possible", "", "", "", ""] + [_fmt(e.current_revision.max_score) for e in exercises])
@@ -183,7 +183,7 @@ def submissions_csv(course: Course) -> str:
         .order_by("created_at", "id")
     )
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = safe_writer(buf)  # no cell read as a formula (courseapp.csvsafe)
     w.writerow(["submission_id", "student", "exercise", "revision", "submitted_at", "regrades", "status",
                 "outcome", "score", "max_score", "late", "late_factor", "adjusted_score", "override",
                 "override_reason", "final_score", "failed_checks", "misconceptions"])

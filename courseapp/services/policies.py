@@ -135,9 +135,17 @@ def student_attempts(exercise, user):
 
 
 def attempt_usage(exercise, user) -> tuple[int, datetime | None]:
-    from django.db.models import Count, Max
+    """(attempts used, when the last submission was made). A submission whose job failed (the
+    grader's fault, never the student's) does not use up an attempt; it still counts for the rate."""
+    from django.db.models import Count, Exists, Max, OuterRef
 
-    agg = student_attempts(exercise, user).aggregate(n=Count("id"), last=Max("created_at"))
+    from courseapp.models import GradingJob
+
+    # Its first grading (not a regrade) failed: a regrade that fails later gives nothing back.
+    first_grading_failed = GradingJob.objects.filter(submission=OuterRef("pk"), regrade__isnull=True,
+                                                     status=GradingJob.Status.FAILED)
+    agg = student_attempts(exercise, user).aggregate(
+        n=Count("id", filter=~Exists(first_grading_failed)), last=Max("created_at"))
     return agg["n"], agg["last"]
 
 

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from courseapp import idempotency
 from courseapp.models import Enrolment, Exercise, ExerciseRevision, Submission
 from courseapp.services import policies  # the module, not a name re-exported by the package
 from courseapp.services.jobs import job_create
@@ -33,15 +34,19 @@ def submission_validate(exercise: Exercise, source: str) -> ExerciseRevision:
 
 
 @transaction.atomic
-def submission_create(*, user: AbstractBaseUser, exercise: Exercise, source: str) -> Submission:
-    """Record what `user` handed in for the exercise's current revision and queue it for grading."""
+def submission_create(*, user: AbstractBaseUser, exercise: Exercise, source: str, token: str = "") -> Submission:
+    """Record what `user` handed in for the exercise's current revision and queue it for grading.
+    `token` (the form's idempotency token): a form sent twice returns the first send's submission."""
     # Lock the student's enrolment row: two submissions at once cannot both pass the attempt and
     # rate limits below.
     if not Enrolment.objects.select_for_update().filter(user=user, course_id=exercise.course_id).exists():
         raise PermissionDenied("not enrolled in this course")
+    if (earlier := idempotency.submission_for_token(user, token)) is not None:
+        return earlier
     revision = submission_validate(exercise, source)
     used, last_at = policies.attempt_usage(exercise, user)
     policies.submission_gate(policies.window_for(exercise, user), now=timezone.now(), used=used, last_at=last_at)
     submission = Submission.objects.create(user=user, revision=revision, source=source)
     job_create(submission, revision)
+    idempotency.remember_token(user, token, submission)
     return submission

@@ -233,3 +233,16 @@ def test_jwks_serves_the_current_and_previous_key_after_rotation(client, db):
     assert first[0]["kid"] not in {k["kid"] for k in third}
     assert all(private not in k for k in third for private in ("d", "p", "q"))  # public halves only
     assert get_user_model().objects.count() == 0
+
+
+def test_one_account_per_issuer_and_sub_across_the_issuers_registrations(platform, browser):
+    assert browser.login_then_launch(platform, PendingLaunch(platform.base_claims("learner-7", [LEARNER]))).response.ok
+    # The same LMS has the tool registered a second time (another client id).
+    call_command("lti_add_platform", "--issuer", platform.issuer, "--client-id", "tool-client-2",
+                 "--deployment-id", platform.deployment_id, "--auth-login-url", platform.auth_login_url,
+                 "--auth-token-url", platform.token_url, "--key-set-url", platform.jwks_url)
+    platform.client_id = "tool-client-2"
+    again = type(browser)(browser.tool_url)
+    assert again.login_then_launch(platform, PendingLaunch(platform.base_claims("learner-7", [LEARNER]))).response.ok
+    assert LtiUser.objects.filter(sub="learner-7").count() == 1
+    assert get_user_model().objects.filter(lti_links__sub="learner-7").count() == 1

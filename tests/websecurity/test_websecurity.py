@@ -137,7 +137,7 @@ def test_login_is_throttled_per_address_and_username_after_repeated_failures(cli
         r = client.post(url, {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.0.0.1")
         assert r.status_code == 200  # the form again, with an error
     r = client.post(url, {"username": "alice", "password": "pw-alice-1"}, REMOTE_ADDR="10.0.0.1")
-    assert r.status_code == 429 and int(r["Retry-After"]) == 600
+    assert r.status_code == 429 and 500 < int(r["Retry-After"]) <= 600  # what is left of the back-off
     assert "_auth_user_id" not in client.session
     # the same student elsewhere is not locked out (tests/integrity/test_login_throttle.py has more)
     assert client.post(url, {"username": "alice", "password": "pw-alice-1"}, REMOTE_ADDR="10.0.0.9").status_code == 302
