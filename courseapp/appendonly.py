@@ -23,21 +23,21 @@ def _error(model: type[models.Model], what: str) -> Exception:
 
 
 class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+    def update(self, **kwargs):
         raise _error(self.model, "update()")
 
-    def delete(self):  # type: ignore[no-untyped-def]
+    def delete(self):
         raise _error(self.model, "delete()")
 
 
-class AppendOnlyManager(models.Manager.from_queryset(AppendOnlyQuerySet)):  # type: ignore[misc]
+class AppendOnlyManager(models.Manager.from_queryset(AppendOnlyQuerySet)):  # type: ignore[misc]  # a base class built at run time
     """`objects = AppendOnlyManager()` on a model whose rows are written once."""
 
-    def contribute_to_class(self, cls, name):  # type: ignore[no-untyped-def]
+    def contribute_to_class(self, cls, name):
         super().contribute_to_class(cls, name)
         # The delete guard that also covers cascades and the admin (which bypass this manager).
         pre_delete.connect(_refuse_delete, sender=cls, dispatch_uid=f"append-only:{cls._meta.label}", weak=False)
 
 
-def _refuse_delete(sender, instance, **kwargs):  # type: ignore[no-untyped-def]
+def _refuse_delete(sender, instance, **kwargs):
     raise _error(sender, "deleting a row")

@@ -60,7 +60,7 @@ def _warm_grader(**_kwargs) -> None:
     """Start this pool process's warm executors now, not on its first job."""
     if not _GRADES:
         return
-    from courseapp.services.engine import get_grader
+    from courseapp.services.grader_runtime import get_grader
 
     try:
         get_grader().start()
@@ -77,6 +77,6 @@ def _warm_grader(**_kwargs) -> None:
 @worker_process_shutdown.connect
 @worker_shutdown.connect
 def _close_grader(**_kwargs) -> None:
-    from courseapp.services.engine import close_grader
+    from courseapp.services.grader_runtime import close_grader
 
     close_grader()

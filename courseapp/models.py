@@ -100,7 +100,8 @@ class ExerciseRevision(models.Model):
 
 
 class SubmissionQuerySet(models.QuerySet["Submission"]):
-    def with_grading(self) -> SubmissionQuerySet:
+    # Deliberately unannotated: the rows carry the annotations below, which the stubs' plugin cannot follow through a method.
+    def with_grading(self):
         """Annotate each submission, in SQL, with what `latest_job` and `current_result` give per row:
         `latest_status` (the newest job's status), `current_result_id`, `current_score`,
         `current_max_score`, `current_outcome`, `current_misconceptions` (None where nothing counts yet)."""

@@ -26,13 +26,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
-from courseapp.services.engine import revision_folder
+from courseapp.services.grader_runtime import revision_folder
 from grader.exercise import load_exercise
 from grader.quiz import Quiz, Rendered, load_quiz
 
 if TYPE_CHECKING:
     from courseapp.models import Exercise, ExerciseRevision
-    from courseapp.services.policies import Window
+    from courseapp.policies import Window
 
 ATTEMPT_FIELD = "quiz_attempt"
 
@@ -68,6 +68,8 @@ def _quiz(revision: "ExerciseRevision") -> Quiz:
 def quiz_questions(user, exercise: "Exercise", attempt: int | None = None) -> list[Rendered]:
     """The questions of the student's next attempt (or of `attempt`)."""
     attempt = quiz_attempt_number(user, exercise) if attempt is None else attempt
+    if exercise.current_revision is None:  # not open for submissions: no questions to draw
+        return []
     return _quiz(exercise.current_revision).render(quiz_seed(user, exercise, attempt))
 
 
@@ -106,7 +108,7 @@ def quiz_answers(source: str, exercise: "Exercise | None" = None, seed: str | No
         return {}
     if not isinstance(answers, dict):
         return {}
-    if exercise is not None and seed is not None and data.get("seed") != seed:
+    if exercise is not None and exercise.current_revision is not None and seed is not None and data.get("seed") != seed:
         generated = {q.id for q in _quiz(exercise.current_revision).questions if q.type == "generated"}
         answers = {k: v for k, v in answers.items() if k not in generated}
     return answers
@@ -117,7 +119,7 @@ def quiz_answers(source: str, exercise: "Exercise | None" = None, seed: str | No
 def answers_revealed(exercise: "Exercise", user, window: "Window", now: datetime) -> bool:
     """Whether the student may see the quiz's answers, explanations and misconceptions now."""
     from courseapp.models import GradingJob
-    from courseapp.services import policies
+    from courseapp import policies
 
     if window.reveal_hidden == "always":
         return True

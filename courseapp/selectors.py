@@ -7,7 +7,7 @@ from typing import Any
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 
@@ -15,7 +15,7 @@ from courseapp.models import Exercise, GradingJob, Result, Submission
 from grader.exercise import ExerciseError, Misconception, load_misconceptions
 
 
-def exercise_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Exercise]:
+def exercise_list_for_user(user: User) -> QuerySet[Exercise]:
     """The exercises of the user's courses (with a current revision), each annotated with the
     user's number of submissions, best score so far (of the results that count) and the status of
     their latest submission's newest job. One query."""
@@ -37,7 +37,7 @@ def exercise_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[E
     )
 
 
-def exercise_get_for_user(user, slug: str) -> Exercise:
+def exercise_get_for_user(user: User, slug: str) -> Exercise:
     """One exercise of a course the user is enrolled in, with its current revision; else 404."""
     exercise = (
         Exercise.objects.filter(slug=slug, course__enrolments__user=user, current_revision__isnull=False)
@@ -55,7 +55,7 @@ def _with_jobs(submissions: QuerySet[Submission]) -> QuerySet[Submission]:
     return submissions.prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result")))
 
 
-def submission_list_for_user(user: AbstractBaseUser | AnonymousUser, exercise: Exercise) -> QuerySet[Submission]:
+def submission_list_for_user(user: User, exercise: Exercise) -> QuerySet[Submission]:
     """The user's own submissions to an exercise (all revisions), newest first, with their jobs and
     results (2 queries)."""
     return _with_jobs(
@@ -65,7 +65,7 @@ def submission_list_for_user(user: AbstractBaseUser | AnonymousUser, exercise: E
     )
 
 
-def submission_get_for_user(user: AbstractBaseUser | AnonymousUser, submission_id: int) -> Submission:
+def submission_get_for_user(user: User, submission_id: int) -> Submission:
     """A submission, only if it is the user's own (404 otherwise: others' work is not even confirmed
     to exist), with its jobs and results (2 queries)."""
     submission = _with_jobs(
@@ -77,7 +77,7 @@ def submission_get_for_user(user: AbstractBaseUser | AnonymousUser, submission_i
     return submission
 
 
-def job_status_fingerprint(user: AbstractBaseUser | AnonymousUser, submission_id: int) -> tuple[Any, ...] | None:
+def job_status_fingerprint(user: User, submission_id: int) -> tuple[Any, ...] | None:
     """What the live status depends on, in one light query (no joins beyond the ownership check):
     the newest job's (id, status, attempts, progress, finished_at), or None when it is not the user's."""
     return (
@@ -120,13 +120,15 @@ def _misconceptions(ids: list[str], catalogue: dict[str, Misconception]) -> list
     return out
 
 
-def result_feedback(result, labels: dict[str, str] | None = None, *, reveal_hidden: bool = False) -> dict:
+def result_feedback(result: Result, labels: dict[str, str] | None = None, *,
+                    reveal_hidden: bool = False) -> dict[str, Any]:
     """A Result as the student may see it: checks grouped failed/passed; a hidden check shows its
     name, pass/fail and the named misconception, never its diagnostic output. `labels` renames
     checks (a quiz's question ids become their prompts). `reveal_hidden` (the exercise's policy says
     so) shows hidden checks' output too."""
     catalogue = misconception_catalogue()
-    failed, passed = [], []
+    failed: list[dict[str, Any]] = []
+    passed: list[dict[str, Any]] = []
     for test in result.tests:
         visible = test.get("visibility", "hidden") == "visible"
         item = {
@@ -160,46 +162,3 @@ def progress_text(job: GradingJob) -> str:
     if p.get("event") == "measured":
         return "Measuring the trained nets…"
     return ""
-
-
-def training_curves_svg(extra: dict, width: int = 560, height: int = 240) -> str:
-    """Server-rendered SVG of the training curves in result.extra["curves"] ({name: [loss per step]}).
-    Only numbers and fixed labels reach the SVG, so nothing student-controlled is rendered."""
-    from django.utils.html import escape
-
-    curves = extra.get("curves") if isinstance(extra, dict) else None
-    if not isinstance(curves, dict) or not curves:
-        return ""
-    series = {str(k): [float(v) for v in vals if isinstance(v, (int, float)) and v >= 0]
-              for k, vals in curves.items() if isinstance(vals, list)}
-    series = {k: v for k, v in series.items() if v}
-    if not series:
-        return ""
-    left, right, top, bottom = 48, 110, 12, 34
-    steps = max(len(v) for v in series.values())
-    top_loss = max(max(v) for v in series.values()) or 1.0
-    colours = {"plain": "#c0392b", "residual": "#2471a3"}
-
-    def x(i: int) -> float:
-        return left + (width - left - right) * (i / max(steps - 1, 1))
-
-    def y(v: float) -> float:
-        return top + (height - top - bottom) * (1 - min(v, top_loss) / top_loss)
-
-    parts = [f'<svg class="curves" viewBox="0 0 {width} {height}" role="img" aria-label="Training loss per step">',
-             f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#555"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#555"/>',
-             f'<text x="{(left + width - right) / 2:.0f}" y="{height - 6}" text-anchor="middle" font-size="12">training step</text>',
-             f'<text x="12" y="{(top + height - bottom) / 2:.0f}" font-size="12" transform="rotate(-90 12 {(top + height - bottom) / 2:.0f})" text-anchor="middle">training loss</text>']
-    for frac in (0.0, 0.5, 1.0):
-        v = top_loss * frac
-        parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11">{v:.2f}</text>')
-    parts.append(f'<text x="{x(steps - 1):.1f}" y="{height - bottom + 14}" text-anchor="end" font-size="11">{steps}</text>')
-    for n, (name, vals) in enumerate(sorted(series.items())):
-        colour = colours.get(name, "#555")
-        pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(vals))
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" points="{pts}"/>')
-        parts.append(f'<text x="{width - right + 8}" y="{top + 16 + 18 * n}" font-size="12" fill="{colour}">'
-                     f'{escape(name)} net (last {vals[-1]:.3f})</text>')
-    parts.append("</svg>")
-    return "".join(parts)

@@ -4,11 +4,12 @@ the number of students and submissions; tests pin the counts."""
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.paginator import Paginator
 from django.core.paginator import Page
 from django.db import connection
@@ -18,16 +19,16 @@ from django.db.models.functions import TruncDate
 from django.http import Http404
 
 from courseapp.models import Course, Enrolment, Exercise, GradeOverride, GradingJob, Regrade, Result, Submission
-from courseapp.services import gradebook
+from courseapp import selectors_gradebook as gradebook
 
 
-def courses_for_instructor(user):
+def courses_for_instructor(user: User) -> QuerySet[Course]:
     return Course.objects.filter(enrolments__user=user, enrolments__role=Enrolment.Role.INSTRUCTOR).order_by("title")
 
 
-def course_for_instructor(user, slug: str) -> Course:
+def course_for_instructor(user: User | AnonymousUser, slug: str) -> Course:
     """The course, only when `user` teaches it; 404 otherwise (students never learn it exists)."""
-    if not user.is_authenticated:
+    if not isinstance(user, User):  # anonymous: no course to teach
         raise Http404("No such course")
     course = courses_for_instructor(user).filter(slug=slug).first()
     if course is None:
@@ -47,7 +48,8 @@ def course_exercises(course: Course) -> list[Exercise]:
                 .select_related("current_revision").order_by("order", "slug"))
 
 
-def failure_signature(tests, misconceptions) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def failure_signature(tests: list[dict[str, Any]] | None,
+                      misconceptions: list[str] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What makes two wrong submissions 'the same mistake': the sorted failed check names and the
     sorted misconception ids."""
     failed = tuple(sorted({t.get("name", "") for t in (tests or []) if t.get("status") != "passed"}))
@@ -89,7 +91,7 @@ GROUP BY 1, 2, 3
 """
 
 
-def _check_rates_and_clusters(course: Course):
+def _check_rates_and_clusters(course: Course) -> tuple[dict[int, dict[str, list[int]]], dict[int, dict[Any, dict[str, int]]]]:
     """({exercise_id: {check: [passed, total]}}, {exercise_id: {signature: {"submissions", "students"}}}),
     aggregated in Postgres (2 queries; the results' JSON never leaves the database); in Python elsewhere."""
     check_counts: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -136,7 +138,7 @@ def dashboard(course: Course) -> dict:
     catalogue = misconception_catalogue()
     rows = []
     for ex in exercises:
-        mx = ex.current_revision.max_score
+        mx = ex.current_revision.max_score if ex.current_revision else 0.0
         mine = [c for (u, e), c in grid.items() if e == ex.pk]
         bests = [c.best for c in mine if c.best is not None]
         cl = sorted(clusters[ex.pk].items(), key=lambda kv: (-kv[1]["students"], -kv[1]["submissions"], kv[0]))[:8]
@@ -182,7 +184,8 @@ def submissions_browse(course: Course, params: QueryDict, page: int | str = 1, p
         qs = qs.filter(Exists(GradeOverride.objects.filter(submission=OuterRef("pk"))))
     for key, lookup in (("min_score", "current_score__gte"), ("max_score", "current_score__lte")):
         try:
-            qs = qs.filter(**{lookup: float(params[key])}) if params.get(key) not in (None, "") else qs
+            value = params.get(key) or ""
+            qs = qs.filter(**{lookup: float(value)}) if value else qs
         except ValueError:
             pass
     json_contains = connection.vendor == "postgresql"  # SQLite has no JSON containment: match the text
@@ -220,7 +223,7 @@ def progress_table(course: Course) -> dict:
         total = sum(c.final or 0 for c in cells if c)
         rows.append({"student": s, "cells": cells, "total": total})
     return {"exercises": exercises, "rows": rows,
-            "possible": sum(e.current_revision.max_score for e in exercises)}
+            "possible": sum(e.current_revision.max_score for e in exercises if e.current_revision)}
 
 
 def regrades_for_exercise(exercise: Exercise) -> QuerySet[Regrade]:
@@ -274,7 +277,7 @@ def regrade_report(regrade: Regrade) -> dict[str, Any]:
         before = [r for r in earlier[job.submission_id] if r[0] < job.pk]
         old = before[-1] if before else None
         new = getattr(job, "result", None) if job.is_finished else None
-        state = {GradingJob.Status.DONE: "done", GradingJob.Status.FAILED: "failed"}.get(job.status, "pending")
+        state = job.status if job.status in (GradingJob.Status.DONE, GradingJob.Status.FAILED) else "pending"
         old_c, new_c = _check_status(old[2] if old else None), _check_status(new.tests if new else None)
         changed = [(name, old_c.get(name, "—"), new_c.get(name, "—"))
                    for name in dict.fromkeys([*old_c, *new_c]) if old_c.get(name) != new_c.get(name)] if new else []
@@ -289,7 +292,7 @@ def regrade_report(regrade: Regrade) -> dict[str, Any]:
             "percent": round(100 * done / len(rows)) if rows else 100, "failed": sum(r.state == "failed" for r in rows)}
 
 
-def student_in_course(course: Course, username: str):
+def student_in_course(course: Course, username: str) -> User:
     user = get_user_model().objects.filter(username=username, enrolments__course=course).first()
     if user is None:
         raise Http404("No such student")

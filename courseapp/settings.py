@@ -283,7 +283,7 @@ REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "")
 BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         # Longer than any job's hard time limit, so a slow job is never handed to a second worker.
         "visibility_timeout": 2 * (GRADING_MAX_WALL_S + GRADING_SOFT_MARGIN_S + GRADING_HARD_MARGIN_S),
     }

@@ -124,8 +124,8 @@ def exercise_pairs(exercise, *, threshold: float = 0.4, limit: int = 50) -> list
     """Pairs of students whose latest submissions to the exercise are alike (score >= threshold)."""
     from courseapp.models import Submission
 
-    latest: dict[int, object] = {}
-    for s in (Submission.objects.filter(revision__exercise=exercise, )
+    latest: dict[int, Submission] = {}
+    for s in (Submission.objects.filter(revision__exercise=exercise)
               .select_related("user").only("id", "source", "user__username", "created_at")
               .order_by("user_id", "-created_at", "-id")):
         latest.setdefault(s.user_id, s)

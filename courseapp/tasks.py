@@ -7,9 +7,8 @@ from celery import Task, shared_task
 from django import db
 
 from courseapp.services.grading import grading_job_fail, grading_job_run
-from courseapp.services.jobs import GRADE_TASK, job_time_limits
+from courseapp.services.jobs import DEFAULT_TIME_LIMITS, GRADE_TASK
 from courseapp.services.reconcile import reconcile_jobs as reconcile_jobs_once
-from grader.exercise import Limits
 
 DB_ERRORS = (db.OperationalError, db.InterfaceError)
 
@@ -37,8 +36,8 @@ class GradingTask(Task):
     ignore_result=True,
     # Defaults for a message sent without limits; services.jobs.job_enqueue sends each job's own
     # (derived from its exercise's wall limit: sandbox < soft < hard).
-    soft_time_limit=job_time_limits(Limits().wall_s)[0],
-    time_limit=job_time_limits(Limits().wall_s)[1],
+    soft_time_limit=DEFAULT_TIME_LIMITS[0],
+    time_limit=DEFAULT_TIME_LIMITS[1],
 )
 def grade_submission(self, job_id: int) -> None:
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))

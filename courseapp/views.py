@@ -7,31 +7,39 @@ import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.http import Http404, HttpRequest, QueryDict, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from courseapp import idempotency, quiz, selectors, services
+from courseapp import charts, idempotency, policies, quiz, selectors, services
 from courseapp.forms import SubmissionForm
 from courseapp.models import Exercise, Submission
 from courseapp.rendering import render_markdown
-from courseapp.services import policies
+
+
+class AuthenticatedRequest(HttpRequest):
+    """What a @login_required view receives: `user` is a signed-in user, never AnonymousUser."""
+
+    user: User
 
 
 @login_required
 @require_GET
-def exercise_list(request: HttpRequest) -> HttpResponse:
+def exercise_list(request: AuthenticatedRequest) -> HttpResponse:
     exercises = selectors.exercise_list_for_user(request.user)
     return render(request, "courseapp/exercise_list.html", {"exercises": exercises})
 
 
-def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionForm,
+def _exercise_page(request: AuthenticatedRequest, exercise: Exercise, form: SubmissionForm,
                    selected: Submission | None, status: int = 200) -> HttpResponse:
+    revision = exercise.current_revision
+    if revision is None:  # the selectors only return exercises open for submissions
+        raise Http404("No such exercise")
     submissions = list(selectors.submission_list_for_user(request.user, exercise))
     window = policies.window_for(exercise, request.user)
     used, _ = policies.attempt_usage(exercise, request.user)
@@ -42,8 +50,8 @@ def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionFor
         "quiz_attempt": quiz.quiz_attempt_number(request.user, exercise) if is_quiz else None,
         "submit_token": idempotency.new_token(),
         "exercise": exercise,
-        "revision": exercise.current_revision,
-        "prompt_html": render_markdown(exercise.current_revision.prompt),
+        "revision": revision,
+        "prompt_html": render_markdown(revision.prompt),
         "form": form,
         "is_code": exercise.kind == Exercise.Kind.MODULE,
         "selected": selected,
@@ -91,7 +99,7 @@ def _feedback_context(submission: Submission, window: policies.Window | None = N
         labels = quiz.quiz_labels(result.job.revision)
     feedback = selectors.result_feedback(
         result, labels, reveal_hidden=policies.reveal_hidden(window, timezone.now())) if result else None
-    if labels is not None:  # a quiz: right/wrong only until the answers are revealed
+    if labels is not None and feedback is not None:  # a quiz: right/wrong only until the answers are revealed
         feedback = quiz.quiz_feedback(feedback, result, quiz.answers_revealed(
             submission.revision.exercise, submission.user, window, timezone.now()))
     return {
@@ -103,20 +111,20 @@ def _feedback_context(submission: Submission, window: policies.Window | None = N
         "override": submission.overrides.first(),
         "late_factor": factor,
         "counted": result.score * factor if result else None,
-        "curves_svg": mark_safe(selectors.training_curves_svg(result.extra)) if result else "",  # numbers only
+        "curves_svg": charts.training_curves_svg(result.extra) if result else "",
         "progress": selectors.progress_text(job) if job is not None else "",
     }
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def exercise_detail(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     exercise = selectors.exercise_get_for_user(request.user, slug)
     if request.method == "POST":
         token = request.POST.get(idempotency.FIELD, "")
         if (earlier := idempotency.submission_for_token(request.user, token)) is not None:
             return redirect("submission-detail", submission_id=earlier.pk)  # the same form sent again
-        data = request.POST
+        data: QueryDict | dict[str, str] = request.POST
         stale = None
         if exercise.kind == Exercise.Kind.QUIZ:  # the answers become one JSON submission
             try:
@@ -137,13 +145,13 @@ def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 return redirect("submission-detail", submission_id=submission.pk)
         return _exercise_page(request, exercise, form, None, status=400)
-    form = SubmissionForm(initial={"source": exercise.current_revision.starter})
+    form = SubmissionForm(initial={"source": exercise.current_revision.starter if exercise.current_revision else ""})
     return _exercise_page(request, exercise, form, None)
 
 
 @login_required
 @require_GET
-def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
+def submission_detail(request: AuthenticatedRequest, submission_id: int) -> HttpResponse:
     submission = selectors.submission_get_for_user(request.user, submission_id)
     exercise = selectors.exercise_get_for_user(request.user, submission.revision.exercise.slug)
     form = SubmissionForm(initial={"source": submission.source})
@@ -158,7 +166,7 @@ def _status_etag(fingerprint: tuple) -> str:
 @never_cache
 @login_required
 @require_GET
-def submission_status(request: HttpRequest, submission_id: int) -> HttpResponse:
+def submission_status(request: AuthenticatedRequest, submission_id: int) -> HttpResponse:
     """The live status, polled by the page. Answers 304 (one light query) while nothing changed
     since the ETag the poller sent in If-None-Match."""
     fingerprint = selectors.job_status_fingerprint(request.user, submission_id)
@@ -166,15 +174,15 @@ def submission_status(request: HttpRequest, submission_id: int) -> HttpResponse:
         raise Http404("No such submission")
     etag = _status_etag(fingerprint)
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-        response = HttpResponseNotModified()
-        response["ETag"] = etag
-        return response
+        not_modified = HttpResponseNotModified()
+        not_modified["ETag"] = etag
+        return not_modified
     response = _submission_status_full(request, submission_id)
     response["ETag"] = etag
     return response
 
 
-def _submission_status_full(request: HttpRequest, submission_id: int) -> JsonResponse:
+def _submission_status_full(request: AuthenticatedRequest, submission_id: int) -> JsonResponse:
     submission = selectors.submission_get_for_user(request.user, submission_id)
     job = submission.latest_job
     if job is None:
@@ -195,6 +203,6 @@ def _submission_status_full(request: HttpRequest, submission_id: int) -> JsonRes
 @never_cache
 @login_required
 @require_GET
-def submission_feedback(request: HttpRequest, submission_id: int) -> HttpResponse:
+def submission_feedback(request: AuthenticatedRequest, submission_id: int) -> HttpResponse:
     submission = selectors.submission_get_for_user(request.user, submission_id)
     return render(request, "courseapp/_feedback.html", _feedback_context(submission))

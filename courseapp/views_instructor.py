@@ -3,27 +3,26 @@ anyone who is not an instructor of that course; submissions and exercises are lo
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from courseapp import charts, selectors
-from courseapp.forms import PolicyForm, RegradeForm, form_errors
+from courseapp import charts, policies, selectors, similarity
+from courseapp import selectors_gradebook as gradebook
 from courseapp import selectors_instructor as sel
+from courseapp.forms import PolicyForm, RegradeForm, form_errors
 from courseapp.models import AuditEntry, Exercise, ExercisePolicy, Extension, Regrade
-from courseapp.services import gradebook, instructor, policies, regrade
-from courseapp import similarity
+from courseapp.services import instructor, regrade
+from courseapp.views import AuthenticatedRequest
 
 
 @login_required
 @require_GET
-def course_list(request: HttpRequest) -> HttpResponse:
+def course_list(request: AuthenticatedRequest) -> HttpResponse:
     courses = list(sel.courses_for_instructor(request.user))
     if not courses:
         from django.http import Http404
@@ -33,7 +32,7 @@ def course_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def dashboard(request: HttpRequest, course: str) -> HttpResponse:
+def dashboard(request: AuthenticatedRequest, course: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     data = sel.dashboard(c)
     per_day = data["per_day"]
@@ -49,7 +48,7 @@ def dashboard(request: HttpRequest, course: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def submissions(request: HttpRequest, course: str) -> HttpResponse:
+def submissions(request: AuthenticatedRequest, course: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     page = sel.submissions_browse(c, request.GET, request.GET.get("page") or 1)
     query = request.GET.copy()
@@ -62,7 +61,7 @@ def submissions(request: HttpRequest, course: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def submission(request: HttpRequest, course: str, submission_id: int) -> HttpResponse:
+def submission(request: AuthenticatedRequest, course: str, submission_id: int) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     s = sel.submission_for_instructor(c, submission_id)
     error = ""
@@ -96,7 +95,7 @@ def submission(request: HttpRequest, course: str, submission_id: int) -> HttpRes
 
 @login_required
 @require_GET
-def gradebook_csv(request: HttpRequest, course: str) -> HttpResponse:
+def gradebook_csv(request: AuthenticatedRequest, course: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     mode = request.GET.get("score", "final")
     if mode not in ("best", "latest", "final"):
@@ -108,7 +107,7 @@ def gradebook_csv(request: HttpRequest, course: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def submissions_csv(request: HttpRequest, course: str) -> HttpResponse:
+def submissions_csv(request: AuthenticatedRequest, course: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     resp = HttpResponse(gradebook.submissions_csv(c), content_type="text/csv; charset=utf-8")
     resp["Content-Disposition"] = f'attachment; filename="{c.slug}-submissions.csv"'
@@ -117,14 +116,14 @@ def submissions_csv(request: HttpRequest, course: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def progress(request: HttpRequest, course: str) -> HttpResponse:
+def progress(request: AuthenticatedRequest, course: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     return render(request, "courseapp/instructor/progress.html", {"course": c, **sel.progress_table(c)})
 
 
 @login_required
 @require_GET
-def audit(request: HttpRequest, course: str) -> HttpResponse:
+def audit(request: AuthenticatedRequest, course: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     entries = AuditEntry.objects.filter(course=c).select_related("actor")[:500]
     return render(request, "courseapp/instructor/audit.html", {"course": c, "entries": entries})
@@ -142,7 +141,7 @@ def _dt(value: str):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def exercise_settings(request: HttpRequest, course: str, slug: str) -> HttpResponse:
+def exercise_settings(request: AuthenticatedRequest, course: str, slug: str) -> HttpResponse:
     """The exercise's policy, its extensions, its regrades."""
     c = sel.course_for_instructor(request.user, course)
     ex = sel.exercise_for_course(c, slug)
@@ -154,14 +153,14 @@ def exercise_settings(request: HttpRequest, course: str, slug: str) -> HttpRespo
                 due = _dt(request.POST.get("ext_due_at", ""))
                 if due is None:
                     raise ValidationError("An extension needs a due date.")
-                policies.extension_grant(exercise=ex, user=student, actor=request.user, due_at=due,
+                instructor.extension_grant(exercise=ex, user=student, actor=request.user, due_at=due,
                                          late_until=_dt(request.POST.get("ext_late_until", "")),
                                          reason=request.POST.get("reason", ""))
             else:
                 form = PolicyForm(request.POST)
                 if not form.is_valid():
                     raise ValidationError(form_errors(form))
-                policies.policy_save(exercise=ex, actor=request.user, data={
+                instructor.policy_save(exercise=ex, actor=request.user, data={
                     "opens_at": _dt(request.POST.get("opens_at", "")),
                     "due_at": _dt(request.POST.get("due_at", "")),
                     "late_until": _dt(request.POST.get("late_until", "")),
@@ -174,7 +173,7 @@ def exercise_settings(request: HttpRequest, course: str, slug: str) -> HttpRespo
     return _exercise_settings_page(request, c, ex, error)
 
 
-def _exercise_settings_page(request: HttpRequest, c, ex, error: str) -> HttpResponse:
+def _exercise_settings_page(request: AuthenticatedRequest, c, ex, error: str) -> HttpResponse:
     policy = ExercisePolicy.objects.filter(exercise=ex).first()
     return render(request, "courseapp/instructor/exercise.html", {
         "course": c, "exercise": ex, "policy": policy, "error": error,
@@ -188,7 +187,7 @@ def _exercise_settings_page(request: HttpRequest, c, ex, error: str) -> HttpResp
 
 @login_required
 @require_POST
-def regrade_start(request: HttpRequest, course: str, slug: str) -> HttpResponse:
+def regrade_start(request: AuthenticatedRequest, course: str, slug: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     ex = sel.exercise_for_course(c, slug)
     form = RegradeForm({"scope": request.POST.get("scope", "latest")})
@@ -203,7 +202,7 @@ def regrade_start(request: HttpRequest, course: str, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def regrade_report(request: HttpRequest, course: str, regrade_id: int) -> HttpResponse:
+def regrade_report(request: AuthenticatedRequest, course: str, regrade_id: int) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     r = Regrade.objects.filter(pk=regrade_id, exercise__course=c).select_related("exercise", "revision").first()
     if r is None:
@@ -214,7 +213,7 @@ def regrade_report(request: HttpRequest, course: str, regrade_id: int) -> HttpRe
 
 @login_required
 @require_GET
-def similarity_report(request: HttpRequest, course: str, slug: str) -> HttpResponse:
+def similarity_report(request: AuthenticatedRequest, course: str, slug: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     ex = sel.exercise_for_course(c, slug)
     pairs = similarity.exercise_pairs(ex)
@@ -223,7 +222,7 @@ def similarity_report(request: HttpRequest, course: str, slug: str) -> HttpRespo
 
 @login_required
 @require_GET
-def similarity_pair(request: HttpRequest, course: str, slug: str, a: int, b: int) -> HttpResponse:
+def similarity_pair(request: AuthenticatedRequest, course: str, slug: str, a: int, b: int) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     ex = sel.exercise_for_course(c, slug)
     sa = sel.submission_for_instructor(c, a)

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# THE one test command: set up .venv, make sure Debian's chromium is there, then run the whole
-# pytest suite against real Postgres and Redis (integration and browser tests included, never
-# skipped: COURSEAPP_REQUIRE_SERVICES=1 turns a missing service into a failure).
+# THE one test command: set up .venv, run scripts/check.sh (mypy, import contracts, ruff), make sure
+# Debian's chromium is there, then run the whole pytest suite against real Postgres and Redis
+# (integration and browser tests included, never skipped: COURSEAPP_REQUIRE_SERVICES=1 turns a
+# missing service into a failure).
 # Postgres and Redis must be running on 127.0.0.1 (.ci/run starts them).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+# Types, import contracts and lint first: a violation fails the run before any test starts.
+bash scripts/check.sh
 
 if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ]; then

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from courseapp import quiz, selectors
 from courseapp.models import Course, Enrolment, Exercise, GradingJob, Submission
-from courseapp.services import policies
+from courseapp import policies
 from grader.notebook import graded_cells_note
 
 
@@ -116,6 +116,8 @@ def result_json(submission: Submission, *, as_staff: bool) -> dict[str, Any] | N
 def submission_json(submission: Submission, *, as_staff: bool) -> dict[str, Any]:
     """Status and (once graded) result of one submission."""
     job = submission.latest_job
+    if job is None:  # services.submission_create makes every submission with its first job
+        raise ValueError(f"submission {submission.pk} has no grading job")
     exercise = submission.revision.exercise
     override = submission.overrides.first()
     return {

@@ -29,7 +29,8 @@ from courseapp.api.services import (
 )
 from courseapp.api.throttling import ApiReadThrottle, ApiSubmitThrottle
 from courseapp.models import Exercise, Regrade
-from courseapp.services import gradebook, regrade
+from courseapp import selectors_gradebook as gradebook
+from courseapp.services import regrade
 
 ERROR = OpenApiResponse(s.ErrorSerializer)
 

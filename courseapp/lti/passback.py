@@ -28,7 +28,7 @@ from courseapp.lti.http import TimeoutSession
 from courseapp.lti.models import LineItem, LtiContext, LtiUser, Passback
 from courseapp.lti.tool_config import registration_for
 from courseapp.models import Exercise, Result
-from courseapp.services import gradebook
+from courseapp import selectors_gradebook as gradebook
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def _send(row: Passback) -> dict:
     ags = _ags_for(context)
     url = lineitem_url_for(context, exercise, ags)
     score = score_body(row, sub, grade)
-    ags.put_grade(score, AgsLineItem({"id": url}))  # type: ignore[typeddict-item]
+    ags.put_grade(score, AgsLineItem({"id": url}))
     return {"lineitem": url, **json.loads(score.get_value())}
 
 

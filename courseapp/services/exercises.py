@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from courseapp.models import Course, Exercise, ExerciseRevision
-from courseapp.services.engine import CATALOGUE, new_grader
+from courseapp.services.grader_runtime import CATALOGUE, new_grader
 from grader.exercise import Exercise as ExerciseSpec
 from grader.exercise import ExerciseError, load_exercise, load_misconceptions
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from courseapp.logs import log_context
 from courseapp.models import GradingJob, Result
-from courseapp.services.engine import get_grader, revision_folder
+from courseapp.services.grader_runtime import get_grader, revision_folder
 from courseapp.services.grade_events import final_grade_changed_on_commit
 from courseapp.services.jobs import job_deadline_s, job_enqueue, job_lock
 from grader.exercise import load_exercise

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from courseapp.celery import app as celery_app
 from courseapp.models import Exercise, ExerciseRevision, GradingJob, Regrade, Submission
+from grader.exercise import Limits
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ def job_time_limits(wall_s: float) -> tuple[int, int]:
     sandbox < soft < hard."""
     soft = math.ceil(wall_s) + int(settings.GRADING_SOFT_MARGIN_S)
     return soft, soft + int(settings.GRADING_HARD_MARGIN_S)
+
+
+# For a message sent without limits of its own: those of an exercise with the default sandbox limits.
+DEFAULT_TIME_LIMITS = job_time_limits(Limits().wall_s)
 
 
 def job_deadline_s(job: GradingJob) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -49,7 +49,7 @@ class ReconcileReport:
     resent_queued: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, list[int]]:
         return asdict(self)
 
     @property
@@ -57,7 +57,7 @@ class ReconcileReport:
         return len(self.requeued_running) + len(self.resent_queued) + len(self.failed)
 
 
-def _reconcile_one(job_id: int, now, report: ReconcileReport) -> None:
+def _reconcile_one(job_id: int, now: datetime, report: ReconcileReport) -> None:
     with transaction.atomic():
         job = job_lock(job_id)
         if job is None or job.is_finished:
@@ -95,7 +95,7 @@ def _reconcile_one(job_id: int, now, report: ReconcileReport) -> None:
             log.warning("reconcile: job %s queued too long; re-sent", job.pk, extra=ids)
 
 
-def reconcile_jobs(*, now=None, limit: int = 1000) -> ReconcileReport:
+def reconcile_jobs(*, now: datetime | None = None, limit: int = 1000) -> ReconcileReport:
     """One pass over unfinished jobs that may be lost (cheap: two indexed filters)."""
     now = now or timezone.now()
     report = ReconcileReport()

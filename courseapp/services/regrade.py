@@ -8,7 +8,7 @@ selectors_instructor.regrade_report.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
@@ -18,7 +18,7 @@ from courseapp.services.jobs import jobs_create_for_regrade
 
 
 @transaction.atomic
-def regrade_start(*, exercise: Exercise, actor: AbstractBaseUser | None, scope: str = Regrade.Scope.LATEST) -> Regrade:
+def regrade_start(*, exercise: Exercise, actor: User | None, scope: str = Regrade.Scope.LATEST) -> Regrade:
     """Queue a new grading of the exercise's submissions (each student's latest, or all) against its
     current revision. Submissions made against that revision, or already regraded against it, are
     left alone."""

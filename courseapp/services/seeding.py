@@ -3,27 +3,32 @@ and the bench. The grading path itself is tested elsewhere."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from courseapp.models import GradingJob, Result, Submission
+from courseapp.models import ExerciseRevision, GradingJob, Result, Submission
 
 
-def passed_check(name: str, points: float, visibility: str = "hidden") -> dict:
+def passed_check(name: str, points: float, visibility: str = "hidden") -> dict[str, Any]:
     return {"name": name, "score": points, "max_score": points, "status": "passed", "output": "",
             "visibility": visibility, "misconceptions": []}
 
 
-def failed_check(name: str, points: float, misconceptions=(), output: str = "", visibility: str = "hidden") -> dict:
+def failed_check(name: str, points: float, misconceptions: Iterable[str] = (), output: str = "",
+                 visibility: str = "hidden") -> dict[str, Any]:
     return {"name": name, "score": 0, "max_score": points, "status": "failed", "output": output,
             "visibility": visibility, "misconceptions": list(misconceptions)}
 
 
 @transaction.atomic
-def record_graded(*, user, revision, source: str, tests: list[dict], at: datetime | None = None,
-                  outcome: str | None = None, execution: dict | None = None) -> Submission:
+def record_graded(*, user: User, revision: ExerciseRevision, source: str, tests: list[dict[str, Any]],
+                  at: datetime | None = None, outcome: str | None = None,
+                  execution: dict[str, Any] | None = None) -> Submission:
     """A submission with a finished job and a result whose score is the sum of its checks."""
     score = sum(float(t.get("score", 0)) for t in tests)
     misconceptions = list(dict.fromkeys(m for t in tests for m in t.get("misconceptions", [])))
@@ -33,7 +38,7 @@ def record_graded(*, user, revision, source: str, tests: list[dict], at: datetim
     sub.created_at = at
     job = GradingJob.objects.create(submission=sub, revision=revision, status=GradingJob.Status.DONE, attempts=1,
                                     created_at=at, queued_at=at,
-                                    started_at=at, finished_at=at + timezone.timedelta(seconds=2))
+                                    started_at=at, finished_at=at + timedelta(seconds=2))
     Result.objects.create(
         job=job, score=score, max_score=revision.max_score, status="graded",
         outcome=outcome or ("ok" if abs(score - revision.max_score) < 1e-9 else "wrong"),
@@ -44,7 +49,8 @@ def record_graded(*, user, revision, source: str, tests: list[dict], at: datetim
 
 
 @transaction.atomic
-def record_result(*, user, revision, source: str, result: dict, at: datetime | None = None) -> Submission:
+def record_result(*, user: User, revision: ExerciseRevision, source: str, result: dict[str, Any],
+                  at: datetime | None = None) -> Submission:
     """A submission with a finished job and the given grader result (contracts.md §2 JSON)."""
     sub = Submission.objects.create(user=user, revision=revision, source=source)
     at = at or timezone.now()
@@ -52,8 +58,8 @@ def record_result(*, user, revision, source: str, result: dict, at: datetime | N
     sub.created_at = at
     job = GradingJob.objects.create(submission=sub, revision=revision, status=GradingJob.Status.DONE, attempts=1,
                                     created_at=at, queued_at=at,
-                                    started_at=at + timezone.timedelta(seconds=0.2),
-                                    finished_at=at + timezone.timedelta(seconds=1.5))
+                                    started_at=at + timedelta(seconds=0.2),
+                                    finished_at=at + timedelta(seconds=1.5))
     Result.objects.create(job=job, score=result["score"], max_score=revision.max_score, status=result["status"],
                           outcome=result["outcome"], output=result.get("output", ""), tests=result.get("tests", []),
                           misconceptions=result.get("misconceptions", []), execution=result.get("execution", {}),

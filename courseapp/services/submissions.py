@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from courseapp import idempotency
 from courseapp.models import Enrolment, Exercise, ExerciseRevision, Submission
-from courseapp.services import policies  # the module, not a name re-exported by the package
+from courseapp import policies
 from courseapp.services.jobs import job_create
 
 
@@ -34,7 +34,7 @@ def submission_validate(exercise: Exercise, source: str) -> ExerciseRevision:
 
 
 @transaction.atomic
-def submission_create(*, user: AbstractBaseUser, exercise: Exercise, source: str, token: str = "") -> Submission:
+def submission_create(*, user: User, exercise: Exercise, source: str, token: str = "") -> Submission:
     """Record what `user` handed in for the exercise's current revision and queue it for grading.
     `token` (the form's idempotency token): a form sent twice returns the first send's submission."""
     # Lock the student's enrolment row: two submissions at once cannot both pass the attempt and

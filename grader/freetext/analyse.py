@@ -68,7 +68,7 @@ def _gate_before_model(text: str, sentences: list[tuple[str, tx.SentenceKind]], 
         kinds = [k for _, k in sentences]
         for kind in ("code", "question", "praise", "filler"):
             if kind in kinds:
-                return kind  # type: ignore[return-value]
+                return kind
         return "filler"
     joined = " ".join(content)
     words = tx.prose_words(joined)

@@ -53,7 +53,7 @@ def precision_we_can_vouch_for(correct: int, released: int, z: float = 1.0) -> f
     p = correct / released
     centre = p + z * z / (2 * released)
     spread = z * ((p * (1 - p) + z * z / (4 * released)) / released) ** 0.5
-    return (centre - spread) / (1 + z * z / released)
+    return float((centre - spread) / (1 + z * z / released))
 
 
 def choose_threshold(outcomes: Sequence[Trial], target_precision: float, ceiling: float = 1.0) -> float:

@@ -74,7 +74,7 @@ def get_model() -> "SentenceTransformer":
                 try:  # a progress bar on stderr per worker start is noise in the logs
                     from transformers.utils import logging as hf_logging
 
-                    hf_logging.disable_progress_bar()
+                    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
                 except ImportError:
                     pass
                 _set_threads()

@@ -188,7 +188,6 @@ def _forward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[
 
 
 def _backward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
-    torch = st.torch
     handle = req["handle"]
     obj = st.objects[handle]
     out = st.last_output.get(handle)

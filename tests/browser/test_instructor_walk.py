@@ -8,7 +8,6 @@ import csv
 import io
 import re
 import shutil
-import time
 from io import StringIO
 from pathlib import Path
 
@@ -55,7 +54,7 @@ def login(page, url, username, password):
     page.click("button[type=submit]")
 
 
-def test_instructor_walkthrough(live_server, seeded, browser, tmp_path):
+def test_instructor_walkthrough(live_server, seeded, browser, tmp_path):  # noqa: F811 - browser is the imported fixture
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)

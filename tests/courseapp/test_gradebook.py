@@ -10,9 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courseapp.models import AuditEntry, ExercisePolicy, Extension, GradeOverride
-from courseapp.services import gradebook
+from courseapp import selectors_gradebook as gradebook
 from courseapp.services.instructor import grade_override
-from courseapp.services.seeding import record_graded
 from tests.courseapp.instructor_helpers import graded, make_instructor
 
 pytestmark = pytest.mark.django_db

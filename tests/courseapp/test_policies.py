@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courseapp.models import ExercisePolicy, Extension, Submission
-from courseapp.services import policies, submission_create
-from courseapp.services.policies import Window, late_factor, submission_gate, window_from
+from courseapp import policies
+from courseapp.services import submission_create
+from courseapp.policies import Window, late_factor, submission_gate, window_from
 from tests.courseapp.instructor_helpers import OK_SRC, graded
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=dt_tz.utc)

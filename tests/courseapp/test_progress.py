@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from courseapp import selectors, services
+from courseapp import charts, services
 from courseapp.models import GradingJob
 from tests.conftest import StandInGrader
 
@@ -51,7 +51,7 @@ def test_status_endpoint_reports_progress_text_while_running(world, enqueued, cl
 
 
 def test_curves_svg_renders_numbers_only() -> None:
-    svg = selectors.training_curves_svg({"curves": {"<script>": [1.0, 0.5], "plain": ["x", 2.0, float("nan")]}})
+    svg = charts.training_curves_svg({"curves": {"<script>": [1.0, 0.5], "plain": ["x", 2.0, float("nan")]}})
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert svg.count("<polyline") == 2
-    assert selectors.training_curves_svg({}) == "" and selectors.training_curves_svg({"curves": "nope"}) == ""
+    assert charts.training_curves_svg({}) == "" and charts.training_curves_svg({"curves": "nope"}) == ""

@@ -11,7 +11,7 @@ from django.urls import reverse
 from courseapp.models import Enrolment, GradingJob, Regrade, Result, Submission
 from courseapp.selectors_instructor import regrade_report
 from courseapp.services import exercise_sync, grading_job_run
-from courseapp.services.gradebook import gradebook_csv
+from courseapp.selectors_gradebook import gradebook_csv
 from courseapp.services.regrade import regrade_start
 from courseapp.signals import final_grade_changed
 from courseapp.services.seeding import record_graded
@@ -84,7 +84,7 @@ def test_regrade_latest_makes_new_jobs_on_the_same_submissions_and_keeps_the_old
     best = list(csv.reader(io.StringIO(gradebook_csv(w.course, "best"))))
     assert {r[2]: r[col] for r in best[2:]} == {"alice": "10", "bob": "2", "carol": "10"}  # bob's old 10 no longer counts
     # a regrade is not an attempt: alice still has made two
-    from courseapp.services import policies
+    from courseapp import policies
 
     assert policies.attempt_usage(w.code, w.alice)[0] == 2
     # a second regrade against the same revision has nothing to do

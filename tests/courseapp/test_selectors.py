@@ -3,7 +3,7 @@
 import pytest
 
 from courseapp import selectors, services
-from courseapp.models import GradingJob, Submission
+from courseapp.models import Submission
 from tests.conftest import StandInGrader, write_module_folder
 
 GOOD = "def f(x):\n    return x + x\n"

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from courseapp import services
 from courseapp.models import Exercise, ExerciseRevision, GradingJob, Result, Submission
-from courseapp.services import engine
+from courseapp.services import grader_runtime
 from courseapp.tasks import grade_submission
 from tests.conftest import StandInGrader
 
@@ -150,7 +150,7 @@ def test_grades_against_the_submissions_revision_not_the_folder_on_disk(world, q
     services.grading_job_run(job.pk, grader=grader)
     job.refresh_from_db()
     assert job.status == S.DONE
-    folder = engine.revision_folder(job.submission.revision)
+    folder = grader_runtime.revision_folder(job.submission.revision)
     assert (folder / "checks.py").read_text() == "CHECKS = []\n"
     assert (folder.parent / "misconceptions.toml").is_file()
 
@@ -158,7 +158,7 @@ def test_grades_against_the_submissions_revision_not_the_folder_on_disk(world, q
 def test_task_runs_the_service_with_the_process_grader(queued, monkeypatch):
     job = queued()
     grader = StandInGrader()
-    monkeypatch.setattr(engine, "_grader", grader)
+    monkeypatch.setattr(grader_runtime, "_grader", grader)
     grade_submission.apply(args=[job.pk])
     job.refresh_from_db()
     assert job.status == S.DONE and len(grader.calls) == 1
@@ -189,9 +189,9 @@ def test_lost_worker_leaves_the_job_for_redelivery(queued):
 
 def test_process_grader_is_created_once_and_closed(monkeypatch):
     made = []
-    monkeypatch.setattr(engine, "_grader", None)
-    monkeypatch.setattr(engine, "new_grader", lambda: made.append(StandInGrader()) or made[-1])
-    first = engine.get_grader()
-    assert engine.get_grader() is first and len(made) == 1
-    engine.close_grader()
-    assert first.closed and engine._grader is None
+    monkeypatch.setattr(grader_runtime, "_grader", None)
+    monkeypatch.setattr(grader_runtime, "new_grader", lambda: made.append(StandInGrader()) or made[-1])
+    first = grader_runtime.get_grader()
+    assert grader_runtime.get_grader() is first and len(made) == 1
+    grader_runtime.close_grader()
+    assert first.closed and grader_runtime._grader is None

@@ -1,7 +1,6 @@
 """Similarity: robust to renaming and reformatting, lower for an independent solution, ~0 for the starter."""
 
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model

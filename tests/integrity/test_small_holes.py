@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from courseapp import services
 from courseapp.models import Enrolment, ExercisePolicy, GradingJob, Regrade, Result, Submission
-from courseapp.services import gradebook
+from courseapp import selectors_gradebook as gradebook
 from grader.results import CheckResult, Execution, GradeResult, Outcome
 from tests.conftest import ROOT, StandInGrader
 

@@ -18,11 +18,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.contrib.auth.models import User
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from courseapp.csvsafe import safe_writer
 from courseapp.models import Course, Enrolment, Exercise, Extension, ExercisePolicy, GradeOverride, Result, Submission
-from courseapp.services import policies
+from courseapp import policies
 
 
 @dataclass
@@ -132,7 +133,7 @@ def cells(attempts: list[Attempt]) -> dict[tuple[int, int], Cell]:
     return out
 
 
-def course_students(course):
+def course_students(course: Course) -> QuerySet[User]:
     return (get_user_model().objects.filter(enrolments__course=course, enrolments__role=Enrolment.Role.STUDENT)
             .order_by("last_name", "first_name", "username"))
 
@@ -141,7 +142,7 @@ def _fmt(v: float | None) -> str:
     return "" if v is None else f"{v:.2f}".rstrip("0").rstrip(".")
 
 
-def gradebook_csv(course, mode: str = "final") -> str:
+def gradebook_csv(course: Course, mode: str = "final") -> str:
     """Canvas-style gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, one column per
     exercise, a 'Points Possible' row first. `mode` is best, latest or final."""
     if mode not in ("best", "latest", "final"):
@@ -154,7 +155,7 @@ def gradebook_csv(course, mode: str = "final") -> str:
     w = safe_writer(buf)  # no cell read as a formula (courseapp.csvsafe)
     w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
                + [f"{e.title} ({e.pk})" for e in exercises])
-    w.writerow(["    Points Possible", "", "", "", ""] + [_fmt(e.current_revision.max_score) for e in exercises])
+    w.writerow(["    Points Possible", "", "", "", ""] + [_fmt(e.current_revision.max_score if e.current_revision else None) for e in exercises])
     for s in students:
         name = f"{s.last_name}, {s.first_name}" if s.last_name else (s.get_full_name() or s.username)
         row = [name, s.pk, s.username, s.email or s.username, course.title]

@@ -1,4 +1,5 @@
-"""The worker's one Grader, and turning an exercise revision back into a folder to grade against.
+"""What grading needs at run time: the worker process's one Grader, and an exercise revision turned back into
+a folder to grade against. (The grading library itself is grader.engine.)
 
 A Grader keeps a warm sandbox pool, so each worker process creates one (lazily, on its first job)
 and reuses it; celery.py closes it when the process shuts down.

@@ -1,7 +1,9 @@
 """Exercise policies: the submission window, late credit, attempt and rate limits, hidden-check reveal.
 
-Pure arithmetic on a `Window` (the exercise's policy with the student's extension applied), so it is
-unit-tested without a database; `window_for` and `submission_gate_check` read the rows.
+The rules every layer applies (services to refuse a submission, selectors to count a grade, views to
+show what is left): pure arithmetic on a `Window` (the exercise's policy with the student's extension
+applied), unit-tested without a database, and the two reads that build one (`window_for`,
+`attempt_usage`). Changing a policy or granting an extension is a write: services.instructor.
 
 Rules:
 - no policy row, or empty fields: open now, no deadline, no limits;
@@ -19,8 +21,12 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
+
+from courseapp.models import Exercise, ExercisePolicy, Extension, GradingJob, Submission
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class Window:
 DEFAULT = Window()
 
 
-def window_from(policy, extension=None) -> Window:
+def window_from(policy: ExercisePolicy | None, extension: Extension | None = None) -> Window:
     """The Window for a policy row (or None) and an optional Extension row."""
     if policy is None:
         base = DEFAULT
@@ -118,72 +124,24 @@ def reveal_hidden(window: Window, now: datetime) -> bool:
 
 # ---- database reads --------------------------------------------------------------------------
 
-def window_for(exercise, user) -> Window:
+def window_for(exercise: Exercise, user: User) -> Window:
     """The Window for one student on one exercise (2 queries)."""
-    from courseapp.models import Extension, ExercisePolicy
-
     policy = ExercisePolicy.objects.filter(exercise=exercise).first()
     extension = Extension.objects.filter(exercise=exercise, user=user).first() if policy else None
     return window_from(policy, extension)
 
 
-def student_attempts(exercise, user):
+def student_attempts(exercise: Exercise, user: User) -> QuerySet[Submission]:
     """The student's own submissions to the exercise (each one attempt, however often it was graded)."""
-    from courseapp.models import Submission
-
     return Submission.objects.filter(user=user, revision__exercise=exercise)
 
 
-def attempt_usage(exercise, user) -> tuple[int, datetime | None]:
+def attempt_usage(exercise: Exercise, user: User) -> tuple[int, datetime | None]:
     """(attempts used, when the last submission was made). A submission whose job failed (the
     grader's fault, never the student's) does not use up an attempt; it still counts for the rate."""
-    from django.db.models import Count, Exists, Max, OuterRef
-
-    from courseapp.models import GradingJob
-
     # Its first grading (not a regrade) failed: a regrade that fails later gives nothing back.
     first_grading_failed = GradingJob.objects.filter(submission=OuterRef("pk"), regrade__isnull=True,
                                                      status=GradingJob.Status.FAILED)
     agg = student_attempts(exercise, user).aggregate(
         n=Count("id", filter=~Exists(first_grading_failed)), last=Max("created_at"))
     return agg["n"], agg["last"]
-
-
-def policy_save(*, exercise, actor, data: dict) -> "object":
-    """Create or change an exercise's policy and write the audit entry."""
-    from courseapp.models import AuditEntry, ExercisePolicy
-
-    fields = ("opens_at", "due_at", "late_until", "late_credit", "max_attempts", "min_seconds_between", "reveal_hidden")
-    policy = ExercisePolicy.objects.filter(exercise=exercise).first()
-    before = {f: _jsonable(getattr(policy, f)) for f in fields} if policy else {}
-    if policy is None:
-        policy = ExercisePolicy(exercise=exercise)
-    for f in fields:
-        if f in data:
-            setattr(policy, f, data[f])
-    if policy.due_at and policy.late_until and policy.late_until < policy.due_at:
-        raise ValidationError("The late window must end after the due date.")
-    if policy.opens_at and policy.due_at and policy.due_at < policy.opens_at:
-        raise ValidationError("The due date must be after the opening date.")
-    if not 0.0 <= policy.late_credit <= 1.0:
-        raise ValidationError("Late credit is a fraction between 0 and 1.")
-    policy.save()
-    AuditEntry.objects.create(course_id=exercise.course_id, actor=actor, action="policy",
-                              target=exercise.slug, before=before,
-                              after={f: _jsonable(getattr(policy, f)) for f in fields})
-    return policy
-
-
-def extension_grant(*, exercise, user, actor, due_at, late_until=None, reason: str = ""):
-    from courseapp.models import AuditEntry, Extension
-
-    ext, _ = Extension.objects.update_or_create(
-        exercise=exercise, user=user, defaults={"due_at": due_at, "late_until": late_until, "created_by": actor})
-    AuditEntry.objects.create(course_id=exercise.course_id, actor=actor, action="extension",
-                              target=f"{exercise.slug} / {user.get_username()}", reason=reason,
-                              after={"due_at": _jsonable(due_at), "late_until": _jsonable(late_until)})
-    return ext
-
-
-def _jsonable(v):
-    return v.isoformat() if isinstance(v, datetime) else v
