@@ -57,11 +57,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "courseapp.apps.CourseappConfig",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "courseapp.api.apps.ApiConfig",
+    "courseapp.lti.apps.LtiConfig",
 ]
 
 MIDDLEWARE = [
     "courseapp.metrics.HealthzMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before the session middleware: it adjusts the cookies and framing headers set after it (LTI sessions only).
+    "courseapp.lti.middleware.LtiFramingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -112,6 +119,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The grading workers' own database role (`manage.py create_db_roles`, run by compose's setup job):
+# SELECT on the course data except what is hidden, and only these writes.
+GRADER_DB_ROLE = os.environ.get("GRADER_DB_ROLE", "courseapp_grader")
+GRADER_DB_WRITES = {
+    "courseapp.Result": ["INSERT"],  # the grade
+    "courseapp.GradingJob": ["UPDATE"],  # status, attempts, progress
+    "lti.Passback": ["INSERT", "UPDATE"],  # the LTI outbox row a grade change marks due
+}
+GRADER_DB_HIDDEN = ["auth.User.password", "sessions.Session", "api.ApiToken", "lti.ToolKey", "admin.LogEntry"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -178,7 +194,16 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 5
 # Login throttling (courseapp.security): failed logins per username and per address.
 LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "8"))
 LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", "900"))
+# Failures allowed per (address, username) before the back-off starts, and per address alone.
+LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("LOGIN_MAX_FAILURES_PER_IP", "50"))
+# The wait after each failure past the limit: BASE x 2^k seconds, at most MAX.
+LOGIN_BACKOFF_BASE_S = int(os.environ.get("LOGIN_BACKOFF_BASE_S", "30"))
+LOGIN_BACKOFF_MAX_S = int(os.environ.get("LOGIN_BACKOFF_MAX_S", "900"))
+# Proxies in front of Django that append the peer's address to X-Forwarded-For (0: none, the header
+# is ignored). The client address is the hop that many from the right. The older
+# LOGIN_THROTTLE_TRUST_FORWARDED_FOR=1 means one proxy.
 LOGIN_THROTTLE_TRUST_FORWARDED_FOR = env_bool("LOGIN_THROTTLE_TRUST_FORWARDED_FOR", False)
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1" if LOGIN_THROTTLE_TRUST_FORWARDED_FOR else "0"))
 LOGIN_THROTTLE_CACHE = "default"
 
 # Structured logs (LOG_FORMAT=json, the default): one JSON object per line on stderr, carrying the
@@ -300,4 +325,54 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": RECONCILE_INTERVAL_S,
         "options": {"queue": MAINTENANCE_QUEUE, "expires": RECONCILE_INTERVAL_S},
     },
+}
+
+# The token API (courseapp/api, /api/v1/): `Authorization: Bearer <token>`, JSON only (no browsable
+# API: its pages need inline scripts the CSP forbids), per-user request rates in the shared cache.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "courseapp.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "api": os.environ.get("API_THROTTLE_RATE", "300/min"),
+        "api_submit": os.environ.get("API_SUBMIT_THROTTLE_RATE", "30/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Residual networks grading API",
+    "DESCRIPTION": "Submit work, follow its grading and read results; instructors list submissions, "
+                   "export grades and start regrades. Authenticate with `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# ---- LTI 1.3 (courseapp.lti) -------------------------------------------------------------------
+# The site's public base URL (https://grader.example.edu): the tool's URLs given to platforms and
+# printed by lti_add_platform are built on it; unset, on the request's host (or printed as paths).
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
+LTI_CACHE = "default"  # OIDC state and nonces (shared by every web process: Redis when REDIS_URL is set)
+LTI_NONCE_TTL_S = int(os.environ.get("LTI_NONCE_TTL_S", "600"))  # a login must come back within this
+LTI_PLATFORM_KEYS_CACHE_S = int(os.environ.get("LTI_PLATFORM_KEYS_CACHE_S", "300"))
+LTI_HTTP_TIMEOUT_S = float(os.environ.get("LTI_HTTP_TIMEOUT_S", "15"))
+# Grade passback: a refused send is retried after BACKOFF_S, doubling up to BACKOFF_MAX_S, forever;
+# the periodic drain sends whatever is due every INTERVAL_S. A send holds its row for LEASE_S.
+LTI_PASSBACK_BACKOFF_S = float(os.environ.get("LTI_PASSBACK_BACKOFF_S", "10"))
+LTI_PASSBACK_BACKOFF_MAX_S = float(os.environ.get("LTI_PASSBACK_BACKOFF_MAX_S", "900"))
+LTI_PASSBACK_INTERVAL_S = float(os.environ.get("LTI_PASSBACK_INTERVAL_S", "60"))
+LTI_PASSBACK_LEASE_S = int(os.environ.get("LTI_PASSBACK_LEASE_S", "120"))
+CELERY_TASK_ROUTES.update({"lti.passback_send": {"queue": MAINTENANCE_QUEUE},
+                           "lti.passback_drain": {"queue": MAINTENANCE_QUEUE}})
+CELERY_BEAT_SCHEDULE["lti-passback-drain"] = {
+    "task": "lti.passback_drain",
+    "schedule": LTI_PASSBACK_INTERVAL_S,
+    "options": {"queue": MAINTENANCE_QUEUE, "expires": LTI_PASSBACK_INTERVAL_S},
 }

@@ -11,9 +11,11 @@ urlpatterns = [
     path("submissions/<int:submission_id>/status.json", views.submission_status, name="submission-status"),
     path("submissions/<int:submission_id>/feedback/", views.submission_feedback, name="submission-feedback"),
     path("instructor/", include("courseapp.urls_instructor")),
+    path("", include("courseapp.api.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("lti/", include("courseapp.lti.urls")),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("healthz", metrics.healthz_view, name="healthz"),
 ]

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from courseapp import quiz, selectors, services
+from courseapp import idempotency, quiz, selectors, services
 from courseapp.forms import SubmissionForm
 from courseapp.models import Exercise, Submission
 from courseapp.rendering import render_markdown
@@ -39,6 +39,7 @@ def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionFor
         "is_quiz": is_quiz,
         "quiz_items": _quiz_items(request.user, exercise, form) if is_quiz else None,
         "quiz_attempt": quiz.quiz_attempt_number(request.user, exercise) if is_quiz else None,
+        "submit_token": idempotency.new_token(),
         "exercise": exercise,
         "revision": exercise.current_revision,
         "prompt_html": render_markdown(exercise.current_revision.prompt),
@@ -113,6 +114,9 @@ def _submitted_at(submission: Submission):
 def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
     exercise = selectors.exercise_get_for_user(request.user, slug)
     if request.method == "POST":
+        token = request.POST.get(idempotency.FIELD, "")
+        if (earlier := idempotency.submission_for_token(request.user, token)) is not None:
+            return redirect("submission-detail", submission_id=earlier.pk)  # the same form sent again
         data = request.POST
         stale = None
         if exercise.kind == Exercise.Kind.QUIZ:  # the answers become one JSON submission
@@ -127,7 +131,7 @@ def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
         elif form.is_valid():
             try:
                 submission = services.submission_create(
-                    user=request.user, exercise=exercise, source=form.cleaned_data["source"]
+                    user=request.user, exercise=exercise, source=form.cleaned_data["source"], token=token
                 )
             except ValidationError as exc:
                 form.add_error("source", exc)

@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from courseapp import charts, selectors
+from courseapp.forms import PolicyForm, RegradeForm, form_errors
 from courseapp import selectors_instructor as sel
 from courseapp.models import AuditEntry, Exercise, ExercisePolicy, Extension, Regrade
 from courseapp.services import gradebook, instructor, policies, regrade
@@ -158,20 +159,23 @@ def exercise_settings(request: HttpRequest, course: str, slug: str) -> HttpRespo
                                          late_until=_dt(request.POST.get("ext_late_until", "")),
                                          reason=request.POST.get("reason", ""))
             else:
-                max_attempts = request.POST.get("max_attempts", "").strip()
+                form = PolicyForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationError(form_errors(form))
                 policies.policy_save(exercise=ex, actor=request.user, data={
                     "opens_at": _dt(request.POST.get("opens_at", "")),
                     "due_at": _dt(request.POST.get("due_at", "")),
                     "late_until": _dt(request.POST.get("late_until", "")),
-                    "late_credit": float(request.POST.get("late_credit") or 1),
-                    "max_attempts": int(max_attempts) if max_attempts else None,
-                    "min_seconds_between": int(request.POST.get("min_seconds_between") or 0),
-                    "reveal_hidden": request.POST.get("reveal_hidden") or "never",
+                    **form.policy_values(),
                 })
         except (ValidationError, ValueError) as exc:
             error = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         else:
             return redirect("instructor-exercise", course=c.slug, slug=ex.slug)
+    return _exercise_settings_page(request, c, ex, error)
+
+
+def _exercise_settings_page(request: HttpRequest, c, ex, error: str) -> HttpResponse:
     policy = ExercisePolicy.objects.filter(exercise=ex).first()
     return render(request, "courseapp/instructor/exercise.html", {
         "course": c, "exercise": ex, "policy": policy, "error": error,
@@ -188,7 +192,13 @@ def exercise_settings(request: HttpRequest, course: str, slug: str) -> HttpRespo
 def regrade_start(request: HttpRequest, course: str, slug: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     ex = sel.exercise_for_course(c, slug)
-    r = regrade.regrade_start(exercise=ex, actor=request.user, scope=request.POST.get("scope", "latest"))
+    form = RegradeForm({"scope": request.POST.get("scope", "latest")})
+    if not form.is_valid():
+        return _exercise_settings_page(request, c, ex, form_errors(form))
+    try:
+        r = regrade.regrade_start(exercise=ex, actor=request.user, scope=form.cleaned_data["scope"])
+    except ValidationError as exc:
+        return _exercise_settings_page(request, c, ex, " ".join(exc.messages))
     return redirect("instructor-regrade", course=c.slug, regrade_id=r.pk)
 
 

@@ -13,7 +13,6 @@ Everything here is a fixed number of queries, whatever the number of students an
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
+from courseapp.csvsafe import safe_writer
 from courseapp.models import Enrolment, Exercise, Extension, ExercisePolicy, GradeOverride, Submission
 from courseapp.services import policies
 
@@ -167,7 +167,7 @@ def gradebook_csv(course, mode: str = "final") -> str:
     students = list(course_students(course))
     grid = cells(attempts_for_course(course))
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = safe_writer(buf)  # no cell read as a formula (courseapp.csvsafe)
     w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
                + [f"{e.title} ({e.pk})" for e in exercises])
     w.writerow(["    Points Possible", "", "", "", ""] + [_fmt(e.current_revision.max_score) for e in exercises])
@@ -197,7 +197,7 @@ def submissions_csv(course) -> str:
         .order_by("created_at", "id")
     )
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = safe_writer(buf)  # no cell read as a formula (courseapp.csvsafe)
     w.writerow(["submission_id", "student", "exercise", "revision", "submitted_at", "regrade_of", "status",
                 "outcome", "score", "max_score", "late", "late_factor", "adjusted_score", "override",
                 "override_reason", "final_score", "failed_checks", "misconceptions"])

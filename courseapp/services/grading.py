@@ -80,7 +80,9 @@ def _start(job_id: int, *, redelivered: bool = False) -> GradingJob | None:
 
 def grading_job_record(job_id: int, grade: "GradeResult") -> Result | None:
     """Store the grade and mark the job done, unless another run finished it first."""
-    data = grade.to_json()
+    from courseapp.sanitize import safe_grade_data
+
+    data = safe_grade_data(grade.to_json())  # capped, no NUL: Postgres refuses NUL in text and jsonb
     with transaction.atomic():
         job = _locked(job_id)
         if job is None or job.status != Status.RUNNING or Result.objects.filter(job=job).exists():

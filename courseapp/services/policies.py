@@ -135,9 +135,14 @@ def student_attempts(exercise, user):
 
 
 def attempt_usage(exercise, user) -> tuple[int, datetime | None]:
-    from django.db.models import Count, Max
+    """(attempts used, when the last submission was made). A submission whose job failed (the
+    grader's fault, never the student's) does not use up an attempt; it still counts for the rate."""
+    from django.db.models import Count, Max, Q
 
-    agg = student_attempts(exercise, user).aggregate(n=Count("id"), last=Max("created_at"))
+    from courseapp.models import GradingJob
+
+    agg = student_attempts(exercise, user).aggregate(
+        n=Count("id", filter=~Q(job__status=GradingJob.Status.FAILED)), last=Max("created_at"))
     return agg["n"], agg["last"]
 
 

@@ -60,12 +60,17 @@ def grading_job_enqueue(job: GradingJob, *, countdown: float = 0) -> None:
 
 
 @transaction.atomic
-def submission_create(*, user, exercise: Exercise, source: str) -> Submission:
-    """Record what `user` handed in for the exercise's current revision and queue it for grading."""
+def submission_create(*, user, exercise: Exercise, source: str, token: str = "") -> Submission:
+    """Record what `user` handed in for the exercise's current revision and queue it for grading.
+    `token` (the form's idempotency token): a form sent twice returns the first send's submission."""
+    from courseapp import idempotency
+
     # Lock the student's enrolment row: two submissions at once cannot both pass the attempt and
     # rate limits below.
     if not Enrolment.objects.select_for_update().filter(user=user, course_id=exercise.course_id).exists():
         raise PermissionDenied("not enrolled in this course")
+    if (earlier := idempotency.submission_for_token(user, token)) is not None:
+        return earlier
     submission_validate(exercise, source)
     from courseapp.services import policies
 
@@ -77,4 +82,5 @@ def submission_create(*, user, exercise: Exercise, source: str) -> Submission:
         queue=settings.GRADING_QUEUES.get(exercise.queue, settings.CELERY_TASK_DEFAULT_QUEUE),
     )
     grading_job_enqueue(job)
+    idempotency.remember_token(user, token, submission)
     return submission
