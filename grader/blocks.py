@@ -169,10 +169,41 @@ def _layout(specs: Sequence[tuple[str, Shape]]) -> str:
     return ", ".join(f"{n} {list(s)}" for n, s in specs) or "(none)"
 
 
-def _leaves(layers: Sequence[dict[str, Any]]) -> list[tuple[str, tuple[tuple[str, Any], ...]]]:
-    """The layers that compute something (own parameters or buffers, or pool), without their names."""
-    return [(str(entry["type"]), tuple(sorted((k, repr(v)) for k, v in entry["config"].items())))
-            for entry in layers if entry["params"] or entry["buffers"] or "Pool" in str(entry["type"])]
+_SPATIAL = ("kernel_size", "stride", "padding", "dilation", "output_size")
+
+
+def _config(entry: dict[str, Any]) -> dict[str, Any]:
+    """A layer's configuration in one spelling: 3 and (3, 3) alike, padding='same'/'valid' as numbers."""
+    config = {k: v for k, v in entry["config"].items() if k != "inplace"}
+    for key in _SPATIAL:
+        value = config.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            config[key] = [value, value]
+    kernel = config.get("kernel_size")
+    if isinstance(kernel, list) and config.get("padding") in ("same", "valid"):
+        dilation: list[Any] = config["dilation"] if isinstance(config.get("dilation"), list) else [1] * len(kernel)
+        config["padding"] = ([d * (k - 1) // 2 for k, d in zip(kernel, dilation)] if config["padding"] == "same"
+                             else [0] * len(kernel))
+    return config
+
+
+Leaf = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _leaves(layers: Sequence[dict[str, Any]]) -> tuple[list[Leaf], list[Leaf]]:
+    """The layers that own parameters or buffers, and the pooling layers, as (type, configuration)
+    without their names (names are free)."""
+    def leaf(entry: dict[str, Any]) -> Leaf:
+        return str(entry["type"]), tuple(sorted((k, repr(v)) for k, v in _config(entry).items()))
+    return ([leaf(e) for e in layers if e["params"] or e["buffers"]],
+            [leaf(e) for e in layers if "Pool" in str(e["type"]) and not (e["params"] or e["buffers"])])
+
+
+def _same_layers(got: tuple[list[Leaf], list[Leaf]], exp: tuple[list[Leaf], list[Leaf]]) -> bool:
+    """Same layers, configured alike, when the student built the same kinds of layers (a functional
+    submission with raw Parameters is judged by its numbers instead); no pooling the reference lacks."""
+    kinds_match = [t for t, _ in got[0]] == [t for t, _ in exp[0]]
+    return (not kinds_match or got[0] == exp[0]) and all(p in exp[1] for p in got[1])
 
 
 def _specs_of(module: nn.Module) -> tuple[list[tuple[str, Shape]], list[Shape]]:
@@ -248,10 +279,7 @@ class Block:
         layers = student.describe()
         got_leaves, exp_leaves = _leaves(layers), _leaves(describe_module(ref))
         shapes_ok = [s for _, s in got_p] == [s for _, s in exp_p] and got_b == exp_b
-        # Layer configuration is compared when the student built the same kinds of layers (a
-        # functional submission with raw Parameters is judged by its numbers instead).
-        kinds_match = [t for t, _ in got_leaves if "Pool" not in t] == [t for t, _ in exp_leaves if "Pool" not in t]
-        if shapes_ok and (not kinds_match or got_leaves == exp_leaves):
+        if shapes_ok and _same_layers(got_leaves, exp_leaves):
             return "", []
         detail = f"Expected parameters (in registration order): {_layout(exp_p)}.\nYours: {_layout(got_p)}."
         for mistake in self._mistake_order(ctx):
@@ -261,7 +289,7 @@ class Block:
             m_p, m_b = _specs_of(module)
             m_leaves = _leaves(describe_module(module))
             if ([s for _, s in m_p] == [s for _, s in got_p] and m_b == got_b
-                    and (not kinds_match or m_leaves == got_leaves)):
+                    and _same_layers(got_leaves, m_leaves) and _same_layers(m_leaves, got_leaves)):
                 if shapes_ok:
                     detail = self._leaf_difference(layers, describe_module(ref))
                 return f"Your {self.what}'s layers do not match the specification.\n{detail}", [mistake.misconception]
@@ -296,8 +324,8 @@ class Block:
         for a, b in zip(g, x):
             if a["type"] != b["type"]:
                 return f"Your layer '{a['name']}' is a {a['type']}; the specification has a {b['type']} there."
-            diff = [f"{k}={a['config'].get(k)!r} (expected {v!r})" for k, v in b["config"].items()
-                    if a["config"].get(k) != v]
+            ca, cb = _config(a), _config(b)
+            diff = [f"{k}={ca.get(k)!r} (expected {v!r})" for k, v in cb.items() if ca.get(k) != v]
             if diff:
                 return f"Your layer '{a['name']}' ({a['type']}) has {', '.join(diff)}."
         extra = [e["name"] for e in g[len(x):]]
@@ -308,9 +336,10 @@ class Block:
         g = [e for e in got if e["params"] or e["buffers"] or "Pool" in str(e["type"])]
         x = [e for e in exp if e["params"] or e["buffers"] or "Pool" in str(e["type"])]
         for a, b in zip(g, x):
-            if a["config"] == b["config"]:
+            ca, cb = _config(a), _config(b)
+            if ca == cb:
                 continue
-            keys = {k for k, v in b["config"].items() if a["config"].get(k) != v}
+            keys = {k for k, v in cb.items() if ca.get(k) != v}
             if "BatchNorm" in str(a["type"]):
                 return "batchnorm_config"
             if keys == {"padding"}:
