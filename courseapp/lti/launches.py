@@ -195,6 +195,7 @@ class AcceptedLaunch:
         return self.role == Enrolment.Role.INSTRUCTOR
 
 
+@transaction.atomic
 def launch_accept(platform: Platform, claims: Mapping[str, Any]) -> AcceptedLaunch:
     """Everything a checked launch (resource link or deep linking) sets up here."""
     role = role_from(claims.get(ROLES_CLAIM))

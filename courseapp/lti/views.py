@@ -107,11 +107,11 @@ def launch(request: HttpRequest) -> HttpResponse:
         accepted = launch_accept(platform, claims)
     except LaunchRefused as exc:
         return _refused(request, str(exc), status=403)
+    if is_deep_link and not accepted.is_staff:
+        return _refused(request, "Only instructors can place exercises in a course.", status=403)
     login(request, accepted.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[SESSION_KEY] = accepted.frame_origins
     if is_deep_link:
-        if not accepted.is_staff:
-            return _refused(request, "Only instructors can place exercises in a course.", status=403)
         request.session[DEEP_LINK_SESSION_KEY] = message_launch.get_launch_id()
         exercises = Exercise.objects.filter(course=accepted.context.course,
                                             current_revision__isnull=False).select_related("current_revision")
