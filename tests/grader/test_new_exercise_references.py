@@ -146,7 +146,8 @@ def copy_into(src, dst):
 
 def compare(ref, other, x, atol=1e-4):
     for train in (True, False):
-        ref.train(train); other.train(train)
+        ref.train(train)
+        other.train(train)
         for m in (ref, other):
             m.zero_grad(set_to_none=True)
         xa = x.clone().requires_grad_(True)
@@ -154,7 +155,8 @@ def compare(ref, other, x, atol=1e-4):
         ya, yb = ref(xa), other(xb)
         torch.testing.assert_close(yb, ya, atol=atol, rtol=1e-4)
         g = torch.randn_like(ya)
-        ya.backward(g); yb.backward(g)
+        ya.backward(g)
+        yb.backward(g)
         torch.testing.assert_close(xb.grad, xa.grad, atol=atol, rtol=1e-4)
         for pa, pb in zip(ref.parameters(), other.parameters()):
             assert pa.grad is not None and pb.grad is not None
