@@ -26,6 +26,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader.engine import Grader
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +53,7 @@ def copy_with_seeds(dst_root: Path, init_seed: int, data_seed: int) -> Path:
     return dst
 
 
-def grade(grader, folder: Path) -> tuple[float, dict]:  # type: ignore[no-untyped-def]
+def grade(grader: Grader, folder: Path) -> tuple[float, dict[str, Any]]:
     from grader.exercise import load_exercise
 
     exercise = load_exercise(folder)

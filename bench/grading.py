@@ -22,6 +22,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.engine import Grader
+    from grader.exercise import Exercise
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +49,7 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
-def time_grades(grader, exercise, data: bytes, rounds: int) -> list[float]:  # type: ignore[no-untyped-def]
+def time_grades(grader: Grader, exercise: Exercise, data: bytes, rounds: int) -> list[float]:
     out = []
     for _ in range(rounds):
         t = time.perf_counter()
@@ -83,7 +88,7 @@ def cli_per_file_ms(path: Path, n: int) -> float:
     return (many - one) / n * 1000  # the marginal cost of one more file in the same call
 
 
-def _worker(n: int, device: str, start: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _worker(n: int, device: str, start: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]  # mp.Queue is generic only in the stubs
     from grader.engine import Grader
     from grader.exercise import load_exercise
 
@@ -133,7 +138,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     exercise = load_exercise(EXERCISE)
-    floor_grader = Grader(device=args.device, pool=InProcessPool(args.device))  # type: ignore[arg-type]
+    floor_grader = Grader(device=args.device, pool=InProcessPool(args.device))  # type: ignore[arg-type]  # a duck-typed in-process pool
     pool_grader = Grader(device=args.device, dedicated=True)  # as a worker is
     print(f"device: {pool_grader.device}")
     t = time.perf_counter()

@@ -59,7 +59,7 @@ def check(name: str, *, points: float = 1.0, visibility: str = "hidden") -> Call
         raise ValueError(f"visibility must be visible, hidden or after_due_date, not {visibility!r}")
 
     def deco(fn: Callable[[Context], None]) -> Callable[[Context], None]:
-        fn.__check__ = CheckSpec(name, float(points), visibility, fn, fn.__code__.co_firstlineno)  # type: ignore[attr-defined]
+        fn.__check__ = CheckSpec(name, float(points), visibility, fn, fn.__code__.co_firstlineno)  # type: ignore[attr-defined]  # a marker attribute on a function object
         return fn
 
     return deco

@@ -129,7 +129,7 @@ def _read(data: bytes, max_bytes: int) -> list[_Cell]:
         raise NotebookError(f"The notebook uses format version {raw['nbformat']}; save it with a current "
                             f"Jupyter (format 4).")
     try:
-        nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
+        nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]  # nbformat ships no annotations
         nbformat.validate(nb)
     except Exception as exc:  # noqa: BLE001 - nbformat raises several unrelated types for a bad file
         detail = str(exc).split("\n", 1)[0][:200]

@@ -243,7 +243,7 @@ def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path
             proc.kill()
             pytest.fail("the celery worker did not start:\n" + log_path.read_text(errors="replace")[-4000:])
         time.sleep(0.2)
-    proc.log_path = log_path  # type: ignore[attr-defined]
+    proc.log_path = log_path  # type: ignore[attr-defined]  # the log path rides on the Popen object for the fixtures
     yield proc
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -254,6 +254,23 @@ def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path
     log.close()
     if settings.REDIS_KEY_PREFIX:
         _forget_queued_messages(redis.Redis.from_url(settings.REDIS_URL), settings.REDIS_KEY_PREFIX)
+
+
+def capture_grading_sends(monkeypatch, record) -> None:
+    """Send no grading task (courseapp.services.jobs sends it by name through the Celery app): call
+    record(args, options) instead. Every other task (an LTI passback, say) goes out as usual."""
+    from courseapp.celery import app
+    from courseapp.services.jobs import GRADE_TASK
+
+    real_send_task = app.send_task
+
+    def send_task(name, args=None, kwargs=None, **options):
+        if name != GRADE_TASK:
+            return real_send_task(name, args=args, kwargs=kwargs, **options)
+        record(args, options)
+        return None
+
+    monkeypatch.setattr(app, "send_task", send_task)
 
 
 def wait_for_job(submission_id: int, timeout: float = 180.0, worker=None):

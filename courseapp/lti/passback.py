@@ -109,7 +109,7 @@ def _ags_for(context: LtiContext, lineitem_url: str | None = None) -> Assignment
     service_data = {"scope": list(context.ags_scopes), "lineitems": context.lineitems_url}
     if lineitem_url:
         service_data["lineitem"] = lineitem_url
-    return AssignmentsGradesService(connector, service_data)  # type: ignore[arg-type]
+    return AssignmentsGradesService(connector, service_data)  # type: ignore[arg-type]  # pylti1p3 types service_data as a TypedDict we fill from JSON
 
 
 def lineitem_url_for(context: LtiContext, exercise: Exercise, ags: AssignmentsGradesService) -> str:

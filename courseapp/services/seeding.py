@@ -25,27 +25,18 @@ def failed_check(name: str, points: float, misconceptions: Iterable[str] = (), o
             "visibility": visibility, "misconceptions": list(misconceptions)}
 
 
-@transaction.atomic
 def record_graded(*, user: User, revision: ExerciseRevision, source: str, tests: list[dict[str, Any]],
                   at: datetime | None = None, outcome: str | None = None,
                   execution: dict[str, Any] | None = None) -> Submission:
     """A submission with a finished job and a result whose score is the sum of its checks."""
     score = sum(float(t.get("score", 0)) for t in tests)
     misconceptions = list(dict.fromkeys(m for t in tests for m in t.get("misconceptions", [])))
-    sub = Submission.objects.create(user=user, revision=revision, source=source)
-    at = at or timezone.now()
-    Submission.objects.filter(pk=sub.pk).update(created_at=at)
-    sub.created_at = at
-    job = GradingJob.objects.create(submission=sub, revision=revision, status=GradingJob.Status.DONE, attempts=1,
-                                    created_at=at, queued_at=at,
-                                    started_at=at, finished_at=at + timedelta(seconds=2))
-    Result.objects.create(
-        job=job, score=score, max_score=revision.max_score, status="graded",
-        outcome=outcome or ("ok" if abs(score - revision.max_score) < 1e-9 else "wrong"),
-        output="All checks passed." if not misconceptions and score >= revision.max_score else "Some checks failed.",
-        tests=tests, misconceptions=misconceptions,
-        execution=execution or {"wall_s": 1.2, "cpu_s": 1.0, "device": "cpu", "peak_rss_mb": 180.0})
-    return sub
+    full = abs(score - revision.max_score) < 1e-9
+    return record_result(user=user, revision=revision, source=source, at=at, result={
+        "score": score, "status": "graded", "outcome": outcome or ("ok" if full else "wrong"),
+        "output": "All checks passed." if not misconceptions and full else "Some checks failed.",
+        "tests": tests, "misconceptions": misconceptions,
+        "execution": execution or {"wall_s": 1.2, "cpu_s": 1.0, "device": "cpu", "peak_rss_mb": 180.0}})
 
 
 @transaction.atomic

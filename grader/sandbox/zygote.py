@@ -45,7 +45,7 @@ def _warm_torch(device: str) -> None:
     # trusted side's (grader.engine.use_small_tensor_kernels says why; not imported here, so the
     # sandbox never holds the grading engine's modules).
     # (torch types the attribute as its ContextProp descriptor, whose setter takes a bool.)
-    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # a ContextProp descriptor whose setter takes a bool
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:

@@ -19,17 +19,15 @@ from courseapp.models import GradeOverride, GradingJob, Regrade, Submission
 from courseapp.services import exercise_sync, grading_job_run
 from tests.browser.test_student_loop import CHROMIUM, CHROMIUM_ARGS  # noqa: F401
 from tests.browser.test_student_loop import browser  # noqa: F401  (the fixture)
-from tests.conftest import EXERCISES, IDENTITY_BLOCK, StandInGrader
+from tests.conftest import EXERCISES, IDENTITY_BLOCK, StandInGrader, capture_grading_sends
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def seeded(tmp_path, settings, monkeypatch):
-    from courseapp.celery import app
-
     sent = []
-    monkeypatch.setattr(app, "send_task", lambda name, args=None, **kw: sent.append(args[0]))
+    capture_grading_sends(monkeypatch, lambda args, options: sent.append(args[0]))
     settings.EXERCISE_CACHE_DIR = tmp_path / "exercise-cache"
     root = tmp_path / "exercises"
     root.mkdir()

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 
 from courseapp.models import Course, Enrolment, Exercise
 from courseapp.services import exercise_sync
-from tests.conftest import StandInGrader, write_freetext_folder, write_module_folder
+from tests.conftest import StandInGrader, capture_grading_sends, write_freetext_folder, write_module_folder
 
 
 @pytest.fixture(autouse=True)
@@ -49,19 +49,16 @@ def world(db, settings, exercises_root) -> World:
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """Capture what would be sent to Celery instead of sending it (services.jobs sends the grading
-    task by name through the app; any other task name here is a bug)."""
+    """Capture the grading tasks that would be sent to Celery instead of sending them."""
     sent: list[dict] = []
-    from courseapp.celery import app
     from courseapp.services.jobs import GRADE_TASK
     from courseapp.tasks import grade_submission
 
     assert grade_submission.name == GRADE_TASK  # the name sent is the name the worker registered
 
-    def fake_send_task(name, args=None, queue=None, countdown=None, **kw):
-        assert name == GRADE_TASK, name
-        sent.append({"args": args, "queue": queue, "countdown": countdown,
-                     "limits": (kw.get("soft_time_limit"), kw.get("time_limit"))})
+    def record(args, options):
+        sent.append({"args": args, "queue": options.get("queue"), "countdown": options.get("countdown"),
+                     "limits": (options.get("soft_time_limit"), options.get("time_limit"))})
 
-    monkeypatch.setattr(app, "send_task", fake_send_task)
+    capture_grading_sends(monkeypatch, record)
     return sent

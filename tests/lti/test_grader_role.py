@@ -46,9 +46,9 @@ def grader_role(monkeypatch):
 def test_the_grader_role_marks_the_passback_due(module_course, grader_role, monkeypatch, tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("database roles are a Postgres matter")
-    from courseapp import tasks as grading_tasks
+    from tests.conftest import capture_grading_sends
 
-    monkeypatch.setattr(grading_tasks.grade_submission, "apply_async", lambda *a, **kw: None)
+    capture_grading_sends(monkeypatch, lambda args, options: None)
     lms = LoopbackPlatform()  # its claims only; no server needed here
     platform = Platform.objects.create(issuer=lms.issuer, client_id=lms.client_id, deployment_ids=[lms.deployment_id],
                                        auth_login_url=lms.auth_login_url, auth_token_url=lms.token_url,

@@ -24,7 +24,7 @@ from courseapp.services import exercise_sync, grading_job_run
 from courseapp.services.instructor import grade_override
 from courseapp.services.regrade import regrade_start
 from grader.results import CheckResult, Execution, GradeResult, Outcome
-from tests.conftest import StandInGrader
+from tests.conftest import StandInGrader, capture_grading_sends
 from tests.lti.platform import INSTRUCTOR, LEARNER, PendingLaunch
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,11 +54,9 @@ class FixedScoreGrader:
 def queued_tasks(monkeypatch):
     """What would go to Celery (grading jobs and passback sends), captured instead of sent."""
     sent: list[tuple[str, list]] = []
-    from courseapp import tasks as grading_tasks
     from courseapp.lti import tasks as lti_tasks
 
-    monkeypatch.setattr(grading_tasks.grade_submission, "apply_async",
-                        lambda args=None, **kw: sent.append(("grade", args)))
+    capture_grading_sends(monkeypatch, lambda args, options: sent.append(("grade", args)))
     monkeypatch.setattr(lti_tasks.passback_send, "apply_async",
                         lambda args=None, **kw: sent.append(("passback", args)))
     return sent

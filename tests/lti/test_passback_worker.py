@@ -69,12 +69,11 @@ def wait_until(check, worker, timeout: float = 60.0):
 
 
 def test_worker_retries_the_passback_until_the_platform_is_back(maintenance_worker, platform, browser, monkeypatch):
-    from courseapp import tasks as grading_tasks
     from courseapp.services.instructor import grade_override
-    from tests.conftest import StandInGrader
+    from tests.conftest import StandInGrader, capture_grading_sends
 
     # Grading runs here in the test (stand-in grader); only the passback goes through the worker.
-    monkeypatch.setattr(grading_tasks.grade_submission, "apply_async", lambda *a, **kw: None)
+    capture_grading_sends(monkeypatch, lambda args, options: None)
     item = platform.add_lineitem(label="A mini block", score_maximum=10)
     student = launch(platform, browser, "learner-1", [LEARNER], custom={"exercise": "mini-block"},
                      lineitem=item["id"])
