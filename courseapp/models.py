@@ -21,6 +21,8 @@ class Course(models.Model):
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Students enrol themselves with this code (courseapp.services.rostering); "" = joining is off.
+    join_code = models.CharField(max_length=16, blank=True, default="", db_index=True)
 
     def __str__(self) -> str:
         return self.title
