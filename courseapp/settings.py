@@ -61,11 +61,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "courseapp.api.apps.ApiConfig",
+    "courseapp.lti.apps.LtiConfig",
 ]
 
 MIDDLEWARE = [
     "courseapp.metrics.HealthzMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before the session middleware: it adjusts the cookies and framing headers set after it (LTI sessions only).
+    "courseapp.lti.middleware.LtiFramingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -116,6 +119,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The grading workers' own database role (`manage.py create_db_roles`, run by compose's setup job):
+# SELECT on the course data except what is hidden, and only these writes.
+GRADER_DB_ROLE = os.environ.get("GRADER_DB_ROLE", "courseapp_grader")
+GRADER_DB_WRITES = {
+    "courseapp.Result": ["INSERT"],  # the grade
+    "courseapp.GradingJob": ["UPDATE"],  # status, attempts, progress
+    "lti.Passback": ["INSERT", "UPDATE"],  # the LTI outbox row a grade change marks due
+}
+GRADER_DB_HIDDEN = ["auth.User.password", "sessions.Session", "api.ApiToken", "lti.ToolKey", "admin.LogEntry"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -341,4 +353,26 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# ---- LTI 1.3 (courseapp.lti) -------------------------------------------------------------------
+# The site's public base URL (https://grader.example.edu): the tool's URLs given to platforms and
+# printed by lti_add_platform are built on it; unset, on the request's host (or printed as paths).
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
+LTI_CACHE = "default"  # OIDC state and nonces (shared by every web process: Redis when REDIS_URL is set)
+LTI_NONCE_TTL_S = int(os.environ.get("LTI_NONCE_TTL_S", "600"))  # a login must come back within this
+LTI_PLATFORM_KEYS_CACHE_S = int(os.environ.get("LTI_PLATFORM_KEYS_CACHE_S", "300"))
+LTI_HTTP_TIMEOUT_S = float(os.environ.get("LTI_HTTP_TIMEOUT_S", "15"))
+# Grade passback: a refused send is retried after BACKOFF_S, doubling up to BACKOFF_MAX_S, forever;
+# the periodic drain sends whatever is due every INTERVAL_S. A send holds its row for LEASE_S.
+LTI_PASSBACK_BACKOFF_S = float(os.environ.get("LTI_PASSBACK_BACKOFF_S", "10"))
+LTI_PASSBACK_BACKOFF_MAX_S = float(os.environ.get("LTI_PASSBACK_BACKOFF_MAX_S", "900"))
+LTI_PASSBACK_INTERVAL_S = float(os.environ.get("LTI_PASSBACK_INTERVAL_S", "60"))
+LTI_PASSBACK_LEASE_S = int(os.environ.get("LTI_PASSBACK_LEASE_S", "120"))
+CELERY_TASK_ROUTES.update({"lti.passback_send": {"queue": MAINTENANCE_QUEUE},
+                           "lti.passback_drain": {"queue": MAINTENANCE_QUEUE}})
+CELERY_BEAT_SCHEDULE["lti-passback-drain"] = {
+    "task": "lti.passback_drain",
+    "schedule": LTI_PASSBACK_INTERVAL_S,
+    "options": {"queue": MAINTENANCE_QUEUE, "expires": LTI_PASSBACK_INTERVAL_S},
 }

@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("lti/", include("courseapp.lti.urls")),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("healthz", metrics.healthz_view, name="healthz"),
 ]

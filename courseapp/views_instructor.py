@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from courseapp import charts, selectors
+from courseapp.forms import PolicyForm, RegradeForm, form_errors
 from courseapp import selectors_instructor as sel
 from courseapp.models import AuditEntry, Exercise, ExercisePolicy, Extension, Regrade
 from courseapp.services import gradebook, instructor, policies, regrade
@@ -78,15 +79,14 @@ def submission(request: HttpRequest, course: str, submission_id: int) -> HttpRes
                 error = " ".join(exc.messages)
             else:
                 return redirect("instructor-submission", course=c.slug, submission_id=s.pk)
-    job = s.job
-    result = getattr(job, "result", None) if job.is_finished else None
+    job = s.latest_job
+    result = s.current_result
     window = policies.window_for(s.revision.exercise, s.user)
-    at = s.regrade_item.original.created_at if hasattr(s, "regrade_item") else s.created_at
     return render(request, "courseapp/instructor/submission.html", {
         "course": c, "s": s, "job": job, "result": result, "error": error,
         "overrides": list(s.overrides.select_related("created_by")),
-        "late": policies.is_late(window, at), "factor": policies.late_factor(window, at),
-        "regraded_as": list(s.regraded_as.select_related("new__job__result", "regrade")),
+        "late": policies.is_late(window, s.created_at), "factor": policies.late_factor(window, s.created_at),
+        "gradings": list(s.jobs.all()),  # newest first (prefetched)
         "catalogue": selectors.misconception_catalogue(),
         "tests": result.tests if result else [],
         "is_code": s.revision.exercise.kind == Exercise.Kind.MODULE,
@@ -158,20 +158,23 @@ def exercise_settings(request: HttpRequest, course: str, slug: str) -> HttpRespo
                                          late_until=_dt(request.POST.get("ext_late_until", "")),
                                          reason=request.POST.get("reason", ""))
             else:
-                max_attempts = request.POST.get("max_attempts", "").strip()
+                form = PolicyForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationError(form_errors(form))
                 policies.policy_save(exercise=ex, actor=request.user, data={
                     "opens_at": _dt(request.POST.get("opens_at", "")),
                     "due_at": _dt(request.POST.get("due_at", "")),
                     "late_until": _dt(request.POST.get("late_until", "")),
-                    "late_credit": float(request.POST.get("late_credit") or 1),
-                    "max_attempts": int(max_attempts) if max_attempts else None,
-                    "min_seconds_between": int(request.POST.get("min_seconds_between") or 0),
-                    "reveal_hidden": request.POST.get("reveal_hidden") or "never",
+                    **form.policy_values(),
                 })
         except (ValidationError, ValueError) as exc:
             error = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         else:
             return redirect("instructor-exercise", course=c.slug, slug=ex.slug)
+    return _exercise_settings_page(request, c, ex, error)
+
+
+def _exercise_settings_page(request: HttpRequest, c, ex, error: str) -> HttpResponse:
     policy = ExercisePolicy.objects.filter(exercise=ex).first()
     return render(request, "courseapp/instructor/exercise.html", {
         "course": c, "exercise": ex, "policy": policy, "error": error,
@@ -179,7 +182,7 @@ def exercise_settings(request: HttpRequest, course: str, slug: str) -> HttpRespo
         "extensions": Extension.objects.filter(exercise=ex).select_related("user").order_by("user__username"),
         "regrades": sel.regrades_for_exercise(ex),
         "scopes": Regrade.Scope.choices,
-        "stale": ex.revisions.exclude(pk=ex.current_revision_id).filter(submissions__isnull=False).exists(),
+        "stale": sel.exercise_has_stale_grades(ex),
     }, status=400 if error else 200)
 
 
@@ -188,7 +191,13 @@ def exercise_settings(request: HttpRequest, course: str, slug: str) -> HttpRespo
 def regrade_start(request: HttpRequest, course: str, slug: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     ex = sel.exercise_for_course(c, slug)
-    r = regrade.regrade_start(exercise=ex, actor=request.user, scope=request.POST.get("scope", "latest"))
+    form = RegradeForm({"scope": request.POST.get("scope", "latest")})
+    if not form.is_valid():
+        return _exercise_settings_page(request, c, ex, form_errors(form))
+    try:
+        r = regrade.regrade_start(exercise=ex, actor=request.user, scope=form.cleaned_data["scope"])
+    except ValidationError as exc:
+        return _exercise_settings_page(request, c, ex, " ".join(exc.messages))
     return redirect("instructor-regrade", course=c.slug, regrade_id=r.pk)
 
 
@@ -200,7 +209,7 @@ def regrade_report(request: HttpRequest, course: str, regrade_id: int) -> HttpRe
     if r is None:
         from django.http import Http404
         raise Http404("No such regrade")
-    return render(request, "courseapp/instructor/regrade.html", {"course": c, "regrade": r, **regrade.regrade_report(r)})
+    return render(request, "courseapp/instructor/regrade.html", {"course": c, "regrade": r, **sel.regrade_report(r)})
 
 
 @login_required

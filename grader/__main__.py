@@ -1,9 +1,11 @@
 """python -m grader grade EXERCISE_DIR FILE [FILE ...] --json   (contracts.md §2)
-   python -m grader check EXERCISE_DIR [...]                    (validate folders; the reference must score full marks)
+   python -m grader check EXERCISE_DIR [...]                    (self-test folders: reference full marks, starter
+                                                                less, each mistakes/ file named first)
    python -m grader submit --url URL --token TOKEN EXERCISE FILE   (submit to a running service: grader/client.py)
 A FILE ending in .ipynb is a notebook: the cells that define the interface are graded (grader/notebook.py).
 
-stdout carries only the JSON lines; everything else goes to stderr. Exit 0 whenever every file got a
+For grade, stdout carries only the JSON lines; everything else goes to stderr. check prints one line
+per folder and problem on stdout. Exit 0 whenever every file got a
 grade (whatever the scores); non-zero only when grading itself could not run.
 """
 
@@ -83,8 +85,9 @@ def _grade_file(grader: Grader, exercise: Exercise, path: str, data: bytes) -> G
 
 
 def _check(args: argparse.Namespace) -> int:
-    from grader.engine import Grader, verify_reference
+    from grader.engine import Grader
     from grader.exercise import ExerciseError, load_exercise
+    from grader.selftest import self_test
 
     grader = Grader(device=args.device, dedicated=True)
     status = 0
@@ -93,16 +96,13 @@ def _check(args: argparse.Namespace) -> int:
             try:
                 exercise = load_exercise(folder)
             except ExerciseError as exc:
-                print(f"FAIL {folder}: {exc}", file=sys.stderr)
+                print(f"FAIL {folder}: {exc}")
                 status = 1
                 continue
-            result = verify_reference(grader, exercise)
-            if result.full_marks:
-                print(f"ok   {exercise.slug}: reference scores {result.score:g}/{result.max_score:g}", file=sys.stderr)
-            else:
-                print(f"FAIL {exercise.slug}: reference scores {result.score:g}/{result.max_score:g}\n{result.output}",
-                      file=sys.stderr)
-                status = 1
+            report = self_test(grader, exercise)
+            for line in report.lines():
+                print(line, flush=True)
+            status = status if report.ok else 1
     finally:
         grader.close()
     return status
@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
     g.add_argument("--device", default=os.environ.get("GRADER_DEVICE", "cpu"), help="cpu, cuda or auto")
     g.set_defaults(fn=_grade)
-    c = sub.add_parser("check", help="validate exercise folders; each reference must score full marks")
+    c = sub.add_parser("check", help="self-test exercise folders: the reference scores full marks, the starter "
+                                    "less, every mistakes/ file fails with its misconception named first")
     c.add_argument("exercise_dirs", nargs="+")
     c.add_argument("--device", default=os.environ.get("GRADER_DEVICE", "cpu"))
     c.set_defaults(fn=_check)

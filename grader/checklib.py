@@ -30,6 +30,9 @@ from grader.exercise import Exercise, ExerciseError, Misconception
 from grader.protocol import tensor_from_wire, tensor_to_wire
 from grader.sandbox.pool import Child, StudentError
 
+__all__ = ["check", "Context", "CheckFailed", "ExerciseBug", "RemoteModule", "TensorSpec", "ForwardResult",
+           "BackwardResult", "Step", "StepResult", "StudentError"]
+
 
 class CheckFailed(Exception):
     def __init__(self, message: str, misconceptions: Sequence[str] = ()):
@@ -83,6 +86,29 @@ class BackwardResult:
     output_requires_grad: bool
 
 
+@dataclass(frozen=True)
+class Step:
+    """One probe of a module: a forward in `train` mode, a backward when grad_output is given, and the
+    buffers afterwards when asked."""
+    input: torch.Tensor
+    train: bool = True
+    grad_output: torch.Tensor | None = None
+    buffers: bool = False
+
+
+@dataclass
+class StepResult:
+    """What the student's module did for one Step (error set when its code raised)."""
+    output: torch.Tensor | None = None
+    output_type: str = ""
+    input_changed: bool = False
+    output_requires_grad: bool = False
+    input_grad: torch.Tensor | None = None
+    param_grads: list[torch.Tensor | None] = field(default_factory=list)
+    buffers: list[torch.Tensor] = field(default_factory=list)
+    error: StudentError | None = None
+
+
 class RemoteModule:
     """A student's nn.Module living in the sandbox, driven by data-only commands."""
 
@@ -93,7 +119,8 @@ class RemoteModule:
         self.params = [TensorSpec(str(p["name"]), tuple(p["shape"]), str(p["dtype"])) for p in reply["params"]]
         self.buffers = [TensorSpec(str(b["name"]), tuple(b["shape"]), str(b["dtype"])) for b in reply["buffers"]]
         self.submodules = [(str(m["name"]), str(m["type"])) for m in reply.get("modules", [])]
-        self.repr = str(reply.get("repr", ""))
+        # grader.inside.describe's layer list, when the construct asked for it (else describe() fetches it).
+        self.layers: list[dict[str, Any]] | None = reply.get("layers")
         self._pending_mode: bool | None = None
         self._pending_state: tuple[dict[str, Any], list[bytes]] | None = None
 
@@ -140,6 +167,41 @@ class RemoteModule:
         pg = [tensor_from_wire(d, out) if d else None for d in reply.get("param_grads", [])]
         return BackwardResult(ig, pg, bool(reply.get("output_requires_grad")))
 
+    def run(self, steps: Sequence[Step], *, reset: bool = True) -> list[StepResult]:
+        """All steps in one round trip. reset: each step starts from the state last loaded (or the
+        module's state when this command arrives), so steps are independent of one another."""
+        header, blobs = self._command({"reset": reset})
+        wire = []
+        for step in steps:
+            item: dict[str, Any] = {"train": step.train, "input": tensor_to_wire(step.input, blobs),
+                                    "buffers": step.buffers}
+            if step.grad_output is not None:
+                item["grad_output"] = tensor_to_wire(step.grad_output, blobs)
+            wire.append(item)
+        header["steps"] = wire
+        self._pending_mode = None  # every step sets its own mode
+        reply, out = self._ctx.call("run", header, blobs)
+        results: list[StepResult] = []
+        for r in reply["results"]:
+            if not r.get("ok"):
+                results.append(StepResult(error=StudentError(r.get("error") or {})))
+                continue
+            results.append(StepResult(
+                output=tensor_from_wire(r["output"], out) if r.get("output") else None,
+                output_type=str(r.get("output_type", "")), input_changed=bool(r.get("input_changed")),
+                output_requires_grad=bool(r.get("output_requires_grad")),
+                input_grad=tensor_from_wire(r["input_grad"], out) if r.get("input_grad") else None,
+                param_grads=[tensor_from_wire(d, out) if d else None for d in r.get("param_grads", [])],
+                buffers=[tensor_from_wire(d, out) for d in r.get("buffers", [])]))
+        return results
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The module's layers as data (grader.inside.describe.describe_module), fetched once."""
+        if self.layers is None:
+            reply, _ = self._ctx.call("describe", {"handle": self.handle})
+            self.layers = list(reply["layers"])
+        return self.layers
+
     def _flush_mode(self) -> None:
         if self._pending_mode is not None:
             self._ctx.call("mode", {"handle": self.handle, "train": self._pending_mode})
@@ -175,7 +237,7 @@ class Context:
     device: str = "cpu"
     memo: dict[str, Any] = field(default_factory=dict)
     # Checks may publish progress (e.g. training curves) and extra result data for the page.
-    progress: Callable[[str, dict], None] | None = None
+    progress: Callable[[str, dict[str, Any]], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -185,11 +247,14 @@ class Context:
     def call(self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None) -> tuple[dict[str, Any], list[bytes]]:
         return self.child.call(op, header, blobs, deadline=self.deadline)
 
-    def construct(self, *args: Any, **kwargs: Any) -> RemoteModule:
+    def construct(self, *args: Any, describe: bool = False, **kwargs: Any) -> RemoteModule:
+        """Build the student's class (or call their function) in the sandbox; describe: bring the
+        module's layer list back with it (RemoteModule.layers)."""
         name = self.exercise.class_name or self.exercise.function_name
         label = f"{name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
         try:
-            reply, _ = self.call("construct", {"name": name, "args": list(args), "kwargs": kwargs})
+            reply, _ = self.call("construct", {"name": name, "args": list(args), "kwargs": kwargs,
+                                               "describe": describe})
         except StudentError as exc:
             self.fail(f"Creating {label} raised an error:\n{exc.describe()}\nThe constructor must accept the "
                       f"arguments the exercise specifies.", "forward_crashed")
@@ -210,7 +275,7 @@ class Context:
         counts[key] = n + 1
         pool = _reference_instances.setdefault(key, [])
         if n == len(pool):
-            module = getattr(self.reference, class_name)(*args, **kwargs)
+            module: torch.nn.Module = getattr(self.reference, class_name)(*args, **kwargs)
             tensors = list(module.parameters()) + list(module.buffers())
             pool.append((module, tensors, [t.detach().clone() for t in tensors]))
             return module

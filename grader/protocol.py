@@ -231,17 +231,40 @@ def _submodule(v: Any) -> bool:
     return isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("type"), str)
 
 
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (bool, int, str)) or (isinstance(v, float) and v == v and abs(v) != float("inf"))
+
+
+def _layer(v: Any) -> bool:  # one entry of grader.inside.describe.describe_module
+    return (isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("type"), str)
+            and _list_of(lambda n: isinstance(n, str))(v.get("params"))
+            and _list_of(lambda n: isinstance(n, str))(v.get("buffers"))
+            and isinstance(v.get("config"), dict) and len(v["config"]) <= 32
+            and all(isinstance(k, str) and (_scalar(x) or (isinstance(x, list) and len(x) <= 8 and all(
+                _scalar(i) for i in x))) for k, x in v["config"].items()))
+
+
+_LAYERS = _list_of(_layer)
 _TENSOR = "tensor"  # validated against the blobs by check_tensor_desc
 _OPT_TENSOR = "tensor or null"
 _TENSORS = "list of tensors"
 _OPT_TENSORS = "list of tensors or nulls"
+_RESULTS = "list of step results"  # "run": each step is itself a forward/backward-like reply
+_STEP_FIELDS: dict[str, tuple[bool, Any]] = {
+    "output": (False, _OPT_TENSOR), "output_type": (False, lambda v: isinstance(v, str)),
+    "input_changed": (False, lambda v: isinstance(v, bool)),
+    "output_requires_grad": (False, lambda v: isinstance(v, bool)), "input_grad": (False, _OPT_TENSOR),
+    "param_grads": (False, _OPT_TENSORS), "buffers": (False, _TENSORS)}
 
 # op -> {field: (required, check)}; fields not listed are never read by the trusted side.
 REPLY_FIELDS: dict[str, dict[str, tuple[bool, Any]]] = {
     "load": {"names": (False, lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and isinstance(x, str) for k, x in v.items()))},
     "construct": {"handle": (True, _is_int), "params": (True, _list_of(_spec)), "buffers": (True, _list_of(_spec)),
-                  "modules": (False, _list_of(_submodule)), "repr": (False, lambda v: isinstance(v, str))},
+                  "modules": (False, _list_of(_submodule)),
+                  "layers": (False, _LAYERS)},
+    "describe": {"layers": (True, _LAYERS)},
+    "run": {"results": (True, _RESULTS)},
     "forward": {"output": (False, _OPT_TENSOR), "output_type": (False, lambda v: isinstance(v, str)),
                 "input_changed": (False, lambda v: isinstance(v, bool))},
     "backward": {"output_requires_grad": (False, lambda v: isinstance(v, bool)), "input_grad": (False, _OPT_TENSOR),
@@ -271,7 +294,11 @@ def validate_reply(op: str, reply: dict[str, Any], blobs: list[bytes]) -> None:
             if key in err and not check(err[key]):
                 raise ProtocolError(f"error field {key!r} in reply to {op!r} is malformed")
         return
-    for key, (required, check) in REPLY_FIELDS.get(op, {}).items():
+    _validate_fields(op, reply, REPLY_FIELDS.get(op, {}), blobs)
+
+
+def _validate_fields(op: str, reply: dict[str, Any], fields: dict[str, tuple[bool, Any]], blobs: list[bytes]) -> None:
+    for key, (required, check) in fields.items():
         if key not in reply:
             if required:
                 raise ProtocolError(f"reply to {op!r} lacks {key!r}")
@@ -289,5 +316,14 @@ def validate_reply(op: str, reply: dict[str, Any], blobs: list[bytes]) -> None:
                 if d is None and check == _OPT_TENSORS:
                     continue
                 check_tensor_desc(d, blobs)
+        elif check == _RESULTS:
+            if not isinstance(v, list) or len(v) > 1000:
+                raise ProtocolError(f"field {key!r} in reply to {op!r} is not a list")
+            for step in v:
+                if not isinstance(step, dict):
+                    raise ProtocolError(f"a step in reply to {op!r} is not an object")
+                validate_reply(f"{op} step", step, blobs)
+                if step.get("ok"):
+                    _validate_fields(op, step, _STEP_FIELDS, blobs)
         elif not check(v):
             raise ProtocolError(f"field {key!r} in reply to {op!r} is malformed")

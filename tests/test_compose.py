@@ -15,6 +15,9 @@ APP_SERVICES = ("setup", "web", "worker-cpu", "worker-gpu", "beat")
 SETTINGS_ENV = set(re.findall(r"""(?:os\.environ\.get|env_bool|env_list)\(\s*["']([A-Z_]+)["']""",
                               (ROOT / "courseapp" / "settings.py").read_text()))
 SETTINGS_ENV |= {"DATABASE_URL", "SECRET_KEY", "GRADER_INSECURE_NO_ISOLATION"}
+# read by `manage.py create_db_roles` (the setup job) for the grading workers' role
+SETTINGS_ENV |= {"GRADER_DB_PASSWORD"}
+WORKERS = ("worker-cpu", "worker-gpu")
 
 
 def _cmd(service: str) -> list[str]:
@@ -72,6 +75,9 @@ def test_no_secret_is_written_in_the_file():
     text = (ROOT / "docker-compose.yml").read_text()
     for service in APP_SERVICES:
         env = SERVICES[service]["environment"]
+        if service in WORKERS:
+            assert "${GRADER_DB_PASSWORD:?" in env["DATABASE_URL"]
+            continue
         assert re.fullmatch(r"\$\{SECRET_KEY:\?[^}]*\}", env["SECRET_KEY"])
         assert "${POSTGRES_PASSWORD:?" in env["DATABASE_URL"]
     assert re.fullmatch(r"\$\{POSTGRES_PASSWORD:\?[^}]*\}", SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD"])
@@ -86,9 +92,33 @@ def test_services_start_in_order():
         assert SERVICES[service]["depends_on"]["setup"]["condition"] == "service_completed_successfully"
 
 
-def test_grading_workers_may_build_the_sandbox():
+def test_grading_containers_run_under_the_seccomp_allow_list_not_unconfined():
+    import json
+
     for service in ("setup", "worker-cpu", "worker-gpu"):
-        assert "seccomp=unconfined" in SERVICES[service]["security_opt"]
+        options = SERVICES[service]["security_opt"]
+        assert "seccomp=unconfined" not in options and "no-new-privileges:true" in options
+        profile = next(o.split("=", 1)[1] for o in options if o.startswith("seccomp="))
+        assert json.loads((ROOT / profile).read_text())["defaultAction"] == "SCMP_ACT_ERRNO"
+
+
+def test_grading_workers_get_no_secret_key_and_the_least_privilege_database_role():
+    for service in WORKERS:
+        env = SERVICES[service]["environment"]
+        assert "SECRET_KEY" not in env, f"{service} must not hold the web's SECRET_KEY"
+        assert env["DATABASE_URL"].startswith(f"postgres://{settings.GRADER_DB_ROLE}:")
+    for service in ("web", "beat", "setup"):
+        assert SERVICES[service]["environment"]["DATABASE_URL"].startswith("postgres://courseapp:")
+    # the setup job makes the role after migrating and before anything grades
+    cmd = " ".join(_cmd("setup"))
+    assert cmd.index("migrate") < cmd.index("create_db_roles") < cmd.index("sync_exercises")
+    assert SERVICES["setup"]["environment"]["GRADER_DB_PASSWORD"].startswith("${GRADER_DB_PASSWORD:?")
+
+
+def test_only_the_gpu_worker_runs_as_root():
+    for service in ("setup", "web", "worker-cpu", "beat"):
+        assert SERVICES[service]["user"] == "10001:10001", service
+    assert SERVICES["worker-cpu"]["cap_drop"] == ["ALL"]
 
 
 def test_dockerfile_installs_the_pinned_torch_from_a_chosen_index():

@@ -55,6 +55,7 @@ def exercise_folders(root: Path) -> list[Path]:
 
 def _verify_reference(spec: ExerciseSpec, grader: "Grader") -> None:
     from grader.engine import verify_reference
+    from grader.selftest import verify_mistakes
 
     reference = spec.file(REFERENCE_FILE.get(spec.kind, "exercise.toml"))
     try:
@@ -68,6 +69,9 @@ def _verify_reference(spec: ExerciseSpec, grader: "Grader") -> None:
             f"{reference}: the reference scores {result.score:g}/{result.max_score:g}, not full marks "
             f"(status {result.status}, outcome {result.outcome.value}): {detail}"
         )
+    problems = verify_mistakes(grader, spec)  # the rest of `python -m grader check`: starter, mistakes/
+    if problems:
+        raise ExerciseSyncError(f"{spec.path}: the self-test failed: {'; '.join(problems)}")
 
 
 def exercise_sync(exercises_dir: str | Path | None = None, *, grader: "Grader | None" = None) -> list[SyncedExercise]:

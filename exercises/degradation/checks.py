@@ -27,8 +27,8 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-from grader.checklib import ExerciseBug, CheckFailed, Context, RemoteModule, TensorSpec, check
-from grader.sandbox.pool import StudentError
+from grader.checklib import CheckFailed, Context, ExerciseBug, RemoteModule, StudentError, TensorSpec, check
+
 
 N_CLASSES = 10
 

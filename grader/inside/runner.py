@@ -1,8 +1,8 @@
 """The only grader code that runs inside the sandbox, next to the student's code.
 
-It obeys data-only commands from the trusted side (load with the job's limits, construct, mode,
-forward, backward, state, train, ping; a module's new state rides on its next command) and replies
-with data. It knows nothing about the exercise, the reference
+It obeys data-only commands from the trusted side (load with the job's limits, then the COMMANDS
+table: construct, describe, mode, forward, backward, run, state, train, ping; a module's new state
+rides on its next command) and replies with data (JSON and raw tensor bytes, never pickle). It knows nothing about the exercise, the reference
 or the expected values. Anything the student's code does to this process (monkeypatching,
 raising SystemExit, closing fds, dying) can only make its own replies wrong or missing, which
 the trusted side turns into failed checks.
@@ -18,8 +18,9 @@ import sys
 import time
 import traceback
 import types
-from typing import Any
+from typing import Any, Callable
 
+from grader.inside.describe import describe_module
 from grader.protocol import ChannelClosed, MessageReader, ProtocolError, send_message, tensor_from_wire, tensor_to_wire
 
 SUBMISSION_FILENAME = "submission.py"
@@ -33,7 +34,7 @@ class _State:
         self.torch = torch
         self.device = device
         self.module: types.ModuleType | None = None
-        self.objects: dict[int, Any] = {}
+        self.objects: dict[Any, Any] = {}  # handle -> module, ("opt", handle) -> its optimiser
         self.next_id = 1
         # Tensors kept between forward and backward, per handle.
         self.last_input: dict[int, Any] = {}
@@ -51,12 +52,17 @@ def _student_traceback(exc: BaseException) -> str:
     return text[-MAX_TRACE_CHARS:]
 
 
+def _error_reply(kind: str, message: str, *, trace: str = "", memory: bool = False,
+                 **extra: Any) -> dict[str, Any]:
+    """The one shape of every error reply (the trusted side turns it into a StudentError)."""
+    return {"ok": False, "error": {"type": kind[:100], "message": message[:2000], "trace": trace, "memory": memory,
+                                   **extra}}
+
+
 def _error(exc: BaseException) -> dict[str, Any]:
-    kind = type(exc).__name__
     message = str(exc)
     memory = isinstance(exc, MemoryError) or "can't allocate memory" in message or "out of memory" in message.lower()
-    return {"ok": False, "error": {"type": kind[:100], "message": message[:2000], "trace": _student_traceback(exc),
-                                   "memory": memory}}
+    return _error_reply(type(exc).__name__, message, trace=_student_traceback(exc), memory=memory)
 
 
 def _load(st: _State, req: dict[str, Any]) -> dict[str, Any]:
@@ -64,9 +70,8 @@ def _load(st: _State, req: dict[str, Any]) -> dict[str, Any]:
     try:
         code = compile(source, SUBMISSION_FILENAME, "exec", dont_inherit=True)
     except SyntaxError as exc:
-        return {"ok": False, "error": {"type": "SyntaxError", "message": exc.msg or "invalid syntax",
-                                       "line": exc.lineno, "col": exc.offset,
-                                       "text": (exc.text or "").rstrip("\n")[:300], "trace": "", "memory": False}}
+        return _error_reply("SyntaxError", exc.msg or "invalid syntax", line=exc.lineno, col=exc.offset,
+                            text=(exc.text or "").rstrip("\n")[:300])
     except (ValueError, RecursionError, MemoryError) as exc:  # e.g. null bytes, absurd nesting
         return _error(exc)
     # Tracebacks show the student's own lines.
@@ -104,8 +109,7 @@ def _construct(st: _State, req: dict[str, Any]) -> dict[str, Any]:
     cls = getattr(st.module, req["name"])
     obj = cls(*req.get("args", []), **req.get("kwargs", {}))
     if not isinstance(obj, torch.nn.Module):
-        return {"ok": False, "error": {"type": "TypeError", "message": f"{req['name']}(...) did not create a torch.nn.Module",
-                                       "trace": "", "memory": False}}
+        return _error_reply("TypeError", f"{req['name']}(...) did not create a torch.nn.Module")
     if st.device != "cpu":
         obj.to(st.device)  # on the CPU a no-op that walks every parameter (~0.4 ms a block)
     handle = st.next_id
@@ -114,11 +118,10 @@ def _construct(st: _State, req: dict[str, Any]) -> dict[str, Any]:
     params = [{"name": n, **_tensor_spec(p)} for n, p in obj.named_parameters()]
     buffers = [{"name": n, **_tensor_spec(b)} for n, b in obj.named_buffers()]
     children = [{"name": n, "type": type(m).__name__} for n, m in obj.named_modules() if n]
-    try:
-        text = repr(obj)[:4000]
-    except Exception:  # noqa: BLE001
-        text = ""
-    return {"ok": True, "handle": handle, "params": params, "buffers": buffers, "modules": children, "repr": text}
+    reply = {"ok": True, "handle": handle, "params": params, "buffers": buffers, "modules": children}
+    if req.get("describe"):
+        reply["layers"] = describe_module(obj)  # the structure rides on the construct (one round trip fewer)
+    return reply
 
 
 def _tensors_in(req: dict[str, Any], key: str, blobs: list[bytes]) -> list[Any]:
@@ -133,8 +136,7 @@ def _load_state(st: _State, req: dict[str, Any], blobs: list[bytes]) -> dict[str
     new_params = _tensors_in(req, "params", blobs)
     new_buffers = _tensors_in(req, "buffers", blobs)
     if len(params) != len(new_params) or len(buffers) != len(new_buffers):
-        return {"ok": False, "error": {"type": "StateMismatch", "message": "parameter/buffer count differs",
-                                       "trace": "", "memory": False}}
+        return _error_reply("StateMismatch", "parameter/buffer count differs")
     with torch.no_grad():
         for p, t in zip(params, new_params):
             p.copy_(t.to(p.device))
@@ -192,8 +194,7 @@ def _backward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict
     out = st.last_output.get(handle)
     x = st.last_input.get(handle)
     if out is None or x is None:
-        return {"ok": False, "error": {"type": "NoForward", "message": "no forward output to differentiate",
-                                       "trace": "", "memory": False}}, []
+        return _error_reply("NoForward", "no forward output to differentiate"), []
     grad = tensor_from_wire(req["grad_output"], blobs).to(st.device)
     if not out.requires_grad:
         reply: dict[str, Any] = {"ok": True, "output_requires_grad": False, "input_grad": None, "param_grads": []}
@@ -259,8 +260,8 @@ def _train(st: _State, req: dict[str, Any], blobs: list[bytes]) -> dict[str, Any
     start = int(req.get("start_step", 0))
     key = ("opt", handle)
     if key not in st.objects:
-        st.objects[key] = _SGD(list(obj.parameters()), float(req["lr"]), float(req.get("momentum", 0.9)))  # type: ignore[index]
-    opt = st.objects[key]  # type: ignore[index]
+        st.objects[key] = _SGD(list(obj.parameters()), float(req["lr"]), float(req.get("momentum", 0.9)))
+    opt = st.objects[key]
     obj.train()
     n = inputs.shape[0]
     losses: list[float] = []
@@ -296,8 +297,97 @@ def _set_limits(req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _describe(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    return {"ok": True, "layers": describe_module(st.objects[req["handle"]])}, []
+
+
+def _run(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    """Several probes of one module in one round trip. Each step: a forward in the given mode, then
+    (when it carries grad_output) a backward, and (when asked) the buffers afterwards. With "reset"
+    every step starts from the state loaded with this command, so the steps are independent: the
+    trusted side replays each one on the reference from the same state. A step whose student code
+    raises reports its error and the steps after it still run."""
+    torch = st.torch
+    obj = st.objects[req["handle"]]
+    initial = [t.detach().clone() for t in list(obj.parameters()) + list(obj.buffers())] if req.get("reset") else None
+    out_blobs: list[bytes] = []
+    results: list[dict[str, Any]] = []
+    for step in req.get("steps", []):
+        if initial is not None:
+            with torch.no_grad():
+                for t, saved in zip(list(obj.parameters()) + list(obj.buffers()), initial):
+                    t.copy_(saved)
+        mark = len(out_blobs)
+        try:
+            results.append(_probe(st, obj, step, blobs, out_blobs))
+        except BaseException as exc:  # noqa: BLE001 - the student's exceptions are data
+            del out_blobs[mark:]
+            results.append(_error(exc))
+    return {"ok": True, "results": results}, out_blobs
+
+
+def _probe(st: _State, obj: Any, step: dict[str, Any], blobs: list[bytes], out_blobs: list[bytes]) -> dict[str, Any]:
+    torch = st.torch
+    obj.train(bool(step.get("train", True)))
+    obj.zero_grad(set_to_none=True)
+    x = tensor_from_wire(step["input"], blobs).to(st.device)
+    original = x.detach().clone()
+    want_grad = step.get("grad_output") is not None
+    if want_grad:
+        x.requires_grad_(True)
+        out = obj(x)
+    else:
+        with torch.no_grad():
+            out = obj(x)
+    result: dict[str, Any] = {"ok": True, "output": None, "output_type": type(out).__name__[:100]}
+    if isinstance(out, torch.Tensor):
+        result["output_type"] = "Tensor"
+        result["output"] = tensor_to_wire(out, out_blobs)
+    with torch.no_grad():
+        result["input_changed"] = bool(x.shape != original.shape or not torch.equal(
+            torch.Tensor.as_subclass(x.detach(), torch.Tensor), original))
+    if want_grad and isinstance(out, torch.Tensor):
+        result["output_requires_grad"] = bool(out.requires_grad)
+        if out.requires_grad:
+            out.backward(tensor_from_wire(step["grad_output"], blobs).to(st.device))
+        result["input_grad"] = tensor_to_wire(x.grad, out_blobs) if x.grad is not None else None
+        result["param_grads"] = [tensor_to_wire(p.grad, out_blobs) if p.grad is not None else None
+                                 for p in obj.parameters()]
+    if step.get("buffers"):
+        result["buffers"] = [tensor_to_wire(b, out_blobs) for b in obj.buffers()]
+    return result
+
+
+def _mode(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    st.objects[req["handle"]].train(bool(req["train"]))
+    return {"ok": True}, []
+
+
+def _ping(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    return {"ok": True}, []
+
+
+Handler = Callable[[_State, dict[str, Any], list[bytes]], tuple[dict[str, Any], list[bytes]]]
+
+
+def _no_blobs(fn: Callable[..., dict[str, Any]], *, takes_blobs: bool = False) -> Handler:
+    return lambda st, req, blobs: (fn(st, req, blobs) if takes_blobs else fn(st, req), [])
+
+
+# op -> handler; every handler replies data, and student exceptions become error replies in handle().
+COMMANDS: dict[str, Handler] = {
+    "construct": _no_blobs(_construct),
+    "describe": _describe,
+    "mode": _mode,
+    "forward": _forward,
+    "backward": _backward,
+    "run": _run,
+    "state": lambda st, req, blobs: _state(st, req),
+    "train": _no_blobs(_train, takes_blobs=True),
+    "ping": _ping,
+}
 # Commands that may carry a deferred load_state (applied first, from the same message's blobs).
-_STATE_PRELUDE = ("forward", "backward", "state", "train")
+_STATE_PRELUDE = ("forward", "backward", "state", "train", "run")
 
 
 def new_state(device: str) -> _State:
@@ -307,39 +397,22 @@ def new_state(device: str) -> _State:
 def handle(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
     """Obey one command; the student's exceptions become error replies (data)."""
     op = req.get("op")
-    out_blobs: list[bytes] = []
     try:
         if op == "load":
             if isinstance(req.get("limits"), dict):
                 # Limits ride on the load command (one round trip fewer), set before any student code runs.
-                limited = _set_limits(req["limits"])
-                if not limited.get("ok"):
-                    return limited, out_blobs
-            reply = _load(st, req)
-        elif op == "construct":
-            reply = _construct(st, req)
-        elif op == "mode":
-            st.objects[req["handle"]].train(bool(req["train"]))
-            reply = {"ok": True}
-        elif op in _STATE_PRELUDE and isinstance(req.get("load_state"), dict) and not (
-                loaded := _load_state(st, {"handle": req.get("handle"), **req["load_state"]}, blobs)).get("ok"):
-            reply = loaded  # a load_state the trusted side deferred onto this command failed
-        elif op == "forward":
-            reply, out_blobs = _forward(st, req, blobs)
-        elif op == "backward":
-            reply, out_blobs = _backward(st, req, blobs)
-        elif op == "state":
-            reply, out_blobs = _state(st, req)
-        elif op == "train":
-            reply = _train(st, req, blobs)
-        elif op == "ping":
-            reply = {"ok": True}
-        else:
-            reply = {"ok": False, "error": {"type": "BadCommand", "message": f"unknown op {op!r}", "trace": "",
-                                            "memory": False}}
+                _set_limits(req["limits"])
+            return _load(st, req), []
+        command = COMMANDS.get(op) if isinstance(op, str) else None
+        if command is None:
+            return _error_reply("BadCommand", f"unknown op {op!r}"), []
+        if op in _STATE_PRELUDE and isinstance(req.get("load_state"), dict):
+            loaded = _load_state(st, {"handle": req.get("handle"), **req["load_state"]}, blobs)
+            if not loaded.get("ok"):
+                return loaded, []  # a load_state the trusted side deferred onto this command failed
+        return command(st, req, blobs)
     except BaseException as exc:  # noqa: BLE001 - the student's exceptions are data
-        reply, out_blobs = _error(exc), []
-    return reply, out_blobs
+        return _error(exc), []
 
 
 def serve(sock: socket.socket, device: str) -> None:
@@ -361,7 +434,6 @@ def serve(sock: socket.socket, device: str) -> None:
         try:
             send_message(sock, reply, out_blobs)
         except (ValueError, TypeError) as exc:  # e.g. NaN smuggled into JSON by a patched module
-            send_message(sock, {"seq": seq, "ok": False, "error": {"type": "BadReply", "message": str(exc)[:500],
-                                                                  "trace": "", "memory": False}})
+            send_message(sock, {"seq": seq, **_error_reply("BadReply", str(exc)[:500])})
         except OSError:
             os._exit(0)

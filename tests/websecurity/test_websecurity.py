@@ -20,6 +20,10 @@ from tests.conftest import ROOT
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "websecurity"}}
 XSS = ['<script>alert("xss")</script>', '<img src=x onerror=alert(1)>', '"><svg onload=alert(2)>']
 PAYLOAD = " ".join(XSS)
+# LTI 1.3's login initiation and launch are the LMS's cross-site requests, CSRF-exempt by design:
+# the OIDC state cookie, the single-use nonce and the platform's signed id_token protect them
+# (tests/lti). Without a valid login or launch they refuse with 400.
+CROSS_SITE_BY_DESIGN = {"/lti/login/", "/lti/launch/"}
 
 
 def _patterns(resolver=None, prefix=""):
@@ -54,6 +58,9 @@ def test_every_post_without_a_csrf_token_is_refused(world, enqueued):
     for route, _ in routes:
         url = _fill(route, sub.pk, "mini-block")
         response = client.post(url, {"source": "x"})
+        if url in CROSS_SITE_BY_DESIGN:
+            assert response.status_code == 400, f"POST {url} without a launch answered {response.status_code}"
+            continue
         assert response.status_code == 403, f"POST {url} without a CSRF token answered {response.status_code}"
     # the login and logout forms too
     anon = Client(enforce_csrf_checks=True)
@@ -130,7 +137,7 @@ def test_login_is_throttled_per_address_and_username_after_repeated_failures(cli
         r = client.post(url, {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.0.0.1")
         assert r.status_code == 200  # the form again, with an error
     r = client.post(url, {"username": "alice", "password": "pw-alice-1"}, REMOTE_ADDR="10.0.0.1")
-    assert r.status_code == 429 and int(r["Retry-After"]) == 600
+    assert r.status_code == 429 and 500 < int(r["Retry-After"]) <= 600  # what is left of the back-off
     assert "_auth_user_id" not in client.session
     # the same student elsewhere is not locked out (tests/integrity/test_login_throttle.py has more)
     assert client.post(url, {"username": "alice", "password": "pw-alice-1"}, REMOTE_ADDR="10.0.0.9").status_code == 302
@@ -205,7 +212,7 @@ def hostile(world, enqueued):
     text = services.submission_create(user=mallory, exercise=world.text, source="The skip " + PAYLOAD)
     failed = services.submission_create(user=mallory, exercise=world.code, source=PAYLOAD)
     for sub in (code, text):
-        job = sub.job
+        job = sub.latest_job
         job.transition(GradingJob.Status.RUNNING)
         job.save()
         Result.objects.create(
@@ -215,7 +222,7 @@ def hostile(world, enqueued):
             misconceptions=[], execution={"wall_s": 0.1, "cpu_s": 0.1, "device": PAYLOAD, "peak_rss_mb": 1})
         job.transition(GradingJob.Status.DONE)
         job.save()
-    job = failed.job
+    job = failed.latest_job
     job.transition(GradingJob.Status.RUNNING)
     job.transition(GradingJob.Status.FAILED, error=PAYLOAD)
     job.save()
@@ -254,7 +261,7 @@ def test_payloads_are_escaped_on_every_page_staff_can_open(client, hostile, worl
     Enrolment.objects.create(user=staff, course=world.course, role=Enrolment.Role.INSTRUCTOR)
     client.force_login(staff)
     opened = 0
-    ids = {s.pk for s in subs} | {s.job.pk for s in subs} | {mallory.pk, world.course.pk, world.code.pk}
+    ids = {s.pk for s in subs} | {s.latest_job.pk for s in subs} | {mallory.pk, world.course.pk, world.code.pk}
     for route, _ in _patterns():
         if "logout" in route:
             continue
@@ -280,7 +287,7 @@ def test_student_b_cannot_reach_a_s_submission_by_changing_an_id(client, world, 
     for route, _ in _patterns():
         if "<int:" not in route:
             continue
-        for i in (sub.pk, sub.job.pk, world.alice.pk):
+        for i in (sub.pk, sub.latest_job.pk, world.alice.pk):
             for slug in ("mini-block", world.course.slug):
                 response = client.get(_fill(route, i, slug))
                 assert response.status_code in (302, 403, 404, 405), (route, response.status_code)

@@ -23,6 +23,23 @@
     if (form) { form.addEventListener("submit", function () { editor.save(); }); }
   }
 
+  // A double-click submits once: the button disables itself on the first submit (the server also
+  // drops a second send of the same form by its submit_token). Re-enabled when the page comes
+  // back from the browser's back/forward cache.
+  var submitForm = document.getElementById("submit-form");
+  var submitButton = document.getElementById("submit-button");
+  if (submitForm && submitButton) {
+    submitForm.addEventListener("submit", function (event) {
+      if (submitButton.disabled) { event.preventDefault(); return; }
+      submitButton.disabled = true;
+      submitButton.textContent = "Submitting…";
+    });
+    window.addEventListener("pageshow", function () {
+      submitButton.disabled = false;
+      submitButton.textContent = "Submit";
+    });
+  }
+
   var box = document.getElementById("feedback");
   if (!box) { return; }
   var FINAL = { graded: true, failed: true };

@@ -1,0 +1,3 @@
+# Every stage keeps `width` channels: the filters never double when the resolution halves.
+def stage_channels(width, stage):
+    return width

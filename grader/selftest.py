@@ -1,0 +1,96 @@
+"""The self-test of an exercise folder (`python -m grader check`, sync_exercises, the test suite).
+
+A folder passes when its reference scores full marks, its starter scores less, and every file in
+mistakes/ (named <misconception_id>.py or <misconception_id>__<variant>.py) is graded below full
+marks with its own misconception named first. Each problem is one line that says what to fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader.engine import Grader, reference_submission
+from grader.exercise import Exercise, ExerciseError, catalogue_for
+from grader.mistakes import mistakes_of
+
+
+@dataclass
+class SelfTest:
+    slug: str
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        """One line per folder and per problem."""
+        if self.ok:
+            return [f"ok   {self.slug}: {'; '.join(self.notes)}"]
+        return [f"FAIL {self.slug}: {p}" for p in self.problems]
+
+
+def self_test(grader: Grader, exercise: Exercise) -> SelfTest:
+    report = SelfTest(exercise.slug)
+    try:
+        reference = grader.grade(exercise, reference_submission(exercise))
+    except ExerciseError as exc:
+        report.problems.append(str(exc))
+        return report
+    if not reference.full_marks:
+        first = next((t for t in reference.tests if t.status == "failed"), None)
+        why = f" (failed: {first.name}: {first.output.splitlines()[0] if first.output else ''})" if first else ""
+        report.problems.append(f"the reference scores {reference.score:g}/{reference.max_score:g}, not full marks"
+                               f"{why}: the reference or the checks are wrong. {reference.output.splitlines()[0]}")
+        return report
+    report.notes.append(f"reference {reference.score:g}/{reference.max_score:g}")
+    if exercise.kind != "module":
+        return report
+    report.problems += verify_mistakes(grader, exercise)
+    if report.ok:
+        report.notes.append(f"starter below full marks; {len(mistakes_of(exercise))} mistake file(s) caught and named")
+    return report
+
+
+# Folders (by content and catalogue) whose starter and mistakes passed: a sync that finds the same
+# files again (the service syncs at every start, the tests often) need not grade them again.
+_passed: set[tuple[str, str]] = set()
+
+
+def verify_mistakes(grader: Grader, exercise: Exercise) -> list[str]:
+    """The self-test's part after the reference: the starter scores less than full marks and every
+    mistake file is caught with its own misconception named first. One string per problem."""
+    if exercise.kind != "module":
+        return []
+    catalogue_path = exercise.path.parent / "misconceptions.toml"
+    key = (exercise.content_hash, catalogue_path.read_text(encoding="utf-8") if catalogue_path.is_file() else "")
+    if key in _passed:
+        return []
+    problems: list[str] = []
+    starter = grader.grade(exercise, exercise.starter_code.encode())
+    if starter.score >= starter.max_score:
+        problems.append("the starter scores full marks: it must leave something to do")
+    try:
+        mistakes = mistakes_of(exercise)
+        catalogue = catalogue_for(exercise)
+    except ExerciseError as exc:
+        return problems + [str(exc)]
+    for mistake in mistakes:
+        where = f"mistakes/{mistake.path.name}"
+        if mistake.misconception not in catalogue:
+            problems.append(f"{where}: misconception '{mistake.misconception}' is not declared in "
+                            f"exercises/misconceptions.toml")
+            continue
+        result = grader.grade(exercise, mistake.submission(exercise).encode())
+        named = result.misconceptions[0] if result.misconceptions else None
+        if result.status != "graded" or result.full_marks:
+            problems.append(f"{where}: not caught (scores {result.score:g}/{result.max_score:g}); add a check "
+                            f"that this mistake fails")
+        elif named != mistake.misconception:
+            failed = next((t.name for t in result.tests if t.status == "failed"), "?")
+            problems.append(f"{where}: caught, but named {named or 'nothing'} first (in '{failed}'), not "
+                            f"{mistake.misconception}")
+    if not problems:
+        _passed.add(key)
+    return problems

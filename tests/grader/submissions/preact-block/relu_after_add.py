@@ -1,0 +1,21 @@
+# expect: preact_relu_after_add
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class PreActBlock(nn.Module):
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.shortcut = None
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Conv2d(in_channels, out_channels, 1, stride, bias=False)
+
+    def forward(self, x):
+        p = F.relu(self.bn1(x))
+        out = self.conv2(F.relu(self.bn2(self.conv1(p))))
+        return F.relu(out + (x if self.shortcut is None else self.shortcut(p)))

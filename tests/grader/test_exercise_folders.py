@@ -1,0 +1,73 @@
+"""The self-test of every exercise folder (grader.selftest, `python -m grader check`): the reference
+scores full marks, the starter less, and every file in mistakes/ fails with its own misconception
+named first. New folders are picked up automatically; the library's failure modes are shown on
+broken copies of a folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.exercise import discover_exercises, load_exercise
+from grader.selftest import self_test
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDERS = [p for p in discover_exercises(ROOT / "exercises")]
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[p.name for p in FOLDERS])
+def test_exercise_folder_passes_its_self_test(grader, folder: Path) -> None:
+    report = self_test(grader, load_exercise(folder))
+    assert report.ok, "\n".join(report.lines())
+
+
+def test_module_exercises_have_mistake_files() -> None:
+    for folder in FOLDERS:
+        if load_exercise(folder).kind == "module" and folder.name != "degradation":
+            assert len(list((folder / "mistakes").glob("*.py"))) >= 6, folder
+
+
+def test_wrong_reference_fails_clearly(grader, exercise_copy) -> None:
+    folder = exercise_copy("identity-block")
+    solution = folder / "solution.py"
+    solution.write_text(solution.read_text().replace("return F.relu(out + x)", "return F.relu(out) + x"))
+    report = self_test(grader, load_exercise(folder))
+    assert not report.ok and "the reference scores" in report.lines()[0]
+
+
+def test_uncaught_mistake_fails_clearly(grader, exercise_copy) -> None:
+    folder = exercise_copy("identity-block")
+    (folder / "mistakes" / "main_path_wrong__harmless.py").write_text(
+        "# Not a mistake at all: the reference under another name.\nclass IdentityBlock(IdentityBlock):\n    pass\n")
+    report = self_test(grader, load_exercise(folder))
+    assert report.lines() == ["FAIL identity-block: mistakes/main_path_wrong__harmless.py: not caught (scores 10/10); "
+                              "add a check that this mistake fails"]
+
+
+def test_mistake_named_under_another_name_fails_clearly(grader, exercise_copy) -> None:
+    # A second file with the same behaviour as shortcut_missing.py: the grader names the first one it
+    # finds, so the new file's misconception is never the one a student is told.
+    folder = exercise_copy("identity-block")
+    mistakes = folder / "mistakes"
+    (mistakes / "skip_can_hurt.py").write_text((mistakes / "shortcut_missing.py").read_text())
+    report = self_test(grader, load_exercise(folder))
+    assert not report.ok
+    [line] = report.lines()
+    assert line.startswith("FAIL identity-block: mistakes/skip_can_hurt.py: caught, but named shortcut_missing first")
+    assert line.endswith("not skip_can_hurt")
+
+
+def test_check_command_prints_one_line_per_folder_and_problem(exercise_copy) -> None:
+    good = ROOT / "exercises" / "identity-block"
+    broken = exercise_copy("identity-block")
+    (broken / "mistakes" / "no_such_misconception.py").write_text("# unknown id\n")
+    proc = subprocess.run([sys.executable, "-m", "grader", "check", str(good), str(broken)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("ok   identity-block:")
+    assert lines[1:] == ["FAIL identity-block: mistakes/no_such_misconception.py: misconception "
+                         "'no_such_misconception' is not declared in exercises/misconceptions.toml"]
