@@ -243,6 +243,7 @@ def _digest(tensors: Sequence[torch.Tensor | None], *extra: Any) -> str:
             h.update(t.detach().contiguous().numpy().tobytes())
     return h.hexdigest()
 
+
 _SIZE_MISMATCH = ("size of tensor", "must match the size", "shapes cannot be", "not broadcastable")
 
 
