@@ -243,6 +243,7 @@ def _digest(tensors: Sequence[torch.Tensor | None], *extra: Any) -> str:
             h.update(t.detach().contiguous().numpy().tobytes())
     return h.hexdigest()
 
+
 _SIZE_MISMATCH = ("size of tensor", "must match the size", "shapes cannot be", "not broadcastable")
 
 
@@ -319,8 +320,10 @@ class Block:
                 continue
             m_p, m_b = _specs_of(module)
             m_leaves = _leaves(describe_module(module))
+            # One way, as against the reference: a pooling module the student did not build is no
+            # evidence (they may pool functionally); one the mistake lacks is.
             if ([s for _, s in m_p] == [s for _, s in got_p] and m_b == got_b
-                    and _same_layers(got_leaves, m_leaves) and _same_layers(m_leaves, got_leaves)):
+                    and _same_layers(got_leaves, m_leaves)):
                 if shapes_ok:
                     detail = self._leaf_difference(layers, describe_module(ref))
                 return f"Your {self.what}'s layers do not match the specification.\n{detail}", [mistake.misconception]
