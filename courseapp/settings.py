@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "courseapp.api.apps.ApiConfig",
     "courseapp.lti.apps.LtiConfig",
+    "courseapp.review.apps.ReviewConfig",
 ]
 
 MIDDLEWARE = [

@@ -13,7 +13,8 @@ import logging
 import threading
 import time
 import types
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -25,6 +26,9 @@ from grader.sandbox.errors import SandboxDied, SandboxUnavailable, StudentError
 from grader.sandbox.hostcheck import insecure_requested
 from grader.sandbox.pool import SandboxPool
 from grader.sandbox.session import Child
+
+if TYPE_CHECKING:
+    from grader.freetext.exemplars import Exemplar as FreetextExemplar
 
 __all__ = ["Grader", "SandboxUnavailable", "ExerciseError", "verify_reference", "resolve_device"]
 
@@ -86,12 +90,15 @@ class Grader:
         self.close()
 
     # ------------------------------------------------------------------------------------------
-    def grade(self, exercise: Exercise, submission: bytes, *, progress: ProgressFn | None = None) -> GradeResult:
+    def grade(self, exercise: Exercise, submission: bytes, *, progress: ProgressFn | None = None,
+              exemplars: Sequence[FreetextExemplar] | None = None, threshold: float | None = None) -> GradeResult:
+        """`exemplars` and `threshold` concern free-text exercises only: the teacher-labelled answers of
+        this exercise revision and the course's recalibrated confidence threshold (grader.freetext)."""
         with self._lock:
             if exercise.kind == "freetext":
                 from grader.freetext import grade_freetext
 
-                result = grade_freetext(exercise, submission)
+                result = grade_freetext(exercise, submission, exemplars, threshold)
                 result.execution.isolated = True  # text is data: no student code runs, so nothing needs isolating
                 return result
             if exercise.kind == "quiz":

@@ -96,12 +96,14 @@ def attempts_for_course(course, *, exercise_ids=None, user_ids=None, windows=Non
             root_at=Coalesce("regrade_item__original__created_at", "created_at"),
         )
         .values("id", "user_id", "exercise_id", "root_id", "root_at", "job__status", "job__result__score",
-                "job__result__max_score", "revision__max_score")
+                "job__result__max_score", "revision__max_score", "job__result__extra__provisional")
         .order_by("root_at", "id")
     )
     groups: dict[int, list[dict]] = {}
     for r in rows:
         r["ov_score"], r["ov_at"], r["ov_comment"] = overrides.get(r["id"], (None, None, ""))
+        if r.pop("job__result__extra__provisional", None) is True:
+            r["job__result__score"] = None  # free text waiting for review (courseapp.review): not a grade yet
         groups.setdefault(r["root_id"], []).append(r)
     by_root: dict[int, dict] = {}
     for root_id, group in groups.items():
@@ -193,7 +195,8 @@ def submissions_csv(course) -> str:
         .values("id", "user_id", "user__username", "revision__exercise_id", "revision__exercise__slug",
                 "revision__content_hash", "created_at", "root_at", "regrade_item__original_id",
                 "job__status", "job__result__score", "job__result__max_score", "job__result__outcome",
-                "job__result__misconceptions", "job__result__tests", "ov_score", "ov_reason")
+                "job__result__misconceptions", "job__result__tests", "ov_score", "ov_reason",
+                "job__result__extra__provisional")
         .order_by("created_at", "id")
     )
     buf = io.StringIO()
@@ -207,10 +210,13 @@ def submissions_csv(course) -> str:
         factor = policies.late_factor(window, r["root_at"])
         adjusted = None if raw is None else raw * factor
         final = r["ov_score"] if r["ov_score"] is not None else adjusted
+        # A provisional free-text grade waits for review: the machine's proposal is not exported as final.
+        pending_review = r["job__result__extra__provisional"] is True and r["ov_score"] is None
+        final = None if pending_review else final
         failed = [t.get("name", "") for t in (r["job__result__tests"] or []) if t.get("status") != "passed"]
         w.writerow([r["id"], r["user__username"], r["revision__exercise__slug"], r["revision__content_hash"][:12],
                     r["created_at"].isoformat(), r["regrade_item__original_id"] or "", r["job__status"] or "",
-                    r["job__result__outcome"] or "", _fmt(raw), _fmt(r["job__result__max_score"]),
+                    "pending review" if pending_review else r["job__result__outcome"] or "", _fmt(raw), _fmt(r["job__result__max_score"]),
                     "yes" if policies.is_late(window, r["root_at"]) else "no", _fmt(factor), _fmt(adjusted),
                     _fmt(r["ov_score"]), r["ov_reason"] or "", _fmt(final), "; ".join(failed),
                     "; ".join(r["job__result__misconceptions"] or [])])
