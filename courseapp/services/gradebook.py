@@ -41,6 +41,8 @@ class Attempt:
     override: float | None
     override_at: datetime | None
     comment: str
+    # A free-text grade waiting for review (courseapp.review): not counted until reviewed or released.
+    provisional: bool = False
 
     @property
     def adjusted(self) -> float | None:
@@ -59,6 +61,7 @@ class Cell:
     attempts: int = 0
     late: bool = False
     overridden: bool = False
+    pending: bool = False  # an attempt waits for review (its grade is not counted yet)
     attempts_list: list = field(default_factory=list)
 
 
@@ -102,8 +105,6 @@ def attempts_for_course(course, *, exercise_ids=None, user_ids=None, windows=Non
     groups: dict[int, list[dict]] = {}
     for r in rows:
         r["ov_score"], r["ov_at"], r["ov_comment"] = overrides.get(r["id"], (None, None, ""))
-        if r.pop("job__result__extra__provisional", None) is True:
-            r["job__result__score"] = None  # free text waiting for review (courseapp.review): not a grade yet
         groups.setdefault(r["root_id"], []).append(r)
     by_root: dict[int, dict] = {}
     for root_id, group in groups.items():
@@ -123,6 +124,7 @@ def attempts_for_course(course, *, exercise_ids=None, user_ids=None, windows=Non
             max_score=r["job__result__max_score"] or r["revision__max_score"],
             factor=policies.late_factor(window, r["root_at"]), late=policies.is_late(window, r["root_at"]),
             override=r["ov_score"], override_at=r["ov_at"], comment=r["ov_comment"] or "",
+            provisional=r["job__result__extra__provisional"] is True and r["ov_score"] is None,
         ))
     return out
 
@@ -134,7 +136,9 @@ def cells(attempts: list[Attempt]) -> dict[tuple[int, int], Cell]:
     for a in attempts:
         c = out.setdefault((a.user_id, a.exercise_id), Cell())
         c.attempts += 1
-        if a.adjusted is not None:
+        if a.provisional:
+            c.pending = True
+        elif a.adjusted is not None:
             c.best = a.adjusted if c.best is None else max(c.best, a.adjusted)
             c.latest = a.adjusted
             c.late = a.late

@@ -153,8 +153,17 @@ def test_provisional_grades_are_not_exported_as_final(course):
     assert rows[str(waiting.pk)]["final_score"] == "" and rows[str(waiting.pk)]["outcome"] == "pending review"
     assert rows[str(released.pk)]["final_score"] == "10"
 
+    # LTI passback reads the same rule: pending manual grading, no score, until the review.
+    from courseapp.lti.passback import final_grade
+
+    pending = final_grade(students[0].pk, exercise)
+    assert pending is not None and pending.provisional
+    assert final_grade(students[1].pk, exercise).provisional is False
+
     services.review_decide(actor=prof, exercise=exercise, submission_ids=[waiting.pk], band="partial", score=5.0)
     assert final_cells(c, exercise)["ana"] == "5"
+    reviewed = final_grade(students[0].pk, exercise)
+    assert reviewed is not None and not reviewed.provisional and reviewed.score == 5.0
     rows = {r["submission_id"]: r for r in csv.DictReader(io.StringIO(gradebook.submissions_csv(c)))}
     assert rows[str(waiting.pk)]["final_score"] == "5"
 

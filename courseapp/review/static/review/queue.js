@@ -39,4 +39,5 @@
     }
     event.preventDefault();
   });
+  document.body.dataset.reviewKeys = "on"; // the keys work from now on (tests wait for it)
 })();
