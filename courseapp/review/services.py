@@ -4,7 +4,7 @@ one answer, every decision an override (audit trail) and a labelled exemplar for
 A grade is provisional when the grader said so (Result.extra["provisional"]) and no override has
 replaced it yet. Deciding overrides it through courseapp.services.instructor.grade_override, stores
 the teacher's band and score as an Exemplar (updated when the decision changes), and sends
-courseapp.signals.final_grade_changed(reason="review") once committed. release_due releases the
+courseapp.signals.final_grade_changed(reason="review") once committed (the override also sends reason="override"). release_due releases the
 machine's proposals after the due date where the course chose so (reason="release").
 """
 
@@ -14,18 +14,17 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from courseapp.models import Exercise, ExercisePolicy, ExerciseRevision, Submission
+from courseapp.models import Exercise, ExercisePolicy, ExerciseRevision, Result, Submission
 from courseapp.review.models import Band, Exemplar, ReviewSettings
+from courseapp.services.grade_events import final_grade_changed_on_commit
 from courseapp.services.instructor import grade_override
-from courseapp.signals import final_grade_changed
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +41,17 @@ def default_score(band: str, max_score: float) -> float:
     return {Band.FULL: max_score, Band.PARTIAL: max_score / 2, Band.NONE: 0.0}[Band(band)]
 
 
-def pending(exercise: Exercise) -> QuerySet[Submission]:
-    """Submissions whose grade waits for review: provisional result, no override yet."""
-    return (Submission.objects.filter(revision__exercise=exercise, job__result__extra__provisional=True,
-                                      overrides__isnull=True)
-            .select_related("user", "job__result", "revision").order_by("created_at", "id"))
+def pending(exercise: Exercise) -> list[Submission]:
+    """Submissions whose grade waits for review: the result that counts is provisional and no
+    override replaced it. Each carries `current_extra` and `current_score` (one query)."""
+    extra = Result.objects.filter(pk=OuterRef("current_result_id")).values("extra")[:1]
+    rows = (Submission.objects.filter(revision__exercise=exercise, overrides__isnull=True).with_grading()
+            .annotate(current_extra=Subquery(extra)).select_related("user", "revision").order_by("created_at", "id"))
+    return [s for s in rows if isinstance(s.current_extra, dict) and s.current_extra.get("provisional") is True]
 
 
 def is_provisional(submission: Submission) -> bool:
-    result = getattr(getattr(submission, "job", None), "result", None)
+    result = submission.current_result
     return bool(result and (result.extra or {}).get("provisional")) and not submission.overrides.exists()
 
 
@@ -86,7 +87,7 @@ def review_groups(exercise: Exercise, limit: int = 500) -> list[ReviewGroup]:
     largest group first."""
     from grader.freetext.exemplars import embed_cached
 
-    items = list(pending(exercise)[:limit])
+    items = pending(exercise)[:limit]
     if not items:
         return []
     vectors = embed_cached([s.source for s in items])
@@ -102,16 +103,12 @@ def review_groups(exercise: Exercise, limit: int = 500) -> list[ReviewGroup]:
             groups.append(ReviewGroup())
             leaders.append(i)
             best = len(groups) - 1
-        extra: dict[str, Any] = submission.job.result.extra or {}
+        extra: dict[str, Any] = submission.current_extra
+        score = float(submission.current_score or 0.0)
         groups[best].submissions.append(submission)
-        groups[best].proposals.append((str(extra.get("band", band_of(submission.job.result.score,
-                                                                      submission.job.result.max_score))),
-                                       float(submission.job.result.score), float(extra.get("confidence", 0.0))))
+        groups[best].proposals.append((str(extra.get("band", band_of(score, submission.revision.max_score))),
+                                       score, float(extra.get("confidence", 0.0))))
     return sorted(groups, key=lambda g: (-g.size, g.key))
-
-
-def _send(user_id: int, exercise_id: int, reason: str) -> None:
-    final_grade_changed.send(sender=Exemplar, user_id=user_id, exercise_id=exercise_id, reason=reason)
 
 
 @transaction.atomic
@@ -143,7 +140,7 @@ def review_decide(*, actor: Any, exercise: Exercise, submission_ids: Iterable[in
             submission=submission,
             defaults={"revision": submission.revision, "text": submission.source, "band": band, "score": score,
                       "comment": comment.strip(), "decided_by": actor})
-        transaction.on_commit(partial(_send, submission.user_id, exercise.pk, "review"))
+        final_grade_changed_on_commit(user_id=submission.user_id, exercise_id=exercise.pk, reason="review")
     log.info("review: %s decided %s answer(s) of %s as %s %g", getattr(actor, "pk", None), len(submissions),
              exercise.slug, band, score)
     return submissions
@@ -171,11 +168,12 @@ def release_due(now: datetime | None = None, *, actor: Any = None) -> int:
         if who is None:
             continue
         with transaction.atomic():
-            for submission in pending(rs.exercise).select_for_update(of=("self",)):
-                grade_override(submission=submission, actor=who, score=submission.job.result.score,
+            for submission in pending(rs.exercise):
+                grade_override(submission=submission, actor=who, score=float(submission.current_score or 0.0),
                                reason="released after the due date without review (course policy)",
                                comment="Released as graded by the machine.")
-                transaction.on_commit(partial(_send, submission.user_id, rs.exercise_id, "release"))
+                final_grade_changed_on_commit(user_id=submission.user_id, exercise_id=rs.exercise_id,
+                                              reason="release")
                 released += 1
     return released
 

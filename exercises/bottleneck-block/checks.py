@@ -32,7 +32,17 @@ def zero_last_layer(ref: nn.Module) -> None:
     ref.bn3.bias.zero_()
 
 
-BLOCK = Block("BottleneckBlock", default=IDENTITY, silence=silence_main_path,
+# What the module-wide misconceptions mean in this block (the catalogue's hints speak of the conv block).
+LESSONS = {
+    "projection_without_bn": (
+        "In the bottleneck block W_s is a 1x1 convolution (Cin -> 4 * width, with the block's stride) followed by its "
+        "own BatchNorm2d(4 * width), just as the main path ends with bn3: both summands are normalised before the add."),
+    "shortcut_stride_missing": (
+        "The main path produces {expected}: the projection's 1x1 convolution needs the block's stride, like the 3x3 "
+        "convolution (conv2), or the two cannot be added."),
+}
+
+BLOCK = Block("BottleneckBlock", default=IDENTITY, silence=silence_main_path, lessons=LESSONS,
               out_shape=strided_shape(channels_arg=1, stride_arg=2, stride_default=1, channels_factor=4))
 
 SHAPE_LESSON = ("BottleneckBlock(in_channels, width, stride) returns 4 * width channels and ceil(H/s) x ceil(W/s): "

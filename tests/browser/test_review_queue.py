@@ -35,10 +35,10 @@ LATER = ("A resblock works like a safety net: when it has nothing useful to add 
 
 @pytest.fixture
 def course(tmp_path, settings, monkeypatch, real_grader):
-    from courseapp import tasks
+    from courseapp.celery import app
 
     sent: list[int] = []
-    monkeypatch.setattr(tasks.grade_submission, "apply_async", lambda args=None, **kw: sent.append(args[0]))
+    monkeypatch.setattr(app, "send_task", lambda name, args=None, **kw: sent.append(args[0]))
     settings.EXERCISE_CACHE_DIR = tmp_path / "exercise-cache"
     root = tmp_path / "exercises"
     root.mkdir()
