@@ -32,7 +32,7 @@ class Exemplar(models.Model):
     decided_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["revision", "decided_at"])]
+        indexes = (models.Index(fields=["revision", "decided_at"]),)
 
     def __str__(self) -> str:
         return f"{self.band} {self.score:g} ({self.revision_id})"

@@ -21,7 +21,13 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from courseapp.models import Exercise, ExercisePolicy, ExerciseRevision, Result, Submission
+from courseapp.models import (
+    Exercise,
+    ExercisePolicy,
+    ExerciseRevision,
+    Result,
+    Submission,
+)
 from courseapp.review.models import Band, Exemplar, ReviewSettings
 from courseapp.services.grade_events import final_grade_changed_on_commit
 from courseapp.services.instructor import grade_override

@@ -22,12 +22,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_d
 
 # Three students say the same thing in their own words, which the rubric does not recognise.
 GROUP = [
-    "A resblock is like a safety net: when it has nothing useful to add it can stay neutral, so piling up more of "
-    "them never really breaks the model.",
-    "Resblocks are like a safety net: when a block has nothing useful to add it can stay neutral, so piling up "
-    "more of them never breaks the model.",
-    "a resblock is like a safety net, when it has nothing useful to add it stays neutral, so piling more of them "
-    "up never really breaks the model",
+    ("A resblock is like a safety net: when it has nothing useful to add it can stay neutral, so piling up more "
+     "of them never really breaks the model."),
+    ("Resblocks are like a safety net: when a block has nothing useful to add it can stay neutral, so piling up "
+     "more of them never breaks the model."),
+    ("a resblock is like a safety net, when it has nothing useful to add it stays neutral, so piling more of "
+     "them up never really breaks the model"),
 ]
 LATER = ("A resblock works like a safety net: when it has nothing useful to add it just stays neutral, so piling "
          "up more of them never really breaks the model.")
@@ -56,13 +56,19 @@ def course(tmp_path, settings, monkeypatch, real_grader):
     return {"course": course, "sent": sent, "grader": real_grader}
 
 
+def student_page(browser, live_server, i: int):  # noqa: F811
+    """A page of learner i's own browser session (a context of its own: its own cookies)."""
+    page = browser.new_context().new_page()
+    page.set_default_timeout(30_000)
+    login(page, live_server.url, f"learner{i}", f"pw-learner-{i}")
+    return page
+
+
 def submit(browser, live_server, course, i: int, text: str) -> str:  # noqa: F811
     """Learner i logs in, answers in the form, the job runs; returns the submission page's URL."""
     from playwright.sync_api import expect
 
-    page = browser.new_page()
-    page.set_default_timeout(30_000)
-    login(page, live_server.url, f"learner{i}", f"pw-learner-{i}")
+    page = student_page(browser, live_server, i)
     page.goto(f"{live_server.url}/exercises/why-skip-helps/")
     page.fill("#id_source", text)
     page.click("#submit-button")
@@ -70,7 +76,7 @@ def submit(browser, live_server, course, i: int, text: str) -> str:  # noqa: F81
     grading_job_run(course["sent"][-1], grader=course["grader"])
     page.reload()
     url = page.url
-    page.close()
+    page.context.close()
     return url
 
 
@@ -78,14 +84,12 @@ def test_group_review_grades_everyone_and_the_grader_follows_the_teacher(live_se
     from playwright.sync_api import expect
 
     urls = [submit(browser, live_server, course, i, text) for i, text in enumerate(GROUP)]
-    student = browser.new_page()
-    student.set_default_timeout(30_000)
-    login(student, live_server.url, "learner0", "pw-learner-0")
+    student = student_page(browser, live_server, 0)
     student.goto(urls[0])
     expect(student.locator("#under-review")).to_have_text("your answer is being reviewed")
     expect(student.locator("pre.output").first).to_contain_text("Your answer is being reviewed by an instructor")
 
-    prof = browser.new_page()
+    prof = browser.new_context().new_page()
     prof.set_default_timeout(30_000)
     login(prof, live_server.url, "prof", "pw-prof-review")
     prof.goto(f"{live_server.url}/instructor/{course['course'].slug}/")
@@ -111,18 +115,19 @@ def test_group_review_grades_everyone_and_the_grader_follows_the_teacher(live_se
     assert Exemplar.objects.filter(band="full", score=8).count() == 3
 
     for i, url in enumerate(urls):
-        login(student, live_server.url, f"learner{i}", f"pw-learner-{i}")
-        student.goto(url)
-        expect(student.locator("#final-grade")).to_contain_text("Final grade: 8")
-        expect(student.locator("#instructor-comment")).to_contain_text("a block can stay neutral")
-        expect(student.locator("#under-review")).to_have_count(0)
+        page = student_page(browser, live_server, i)
+        page.goto(url)
+        expect(page.locator("#final-grade")).to_contain_text("Final grade: 8")
+        expect(page.locator("#instructor-comment")).to_contain_text("a block can stay neutral")
+        expect(page.locator("#under-review")).to_have_count(0)
+        page.context.close()
 
     # A new, similar answer: graded automatically with the teacher's band, released at once.
     later = submit(browser, live_server, course, 3, LATER)
-    login(student, live_server.url, "learner3", "pw-learner-3")
-    student.goto(later)
-    expect(student.locator("#score")).to_have_text("8 / 10")
-    expect(student.locator("#under-review")).to_have_count(0)
-    expect(student.locator("pre.output").first).to_contain_text("graded full credit")
+    page = student_page(browser, live_server, 3)
+    page.goto(later)
+    expect(page.locator("#score")).to_have_text("8 / 10")
+    expect(page.locator("#under-review")).to_have_count(0)
+    expect(page.locator("pre.output").first).to_contain_text("graded full credit")
     prof.reload()
     expect(prof.locator("#queue-empty")).to_be_visible()

@@ -15,7 +15,17 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from courseapp.models import AuditEntry, Course, Enrolment, Exercise, ExercisePolicy, GradeOverride, GradingJob, Result, Submission
+from courseapp.models import (
+    AuditEntry,
+    Course,
+    Enrolment,
+    Exercise,
+    ExercisePolicy,
+    GradeOverride,
+    GradingJob,
+    Result,
+    Submission,
+)
 from courseapp.review import services
 from courseapp.review.models import Exemplar, ReviewSettings
 from courseapp.services import exercise_sync, gradebook
@@ -27,12 +37,12 @@ pytestmark = pytest.mark.django_db
 
 # Three students write much the same thing in their own words; the rubric reads none of it.
 SIMILAR = [
-    "Honestly the trick is that the block only learns a correction F(x) on top of x, and a correction of zero "
-    "costs nothing to learn, so stacking more of them is harmless.",
-    "The trick is that each block only learns a correction F(x) on top of x; a zero correction costs nothing to "
-    "learn, so stacking more blocks is harmless.",
-    "the block just learns a correction F(x) on top of x, and a zero correction costs nothing, so stacking "
-    "more blocks is harmless",
+    ("Honestly the trick is that the block only learns a correction F(x) on top of x, and a correction of zero "
+     "costs nothing to learn, so stacking more of them is harmless."),
+    ("The trick is that each block only learns a correction F(x) on top of x; a zero correction costs nothing to "
+     "learn, so stacking more blocks is harmless."),
+    ("the block just learns a correction F(x) on top of x, and a zero correction costs nothing, so stacking "
+     "more blocks is harmless"),
 ]
 LATER = ("The trick: each block only learns a correction F(x) on top of x, a zero correction costs nothing "
          "to learn, so stacking many more blocks is harmless.")
@@ -85,7 +95,7 @@ def final_cells(course: Course, exercise: Exercise) -> dict[str, str]:
 
 
 def test_a_group_decision_grades_everyone_in_it_and_the_grader_learns(course, django_capture_on_commit_callbacks):
-    c, exercise, prof, students = course
+    _, exercise, prof, students = course
     # A threshold of 1: every grade waits for review (the queue is what is under test here).
     subs = [submit_and_grade(s, exercise, t, threshold=1.0) for s, t in zip(students, [*SIMILAR, OTHER])]
     assert all(s.current_result.extra["provisional"] for s in subs)
@@ -97,7 +107,7 @@ def test_a_group_decision_grades_everyone_in_it_and_the_grader_learns(course, dj
 
     sent: list[dict] = []
 
-    def receiver(sender, **kwargs):  # noqa: ANN001, ANN003
+    def receiver(sender, **kwargs):
         sent.append(kwargs)
 
     final_grade_changed.connect(receiver, weak=False)
@@ -124,7 +134,7 @@ def test_a_group_decision_grades_everyone_in_it_and_the_grader_learns(course, dj
 
 
 def test_changing_a_decision_updates_the_exemplar(course):
-    c, exercise, prof, students = course
+    _, exercise, prof, students = course
     sub = submit_and_grade(students[0], exercise, SIMILAR[0], threshold=1.0)
     services.review_decide(actor=prof, exercise=exercise, submission_ids=[sub.pk], band="full", score=8.0)
     services.review_decide(actor=prof, exercise=exercise, submission_ids=[sub.pk], band="partial", score=4.0)
@@ -136,7 +146,7 @@ def test_changing_a_decision_updates_the_exemplar(course):
 
 @pytest.mark.parametrize("band, score", [("full", 5.0), ("none", 3.0), ("partial", 9.0), ("great", None)])
 def test_a_score_outside_the_chosen_band_is_refused(course, band, score):
-    c, exercise, prof, students = course
+    _, exercise, prof, students = course
     sub = submit_and_grade(students[0], exercise, SIMILAR[0], threshold=1.0)
     with pytest.raises(ValidationError):
         services.review_decide(actor=prof, exercise=exercise, submission_ids=[sub.pk], band=band, score=score)
@@ -170,7 +180,7 @@ def test_provisional_grades_are_not_exported_as_final(course):
 
 
 def test_release_after_the_due_date_when_the_course_chooses(course, django_capture_on_commit_callbacks):
-    c, exercise, prof, students = course
+    _, exercise, _, students = course
     sub = submit_and_grade(students[0], exercise, SIMILAR[0], threshold=1.0)
     ExercisePolicy.objects.update_or_create(exercise=exercise, defaults={"due_at": timezone.now() - timedelta(hours=1)})
     assert services.release_due() == 0  # the course has not chosen it
@@ -196,3 +206,21 @@ def test_queue_page_is_for_the_course_instructors_and_grades_a_group(course, cli
     assert GradeOverride.objects.filter(submission__in=subs, score=0).count() == 2
     bad = client.post(url + "decide/", {"submission": [subs[0].pk], "band": "full", "score": "1"}, follow=True)
     assert b"is not full credit" in bad.content
+
+
+def test_the_threshold_is_recalibrated_from_the_teachers_labels(course):
+    import json
+
+    from grader.exercise import load_exercise
+
+    _, exercise, prof, _ = course
+    rows = [json.loads(line) for line in (EXERCISES / "why-skip-helps" / "answers_dev.jsonl").read_text().splitlines()]
+    assert services.recalibrate(exercise, load_exercise(revision_folder(exercise.current_revision))) is None
+    for r in rows[:services.MIN_LABELS_TO_RECALIBRATE]:
+        Exemplar.objects.create(revision=exercise.current_revision, text=r["text"], band=r["band"], score=r["score"],
+                                decided_by=prof)
+    threshold = services.recalibrate(exercise, load_exercise(revision_folder(exercise.current_revision)))
+    assert threshold is not None and 0.0 <= threshold <= 1.0
+    settings = ReviewSettings.objects.get(exercise=exercise)
+    assert settings.confidence_threshold == threshold and settings.calibrated_on == services.MIN_LABELS_TO_RECALIBRATE
+    assert services.grading_inputs(exercise.current_revision)["threshold"] == threshold
