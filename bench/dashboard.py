@@ -97,7 +97,7 @@ def seed(n_students: int, per_student: int, n_exercises: int):
             subs.append(Submission(user=u, revision=rev, source=s["source"]))
             times.append((now - timedelta(days=rng.uniform(0, 14)), s["result"]))
     subs = Submission.objects.bulk_create(subs, batch_size=2000)
-    jobs = GradingJob.objects.bulk_create([GradingJob(submission=s, status="done", attempts=1, queued_at=at,
+    jobs = GradingJob.objects.bulk_create([GradingJob(submission=s, revision_id=s.revision_id, status="done", attempts=1, queued_at=at,
                                                       started_at=at, finished_at=at) for s, (at, _) in zip(subs, times)],
                                           batch_size=2000)
     Result.objects.bulk_create([Result(job=j, score=r["score"], max_score=10, status=r["status"], outcome=r["outcome"],

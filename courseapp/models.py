@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from courseapp.appendonly import AppendOnlyManager
@@ -98,13 +99,33 @@ class ExerciseRevision(models.Model):
         return f"{self.exercise.slug}@{self.content_hash[:10]}"
 
 
+class SubmissionQuerySet(models.QuerySet["Submission"]):
+    def with_grading(self) -> SubmissionQuerySet:
+        """Annotate each submission, in SQL, with what `latest_job` and `current_result` give per row:
+        `latest_status` (the newest job's status), `current_result_id`, `current_score`,
+        `current_max_score`, `current_outcome`, `current_misconceptions` (None where nothing counts yet)."""
+        newest_job = GradingJob.objects.filter(submission=OuterRef("pk")).order_by("-id")
+        newest_result = Result.objects.filter(job__submission=OuterRef("pk")).order_by("-job_id")
+        return self.annotate(
+            latest_status=Subquery(newest_job.values("status")[:1]),
+            current_result_id=Subquery(newest_result.values("id")[:1]),
+            current_score=Subquery(newest_result.values("score")[:1]),
+            current_max_score=Subquery(newest_result.values("max_score")[:1]),
+            current_outcome=Subquery(newest_result.values("outcome")[:1]),
+            current_misconceptions=Subquery(newest_result.values("misconceptions")[:1]),
+        )
+
+
 class Submission(models.Model):
-    """What a student handed in. Written once; never changed (after edx-submissions)."""
+    """What a student handed in. Written once; never changed (after edx-submissions). Each grading of
+    it, the first and every regrade, is a GradingJob of its own with its own Result."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submissions")
     revision = models.ForeignKey(ExerciseRevision, on_delete=models.PROTECT, related_name="submissions")
     source = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SubmissionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -117,6 +138,23 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"submission {self.pk} by {self.user}"
+
+    # One submission, many gradings (the first one, then one per regrade). Which one the student
+    # and the gradebook see is decided here and in SubmissionQuerySet.with_grading, nowhere else.
+    # Both read `self.jobs.all()`, so a selector that prefetched `jobs` (with `result`) pays no query.
+
+    @property
+    def latest_job(self) -> GradingJob | None:
+        """The newest grading job: its status is the submission's status."""
+        return max(self.jobs.all(), key=lambda job: job.pk, default=None)
+
+    @property
+    def current_result(self) -> Result | None:
+        """The result that counts: that of the newest job that recorded one (a regrade that failed
+        leaves the previous result in force)."""
+        graded = [job for job in self.jobs.all() if hasattr(job, "result")]
+        newest = max(graded, key=lambda job: job.pk, default=None)
+        return newest.result if newest is not None else None
 
 
 class GradingJob(models.Model):
@@ -137,10 +175,15 @@ class GradingJob(models.Model):
         Status.FAILED: frozenset(),
     }
 
-    submission = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="job")
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="jobs")
+    # What the submission is graded against: its own revision for the first grading, the regrade's
+    # (newer) revision for a regrade.
+    revision = models.ForeignKey(ExerciseRevision, on_delete=models.PROTECT, related_name="+")
+    regrade = models.ForeignKey("Regrade", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     queue = models.CharField(max_length=50, default="grade.cpu")
+    created_at = models.DateTimeField(default=timezone.now)  # when this grading was asked for
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -292,7 +335,8 @@ class AuditEntry(models.Model):
 
 
 class Regrade(models.Model):
-    """A batch: submissions of one exercise graded again against a (newer) revision."""
+    """A batch: submissions of one exercise graded again against a (newer) revision. Each regraded
+    submission gets one more GradingJob (`jobs`, with `regrade` set); nothing is copied."""
 
     class Scope(models.TextChoices):
         LATEST = "latest", "Each student's latest submission"
@@ -307,10 +351,3 @@ class Regrade(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
-
-class RegradeItem(models.Model):
-    """One submission graded again: the original (kept with its result) and the new copy."""
-
-    regrade = models.ForeignKey(Regrade, on_delete=models.CASCADE, related_name="items")
-    original = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="regraded_as")
-    new = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="regrade_item")

@@ -49,10 +49,10 @@ def quiz_seed(user, exercise: "Exercise", attempt: int) -> str:
 
 def quiz_attempt_number(user, exercise: "Exercise") -> int:
     """The number of the student's next attempt: their own submissions so far (failed ones included,
-    so a retry after a grader failure also gets fresh numbers) + 1. Regrade copies are not attempts."""
+    so a retry after a grader failure also gets fresh numbers) + 1. A regrade is not an attempt."""
     from courseapp.models import Submission
 
-    return Submission.objects.filter(user=user, revision__exercise=exercise, regrade_item__isnull=True).count() + 1
+    return Submission.objects.filter(user=user, revision__exercise=exercise).count() + 1
 
 
 def _quiz(revision: "ExerciseRevision") -> Quiz:
@@ -129,7 +129,7 @@ def answers_revealed(exercise: "Exercise", user, window: "Window", now: datetime
     attempts = policies.student_attempts(exercise, user)
     used, _ = policies.attempt_usage(exercise, user)
     # Every attempt used, and none still grading: a queued attempt that fails would give one back.
-    in_flight = attempts.filter(job__status__in=(GradingJob.Status.QUEUED, GradingJob.Status.RUNNING)).exists()
+    in_flight = attempts.filter(jobs__status__in=(GradingJob.Status.QUEUED, GradingJob.Status.RUNNING)).exists()
     return used >= window.max_attempts and not in_flight
 
 

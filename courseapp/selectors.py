@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 
-from courseapp.models import Exercise, GradingJob, Submission
+from courseapp.models import Exercise, GradingJob, Result, Submission
 from grader.exercise import ExerciseError, Misconception, load_misconceptions
 
 
-def exercise_list_for_user(user) -> QuerySet[Exercise]:
+def exercise_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Exercise]:
     """The exercises of the user's courses (with a current revision), each annotated with the
-    user's number of submissions, best score so far and the status of their latest job."""
-    mine = Submission.objects.filter(user=user, revision__exercise=OuterRef("pk")).order_by("-created_at", "-id")
+    user's number of submissions, best score so far (of the results that count) and the status of
+    their latest submission's newest job. One query."""
+    mine = Submission.objects.filter(user=user, revision__exercise=OuterRef("pk"))
+    counting = Result.objects.filter(job__submission=OuterRef("pk")).order_by("-job_id")
+    best = (mine.annotate(score=Subquery(counting.values("score")[:1]), status=Subquery(counting.values("status")[:1]))
+            .filter(status="graded").order_by(F("score").desc(nulls_last=True)).values("score")[:1])
+    latest_status = (GradingJob.objects.filter(submission__user=user, submission__revision__exercise=OuterRef("pk"))
+                     .order_by("-submission__created_at", "-submission_id", "-id").values("status")[:1])
     return (
         Exercise.objects.filter(course__enrolments__user=user, current_revision__isnull=False)
         .select_related("course", "current_revision")
         .annotate(
             my_submissions=Count("revisions__submissions", distinct=True, filter=Q(revisions__submissions__user=user)),
-            my_best_score=Max(
-                "revisions__submissions__job__result__score",
-                filter=Q(revisions__submissions__user=user, revisions__submissions__job__result__status="graded"),
-            ),
-            my_latest_status=Subquery(mine.values("job__status")[:1]),
+            my_best_score=Subquery(best),
+            my_latest_status=Subquery(latest_status),
         )
         .order_by("course__title", "order", "slug")
     )
@@ -44,33 +49,41 @@ def exercise_get_for_user(user, slug: str) -> Exercise:
     return exercise
 
 
-def submission_list_for_user(user, exercise: Exercise) -> QuerySet[Submission]:
-    """The user's own submissions to an exercise (all revisions), newest first, with job and result."""
-    return (
+def _with_jobs(submissions: QuerySet[Submission]) -> QuerySet[Submission]:
+    """Prefetch every grading job with its result (one more query), so `latest_job` and
+    `current_result` cost nothing per submission."""
+    return submissions.prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result")))
+
+
+def submission_list_for_user(user: AbstractBaseUser | AnonymousUser, exercise: Exercise) -> QuerySet[Submission]:
+    """The user's own submissions to an exercise (all revisions), newest first, with their jobs and
+    results (2 queries)."""
+    return _with_jobs(
         Submission.objects.filter(user=user, revision__exercise=exercise)
-        .select_related("revision", "job", "job__result")
+        .select_related("revision")
         .order_by("-created_at", "-id")
     )
 
 
-def submission_get_for_user(user, submission_id: int) -> Submission:
-    """A submission, only if it is the user's own (404 otherwise: others' work is not even confirmed to exist)."""
-    submission = (
+def submission_get_for_user(user: AbstractBaseUser | AnonymousUser, submission_id: int) -> Submission:
+    """A submission, only if it is the user's own (404 otherwise: others' work is not even confirmed
+    to exist), with its jobs and results (2 queries)."""
+    submission = _with_jobs(
         Submission.objects.filter(pk=submission_id, user=user)
-        .select_related("revision__exercise__course", "job", "job__result")
-        .first()
-    )
+        .select_related("revision__exercise__course")
+    ).first()
     if submission is None:
         raise Http404("No such submission")
     return submission
 
 
-def job_status_fingerprint(user, submission_id: int) -> tuple | None:
+def job_status_fingerprint(user: AbstractBaseUser | AnonymousUser, submission_id: int) -> tuple[Any, ...] | None:
     """What the live status depends on, in one light query (no joins beyond the ownership check):
-    the job's (status, attempts, progress, finished_at), or None when it is not the user's."""
+    the newest job's (id, status, attempts, progress, finished_at), or None when it is not the user's."""
     return (
         GradingJob.objects.filter(submission_id=submission_id, submission__user=user)
-        .values_list("status", "attempts", "progress", "finished_at")
+        .order_by("-id")
+        .values_list("id", "status", "attempts", "progress", "finished_at")
         .first()
     )
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.core.paginator import Page
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.http import QueryDict
 from django.db.models.functions import TruncDate
 from django.http import Http404
 
-from courseapp.models import Course, Enrolment, Exercise, GradeOverride, Regrade, Submission
+from courseapp.models import Course, Enrolment, Exercise, GradeOverride, GradingJob, Regrade, Result, Submission
 from courseapp.services import gradebook
 
 
@@ -87,8 +92,6 @@ GROUP BY 1, 2, 3
 def _check_rates_and_clusters(course: Course):
     """({exercise_id: {check: [passed, total]}}, {exercise_id: {signature: {"submissions", "students"}}}),
     aggregated in Postgres (2 queries; the results' JSON never leaves the database); in Python elsewhere."""
-    from django.db import connection
-
     check_counts: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     clusters: dict[int, dict[tuple, dict]] = defaultdict(dict)
     if connection.vendor == "postgresql":
@@ -100,8 +103,9 @@ def _check_rates_and_clusters(course: Course):
             for ex_id, failed, mis, n_subs, n_students in cur.fetchall():
                 clusters[ex_id][(tuple(failed), tuple(mis))] = {"submissions": n_subs, "students": n_students}
         return check_counts, clusters
-    results = (Submission.objects.filter(revision__exercise__course=course, job__result__isnull=False)
-               .values_list("revision__exercise_id", "user_id", "job__result__tests", "job__result__misconceptions"))
+    results = (Result.objects.filter(job__submission__revision__exercise__course=course)
+               .values_list("job__submission__revision__exercise_id", "job__submission__user_id", "tests",
+                            "misconceptions"))
     students: dict = defaultdict(set)
     for ex_id, user_id, tests, mis in results:
         for t in tests or []:
@@ -123,7 +127,7 @@ def dashboard(course: Course) -> dict:
     from courseapp.selectors import misconception_catalogue
 
     roles = dict(Enrolment.objects.filter(course=course).values_list("role").annotate(n=Count("id")))
-    per_day = list(Submission.objects.filter(revision__exercise__course=course, regrade_item__isnull=True)
+    per_day = list(Submission.objects.filter(revision__exercise__course=course)
                    .annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("id")).order_by("day"))
     exercises = course_exercises(course)
     attempts = gradebook.attempts_for_course(course)
@@ -153,12 +157,13 @@ def dashboard(course: Course) -> dict:
             "submissions": sum(r["attempts"] for r in rows)}
 
 
-def submissions_browse(course: Course, params, page: int = 1, per_page: int = 50):
+def submissions_browse(course: Course, params: QueryDict, page: int | str = 1, per_page: int = 50) -> Page[Submission]:
     """The course's submissions filtered by student, exercise, status, score range, misconception and
-    failed check; newest first; one page."""
+    failed check (on the result that counts); newest first; one page."""
     newest_override = GradeOverride.objects.filter(submission=OuterRef("pk")).order_by("-created_at", "-id")
-    qs = (Submission.objects.filter(revision__exercise__course=course)
-          .select_related("user", "revision__exercise", "job__result")
+    qs = (Submission.objects.filter(revision__exercise__course=course).with_grading()
+          .select_related("user", "revision__exercise")
+          .prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result")))
           .annotate(override_score=Subquery(newest_override.values("score")[:1]))
           .order_by("-created_at", "-id"))
     student = (params.get("student") or "").strip()
@@ -168,40 +173,38 @@ def submissions_browse(course: Course, params, page: int = 1, per_page: int = 50
         qs = qs.filter(revision__exercise__slug=params["exercise"])
     status = params.get("status") or ""
     if status in ("queued", "running", "failed"):
-        qs = qs.filter(job__status=status)
+        qs = qs.filter(latest_status=status)
     elif status == "graded":
-        qs = qs.filter(job__status="done")
+        qs = qs.filter(latest_status=GradingJob.Status.DONE)
     elif status == "full":
-        qs = qs.filter(job__status="done", job__result__score__gte=models_F_max())
+        qs = qs.filter(latest_status=GradingJob.Status.DONE, current_score__gte=F("current_max_score"))
     elif status == "overridden":
-        qs = qs.filter(overrides__isnull=False).distinct()
-    for key, lookup in (("min_score", "job__result__score__gte"), ("max_score", "job__result__score__lte")):
+        qs = qs.filter(Exists(GradeOverride.objects.filter(submission=OuterRef("pk"))))
+    for key, lookup in (("min_score", "current_score__gte"), ("max_score", "current_score__lte")):
         try:
             qs = qs.filter(**{lookup: float(params[key])}) if params.get(key) not in (None, "") else qs
         except ValueError:
             pass
-    from django.db import connection
-
     json_contains = connection.vendor == "postgresql"  # SQLite has no JSON containment: match the text
-    for mid in params.getlist("misconception") if hasattr(params, "getlist") else []:
+    current = Result.objects.filter(pk=OuterRef("current_result_id"))
+    for mid in params.getlist("misconception"):
         if mid:
-            qs = qs.filter(job__result__misconceptions__contains=[mid]) if json_contains else \
-                qs.filter(job__result__misconceptions__icontains=f'"{mid}"')
-    for check in params.getlist("failed") if hasattr(params, "getlist") else []:
+            qs = qs.filter(Exists(current.filter(misconceptions__contains=[mid]) if json_contains else
+                                  current.filter(misconceptions__icontains=f'"{mid}"')))
+    for check in params.getlist("failed"):
         if check:
-            qs = qs.filter(job__result__tests__contains=[{"name": check, "status": "failed"}]) if json_contains else \
-                qs.filter(job__result__tests__icontains=check)
+            qs = qs.filter(Exists(current.filter(tests__contains=[{"name": check, "status": "failed"}]) if json_contains
+                                  else current.filter(tests__icontains=check)))
     return Paginator(qs, per_page).get_page(page)
 
 
-def models_F_max():
-    from django.db.models import F
-    return F("job__result__max_score")
-
-
 def submission_for_instructor(course: Course, submission_id: int) -> Submission:
+    """One submission of the course with every grading of it (jobs with their results, newest first)."""
     s = (Submission.objects.filter(pk=submission_id, revision__exercise__course=course)
-         .select_related("user", "revision__exercise", "job__result", "regrade_item__regrade").first())
+         .select_related("user", "revision__exercise")
+         .prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result", "revision", "regrade")
+                                    .order_by("-id")))
+         .first())
     if s is None:
         raise Http404("No such submission")
     return s
@@ -220,9 +223,70 @@ def progress_table(course: Course) -> dict:
             "possible": sum(e.current_revision.max_score for e in exercises)}
 
 
-def regrades_for_exercise(exercise: Exercise):
+def regrades_for_exercise(exercise: Exercise) -> QuerySet[Regrade]:
     return Regrade.objects.filter(exercise=exercise).select_related("revision", "created_by").annotate(
-        n=Count("items"), done=Count("items", filter=Q(items__new__job__status__in=["done", "failed"])))
+        n=Count("jobs"), done=Count("jobs", filter=Q(jobs__status__in=[GradingJob.Status.DONE, GradingJob.Status.FAILED])))
+
+
+def exercise_has_stale_grades(exercise: Exercise) -> bool:
+    """Whether some submission of the exercise was never graded against its current revision."""
+    return (Submission.objects.filter(revision__exercise=exercise)
+            .exclude(jobs__revision_id=exercise.current_revision_id).exists())
+
+
+@dataclass
+class RegradeRow:
+    job_id: int
+    username: str
+    submission_id: int
+    old: float | None  # the score that counted before this regrade
+    new: float | None
+    state: str  # pending | done | failed
+    changed: list[tuple[str, str, str]]  # (check, old status, new status)
+
+    @property
+    def direction(self) -> str:
+        if self.state != "done" or self.old is None or self.new is None:
+            return "pending" if self.state != "done" else "unchanged"
+        if self.new > self.old + 1e-9:
+            return "up"
+        if self.new < self.old - 1e-9:
+            return "down"
+        return "unchanged"
+
+
+def _check_status(tests: list[dict[str, Any]] | None) -> dict[str, str]:
+    return {t.get("name", ""): t.get("status", "") for t in (tests or [])}
+
+
+def regrade_report(regrade: Regrade) -> dict[str, Any]:
+    """Progress and the per-student comparison of each regrade job's result with the result that
+    counted before it (the submission's newest earlier result). 2 queries."""
+    jobs = list(GradingJob.objects.filter(regrade=regrade).select_related("submission__user", "result")
+                .order_by("submission__user__username", "submission_id"))
+    earlier: dict[int, list[tuple[int, float, list[dict[str, Any]]]]] = defaultdict(list)
+    for job_id, submission_id, score, tests in (
+            Result.objects.filter(job__submission_id__in=[j.submission_id for j in jobs])
+            .order_by("job_id").values_list("job_id", "job__submission_id", "score", "tests")):
+        earlier[submission_id].append((job_id, score, tests))
+    rows = []
+    for job in jobs:
+        before = [r for r in earlier[job.submission_id] if r[0] < job.pk]
+        old = before[-1] if before else None
+        new = getattr(job, "result", None) if job.is_finished else None
+        state = {GradingJob.Status.DONE: "done", GradingJob.Status.FAILED: "failed"}.get(job.status, "pending")
+        old_c, new_c = _check_status(old[2] if old else None), _check_status(new.tests if new else None)
+        changed = [(name, old_c.get(name, "—"), new_c.get(name, "—"))
+                   for name in dict.fromkeys([*old_c, *new_c]) if old_c.get(name) != new_c.get(name)] if new else []
+        rows.append(RegradeRow(job_id=job.pk, username=job.submission.user.get_username(),
+                               submission_id=job.submission_id, old=old[1] if old else None,
+                               new=new.score if new else None, state=state, changed=changed))
+    counts = {"up": 0, "down": 0, "unchanged": 0, "pending": 0}
+    for r in rows:
+        counts[r.direction] += 1
+    done = sum(1 for r in rows if r.state != "pending")
+    return {"rows": rows, "counts": counts, "total": len(rows), "finished": done,
+            "percent": round(100 * done / len(rows)) if rows else 100, "failed": sum(r.state == "failed" for r in rows)}
 
 
 def student_in_course(course: Course, username: str):

@@ -125,7 +125,7 @@ def exercise_pairs(exercise, *, threshold: float = 0.4, limit: int = 50) -> list
     from courseapp.models import Submission
 
     latest: dict[int, object] = {}
-    for s in (Submission.objects.filter(revision__exercise=exercise, regrade_item__isnull=True)
+    for s in (Submission.objects.filter(revision__exercise=exercise, )
               .select_related("user").only("id", "source", "user__username", "created_at")
               .order_by("user_id", "-created_at", "-id")):
         latest.setdefault(s.user_id, s)

@@ -7,7 +7,8 @@ from celery import Task, shared_task
 from django import db
 
 from courseapp.services.grading import grading_job_fail, grading_job_run
-from courseapp.services.submissions import job_time_limits
+from courseapp.services.jobs import GRADE_TASK, job_time_limits
+from courseapp.services.reconcile import reconcile_jobs as reconcile_jobs_once
 from grader.exercise import Limits
 
 DB_ERRORS = (db.OperationalError, db.InterfaceError)
@@ -30,11 +31,11 @@ class GradingTask(Task):
 @shared_task(
     base=GradingTask,
     bind=True,
-    name="courseapp.grade_submission",
+    name=GRADE_TASK,  # services.jobs sends it by this name
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
-    # Defaults for a message sent without limits; grading_job_enqueue sends each job's own
+    # Defaults for a message sent without limits; services.jobs.job_enqueue sends each job's own
     # (derived from its exercise's wall limit: sandbox < soft < hard).
     soft_time_limit=job_time_limits(Limits().wall_s)[0],
     time_limit=job_time_limits(Limits().wall_s)[1],
@@ -52,8 +53,6 @@ def grade_submission(self, job_id: int) -> None:
 
 
 @shared_task(name="courseapp.reconcile_jobs", ignore_result=True, acks_late=False)
-def reconcile_jobs() -> dict:
+def reconcile_jobs() -> dict[str, list[int]]:
     """Periodic (CELERY_BEAT_SCHEDULE): re-send lost jobs, fail the hopeless ones."""
-    from courseapp.services.reconcile import reconcile_jobs as run
-
-    return run().as_dict()
+    return reconcile_jobs_once().as_dict()

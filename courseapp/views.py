@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -46,13 +47,13 @@ def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionFor
         "form": form,
         "is_code": exercise.kind == Exercise.Kind.MODULE,
         "selected": selected,
-        "selected_state": selectors.job_state(selected.job) if selected else None,
+        "selected_state": _state(selected) if selected else None,
         "feedback": _feedback_context(selected, window) if selected else None,
         "window": window,
         "attempts_used": used,
         "attempts_left": policies.attempts_left(window, used),
         "now": timezone.now(),
-        "submissions": [(s, selectors.job_state(s.job)) for s in submissions],
+        "submissions": [(s, _state(s), s.current_result) for s in submissions],
     }
     return render(request, "courseapp/exercise_detail.html", context, status=status)
 
@@ -74,15 +75,20 @@ def _quiz_items(user, exercise: Exercise, form: SubmissionForm) -> list[dict]:
     return items
 
 
-def _feedback_context(submission: Submission, window=None) -> dict:
-    job = submission.job
+def _state(submission: Submission) -> str:
+    job = submission.latest_job
+    return selectors.job_state(job) if job is not None else ""
+
+
+def _feedback_context(submission: Submission, window: policies.Window | None = None) -> dict[str, Any]:
+    job = submission.latest_job
     if window is None:
         window = policies.window_for(submission.revision.exercise, submission.user)
-    result = getattr(job, "result", None) if job.is_finished else None
-    factor = policies.late_factor(window, _submitted_at(submission))
+    result = submission.current_result
+    factor = policies.late_factor(window, submission.created_at)
     labels = None
     if result is not None and submission.revision.exercise.kind == Exercise.Kind.QUIZ:
-        labels = quiz.quiz_labels(submission.revision)
+        labels = quiz.quiz_labels(result.job.revision)
     feedback = selectors.result_feedback(
         result, labels, reveal_hidden=policies.reveal_hidden(window, timezone.now())) if result else None
     if labels is not None:  # a quiz: right/wrong only until the answers are revealed
@@ -91,22 +97,15 @@ def _feedback_context(submission: Submission, window=None) -> dict:
     return {
         "submission": submission,
         "job": job,
-        "state": selectors.job_state(job),
+        "state": _state(submission),
         "result": result,
         "feedback": feedback,
         "override": submission.overrides.first(),
         "late_factor": factor,
         "counted": result.score * factor if result else None,
         "curves_svg": mark_safe(selectors.training_curves_svg(result.extra)) if result else "",  # numbers only
-        "progress": selectors.progress_text(job),
+        "progress": selectors.progress_text(job) if job is not None else "",
     }
-
-
-def _submitted_at(submission: Submission):
-    from courseapp.models import RegradeItem
-
-    item = RegradeItem.objects.filter(new=submission).select_related("original").first()
-    return item.original.created_at if item else submission.created_at
 
 
 @login_required
@@ -177,8 +176,10 @@ def submission_status(request: HttpRequest, submission_id: int) -> HttpResponse:
 
 def _submission_status_full(request: HttpRequest, submission_id: int) -> JsonResponse:
     submission = selectors.submission_get_for_user(request.user, submission_id)
-    job = submission.job
-    result = getattr(job, "result", None) if job.is_finished else None
+    job = submission.latest_job
+    if job is None:
+        raise Http404("No such submission")
+    result = submission.current_result
     return JsonResponse({
         "submission": submission.pk,
         "state": selectors.job_state(job),

@@ -79,15 +79,14 @@ def submission(request: HttpRequest, course: str, submission_id: int) -> HttpRes
                 error = " ".join(exc.messages)
             else:
                 return redirect("instructor-submission", course=c.slug, submission_id=s.pk)
-    job = s.job
-    result = getattr(job, "result", None) if job.is_finished else None
+    job = s.latest_job
+    result = s.current_result
     window = policies.window_for(s.revision.exercise, s.user)
-    at = s.regrade_item.original.created_at if hasattr(s, "regrade_item") else s.created_at
     return render(request, "courseapp/instructor/submission.html", {
         "course": c, "s": s, "job": job, "result": result, "error": error,
         "overrides": list(s.overrides.select_related("created_by")),
-        "late": policies.is_late(window, at), "factor": policies.late_factor(window, at),
-        "regraded_as": list(s.regraded_as.select_related("new__job__result", "regrade")),
+        "late": policies.is_late(window, s.created_at), "factor": policies.late_factor(window, s.created_at),
+        "gradings": list(s.jobs.all()),  # newest first (prefetched)
         "catalogue": selectors.misconception_catalogue(),
         "tests": result.tests if result else [],
         "is_code": s.revision.exercise.kind == Exercise.Kind.MODULE,
@@ -183,7 +182,7 @@ def _exercise_settings_page(request: HttpRequest, c, ex, error: str) -> HttpResp
         "extensions": Extension.objects.filter(exercise=ex).select_related("user").order_by("user__username"),
         "regrades": sel.regrades_for_exercise(ex),
         "scopes": Regrade.Scope.choices,
-        "stale": ex.revisions.exclude(pk=ex.current_revision_id).filter(submissions__isnull=False).exists(),
+        "stale": sel.exercise_has_stale_grades(ex),
     }, status=400 if error else 200)
 
 
@@ -210,7 +209,7 @@ def regrade_report(request: HttpRequest, course: str, regrade_id: int) -> HttpRe
     if r is None:
         from django.http import Http404
         raise Http404("No such regrade")
-    return render(request, "courseapp/instructor/regrade.html", {"course": c, "regrade": r, **regrade.regrade_report(r)})
+    return render(request, "courseapp/instructor/regrade.html", {"course": c, "regrade": r, **sel.regrade_report(r)})
 
 
 @login_required

@@ -119,7 +119,6 @@ class RemoteModule:
         self.params = [TensorSpec(str(p["name"]), tuple(p["shape"]), str(p["dtype"])) for p in reply["params"]]
         self.buffers = [TensorSpec(str(b["name"]), tuple(b["shape"]), str(b["dtype"])) for b in reply["buffers"]]
         self.submodules = [(str(m["name"]), str(m["type"])) for m in reply.get("modules", [])]
-        self.repr = str(reply.get("repr", ""))
         # grader.inside.describe's layer list, when the construct asked for it (else describe() fetches it).
         self.layers: list[dict[str, Any]] | None = reply.get("layers")
         self._pending_mode: bool | None = None

@@ -261,7 +261,7 @@ REPLY_FIELDS: dict[str, dict[str, tuple[bool, Any]]] = {
     "load": {"names": (False, lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and isinstance(x, str) for k, x in v.items()))},
     "construct": {"handle": (True, _is_int), "params": (True, _list_of(_spec)), "buffers": (True, _list_of(_spec)),
-                  "modules": (False, _list_of(_submodule)), "repr": (False, lambda v: isinstance(v, str)),
+                  "modules": (False, _list_of(_submodule)),
                   "layers": (False, _LAYERS)},
     "describe": {"layers": (True, _LAYERS)},
     "run": {"results": (True, _RESULTS)},

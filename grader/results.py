@@ -81,6 +81,10 @@ class GradeResult:
     stdout: str = ""
     # Extra data an exercise wants to show (e.g. training curves); plain JSON values only.
     extra: dict[str, Any] = field(default_factory=dict)
+    # Free-text grades (contracts.md §1 why-skip-helps): how sure the grader is (0..1), and whether
+    # the grade waits for an instructor's review. None: the exercise's grader does not estimate it.
+    confidence: float | None = None
+    provisional: bool = False
 
     @property
     def full_marks(self) -> bool:
@@ -101,6 +105,9 @@ class GradeResult:
             d["stdout"] = self.stdout
         if self.extra:
             d["extra"] = self.extra
+        if self.confidence is not None:
+            d["confidence"] = round(self.confidence, 4)
+            d["provisional"] = self.provisional
         return d
 
     @classmethod
@@ -135,6 +142,8 @@ class GradeResult:
             ),
             stdout=d.get("stdout", ""),
             extra=dict(d.get("extra", {})),
+            confidence=None if d.get("confidence") is None else float(d["confidence"]),
+            provisional=bool(d.get("provisional", False)),
         )
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from courseapp import quiz, selectors
-from courseapp.models import Course, Enrolment, Exercise, Submission
+from courseapp.models import Course, Enrolment, Exercise, GradingJob, Submission
 from courseapp.services import policies
 from grader.notebook import graded_cells_note
 
@@ -61,7 +61,8 @@ def submission_for(user, submission_id: int) -> tuple[Submission, bool]:
     teaches = Enrolment.objects.filter(user=user, role=Enrolment.Role.INSTRUCTOR).values("course_id")
     submission = (Submission.objects.filter(Q(user=user) | Q(revision__exercise__course_id__in=teaches),
                                             pk=submission_id)
-                  .select_related("user", "revision__exercise__course", "job", "job__result").first())
+                  .select_related("user", "revision__exercise__course")
+                  .prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result"))).first())
     if submission is None:
         raise Http404("No such submission")
     staff = is_staff_of(user, submission.revision.exercise.course_id)
@@ -75,8 +76,7 @@ def _with_note(output: str, source: str) -> str:
 
 def result_json(submission: Submission, *, as_staff: bool) -> dict[str, Any] | None:
     """The result in the CLI's results-JSON shape, as the caller may see it; None until graded."""
-    job = submission.job
-    result = getattr(job, "result", None) if job.is_finished else None
+    result = submission.current_result
     if result is None:
         return None
     extra = result.extra if isinstance(result.extra, dict) else {}
@@ -93,7 +93,7 @@ def result_json(submission: Submission, *, as_staff: bool) -> dict[str, Any] | N
     window = policies.window_for(exercise, submission.user)
     now = timezone.now()
     is_quiz = exercise.kind == Exercise.Kind.QUIZ
-    labels = quiz.quiz_labels(submission.revision) if is_quiz else None
+    labels = quiz.quiz_labels(result.job.revision) if is_quiz else None
     feedback = selectors.result_feedback(result, labels, reveal_hidden=policies.reveal_hidden(window, now))
     if is_quiz:
         feedback = quiz.quiz_feedback(feedback, result, quiz.answers_revealed(exercise, submission.user, window, now))
@@ -115,7 +115,7 @@ def result_json(submission: Submission, *, as_staff: bool) -> dict[str, Any] | N
 
 def submission_json(submission: Submission, *, as_staff: bool) -> dict[str, Any]:
     """Status and (once graded) result of one submission."""
-    job = submission.job
+    job = submission.latest_job
     exercise = submission.revision.exercise
     override = submission.overrides.first()
     return {

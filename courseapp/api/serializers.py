@@ -131,7 +131,7 @@ class RegradeSerializer(serializers.Serializer):
     exercise = serializers.CharField()
     scope = serializers.CharField()
     revision = serializers.CharField()
-    submissions = serializers.ListField(child=serializers.IntegerField(), help_text="the new submissions' ids")
+    submissions = serializers.ListField(child=serializers.IntegerField(), help_text="the regraded submissions' ids (each graded again, no copy)")
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -128,7 +128,7 @@ class SubmissionResult(ApiView):
         submission, staff = api_selectors.submission_for(request.user, submission_id)
         result = api_selectors.result_json(submission, as_staff=staff)
         if result is None:
-            return Response({"detail": f"Not graded yet (state: {submission.job.status})."},
+            return Response({"detail": f"Not graded yet (state: {submission.latest_job.status if submission.latest_job else 'none'})."},
                             status=status.HTTP_409_CONFLICT)
         return Response(result)
 
@@ -161,9 +161,9 @@ class CourseSubmissions(ApiView):
 
         rows = []
         for sub in page.object_list:
-            result = getattr(sub.job, "result", None)
+            result, job = sub.current_result, sub.latest_job
             rows.append({"id": sub.pk, "user": sub.user.get_username(), "exercise": sub.revision.exercise.slug,
-                         "created_at": sub.created_at, "state": selectors.job_state(sub.job),
+                         "created_at": sub.created_at, "state": selectors.job_state(job) if job else "",
                          "score": result.score if result else None, "max_score": result.max_score if result else None,
                          "override": sub.override_score})
         return Response({"count": page.paginator.count, "page": page.number, "pages": page.paginator.num_pages,
@@ -225,5 +225,5 @@ class ExerciseRegrade(ApiView):
             return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"id": batch.pk, "exercise": exercise.slug, "scope": batch.scope,
                          "revision": batch.revision.content_hash[:12],
-                         "submissions": list(batch.items.order_by("id").values_list("new_id", flat=True))},
+                         "submissions": list(batch.jobs.order_by("id").values_list("submission_id", flat=True))},
                         status=status.HTTP_201_CREATED)

@@ -1,12 +1,11 @@
 """Grades as the course counts them: raw result x late factor, instructor overrides on top, and the
 gradebook CSVs (Canvas-style import layout, and every submission).
 
-Per submission: `adjusted` = raw score x late factor (time = when the student submitted; a regrade
-copy keeps its original's time); `final` = the newest override's score if there is one, else `adjusted`.
+Per submission: `raw` = the score of the result that counts (Submission.current_result: a regraded
+submission's newest); `adjusted` = raw x late factor (time = when the student submitted); `final` = the newest override's score if there is one, else `adjusted`.
 Per student and exercise: `best` = highest adjusted score, `latest` = adjusted score of the newest
 attempt, `final` = the newest override on any of the student's submissions of the exercise if there
-is one, else `best`. A regraded submission counts through its newest regrade copy (the old result
-stays in the database, it just no longer counts).
+is one, else `best`.
 
 Everything here is a fixed number of queries, whatever the number of students and submissions.
 """
@@ -15,14 +14,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from courseapp.csvsafe import safe_writer
-from courseapp.models import Enrolment, Exercise, Extension, ExercisePolicy, GradeOverride, Submission
+from courseapp.models import Course, Enrolment, Exercise, Extension, ExercisePolicy, GradeOverride, Result, Submission
 from courseapp.services import policies
 
 
@@ -31,9 +30,8 @@ class Attempt:
     submission_id: int
     user_id: int
     exercise_id: int
-    at: datetime
-    root_id: int
-    status: str  # job status
+    at: datetime  # when the student submitted
+    status: str  # the newest job's status
     raw: float | None
     max_score: float
     factor: float
@@ -62,25 +60,29 @@ class Cell:
     attempts_list: list = field(default_factory=list)
 
 
-def windows_for_course(course) -> dict[tuple[int, int | None], policies.Window]:
+Windows = dict[tuple[int, int | None], policies.Window]
+
+
+def windows_for_course(course: Course) -> Windows:
     """{(exercise_id, None): course window, (exercise_id, user_id): extended window} (2 queries)."""
     pols = {p.exercise_id: p for p in ExercisePolicy.objects.filter(exercise__course=course)}
-    out: dict = {(eid, None): policies.window_from(p) for eid, p in pols.items()}
+    out: Windows = {(eid, None): policies.window_from(p) for eid, p in pols.items()}
     for ext in Extension.objects.filter(exercise__course=course):
         out[(ext.exercise_id, ext.user_id)] = policies.window_from(pols.get(ext.exercise_id), ext)
     return out
 
 
-def window_lookup(windows, exercise_id: int, user_id: int) -> policies.Window:
+def window_lookup(windows: Windows, exercise_id: int, user_id: int) -> policies.Window:
     return windows.get((exercise_id, user_id)) or windows.get((exercise_id, None)) or policies.DEFAULT
 
 
-def attempts_for_course(course, *, exercise_ids=None, user_ids=None, windows=None) -> list[Attempt]:
-    """Every counting attempt of the course's students (regraded originals replaced by their newest
-    copy), oldest first. 1 query (+2 for the windows when not given)."""
+def attempts_for_course(course: Course, *, exercise_ids: Iterable[int] | None = None,
+                        user_ids: Iterable[int] | None = None, windows: Windows | None = None) -> list[Attempt]:
+    """Every submission of the course's students with the result that counts (a regraded
+    submission's newest result), oldest first. 2 queries (+2 for the windows when not given)."""
     windows = windows if windows is not None else windows_for_course(course)
     # the newest override per submission, in one query (few rows) instead of a subquery per submission
-    overrides: dict[int, tuple] = {}
+    overrides: dict[int, tuple[float, datetime, str]] = {}
     for sid, score, at, comment in (GradeOverride.objects.filter(submission__revision__exercise__course=course)
                                     .order_by("created_at", "id").values_list("submission_id", "score", "created_at", "comment")):
         overrides[sid] = (score, at, comment)
@@ -89,38 +91,20 @@ def attempts_for_course(course, *, exercise_ids=None, user_ids=None, windows=Non
         qs = qs.filter(revision__exercise_id__in=exercise_ids)
     if user_ids is not None:
         qs = qs.filter(user_id__in=user_ids)
-    rows = (
-        qs.annotate(
-            exercise_id=F("revision__exercise_id"),
-            root_id=Coalesce("regrade_item__original_id", "id"),
-            root_at=Coalesce("regrade_item__original__created_at", "created_at"),
-        )
-        .values("id", "user_id", "exercise_id", "root_id", "root_at", "job__status", "job__result__score",
-                "job__result__max_score", "revision__max_score")
-        .order_by("root_at", "id")
-    )
-    groups: dict[int, list[dict]] = {}
-    for r in rows:
-        r["ov_score"], r["ov_at"], r["ov_comment"] = overrides.get(r["id"], (None, None, ""))
-        groups.setdefault(r["root_id"], []).append(r)
-    by_root: dict[int, dict] = {}
-    for root_id, group in groups.items():
-        graded = [r for r in group if r["job__result__score"] is not None]
-        chosen = max(graded or group, key=lambda r: r["id"])
-        overridden = [r for r in group if r["ov_score"] is not None]
-        if overridden:
-            o = max(overridden, key=lambda r: r["ov_at"])
-            chosen = {**chosen, "ov_score": o["ov_score"], "ov_at": o["ov_at"], "ov_comment": o["ov_comment"]}
-        by_root[root_id] = chosen
+    rows = (qs.with_grading()
+            .values("id", "user_id", "revision__exercise_id", "created_at", "latest_status", "current_score",
+                    "current_max_score", "revision__max_score")
+            .order_by("created_at", "id"))
     out = []
-    for r in sorted(by_root.values(), key=lambda r: (r["root_at"], r["root_id"])):
-        window = window_lookup(windows, r["exercise_id"], r["user_id"])
+    for r in rows:
+        window = window_lookup(windows, r["revision__exercise_id"], r["user_id"])
+        ov_score, ov_at, ov_comment = overrides.get(r["id"], (None, None, ""))
         out.append(Attempt(
-            submission_id=r["id"], user_id=r["user_id"], exercise_id=r["exercise_id"], at=r["root_at"],
-            root_id=r["root_id"], status=r["job__status"] or "", raw=r["job__result__score"],
-            max_score=r["job__result__max_score"] or r["revision__max_score"],
-            factor=policies.late_factor(window, r["root_at"]), late=policies.is_late(window, r["root_at"]),
-            override=r["ov_score"], override_at=r["ov_at"], comment=r["ov_comment"] or "",
+            submission_id=r["id"], user_id=r["user_id"], exercise_id=r["revision__exercise_id"], at=r["created_at"],
+            status=r["latest_status"] or "", raw=r["current_score"],
+            max_score=r["current_max_score"] or r["revision__max_score"],
+            factor=policies.late_factor(window, r["created_at"]), late=policies.is_late(window, r["created_at"]),
+            override=ov_score, override_at=ov_at, comment=ov_comment or "",
         ))
     return out
 
@@ -181,37 +165,39 @@ def gradebook_csv(course, mode: str = "final") -> str:
     return buf.getvalue()
 
 
-def submissions_csv(course) -> str:
-    """Every submission of the course (regrade copies included, marked), one row each."""
+def submissions_csv(course: Course) -> str:
+    """Every submission of the course, one row each, with the result that counts."""
     windows = windows_for_course(course)
     newest_override = GradeOverride.objects.filter(submission=OuterRef("pk")).order_by("-created_at", "-id")
+    current = Result.objects.filter(pk=OuterRef("current_result_id"))
     rows = (
-        Submission.objects.filter(revision__exercise__course=course)
-        .annotate(root_at=Coalesce("regrade_item__original__created_at", "created_at"),
-                  ov_score=Subquery(newest_override.values("score")[:1]),
-                  ov_reason=Subquery(newest_override.values("reason")[:1]))
+        Submission.objects.filter(revision__exercise__course=course).with_grading()
+        .annotate(ov_score=Subquery(newest_override.values("score")[:1]),
+                  ov_reason=Subquery(newest_override.values("reason")[:1]),
+                  current_tests=Subquery(current.values("tests")[:1]),
+                  regrades=Count("jobs", filter=Q(jobs__regrade__isnull=False)))
         .values("id", "user_id", "user__username", "revision__exercise_id", "revision__exercise__slug",
-                "revision__content_hash", "created_at", "root_at", "regrade_item__original_id",
-                "job__status", "job__result__score", "job__result__max_score", "job__result__outcome",
-                "job__result__misconceptions", "job__result__tests", "ov_score", "ov_reason")
+                "revision__content_hash", "created_at", "regrades", "latest_status", "current_score",
+                "current_max_score", "current_outcome", "current_misconceptions", "current_tests", "ov_score",
+                "ov_reason")
         .order_by("created_at", "id")
     )
     buf = io.StringIO()
     w = safe_writer(buf)  # no cell read as a formula (courseapp.csvsafe)
-    w.writerow(["submission_id", "student", "exercise", "revision", "submitted_at", "regrade_of", "status",
+    w.writerow(["submission_id", "student", "exercise", "revision", "submitted_at", "regrades", "status",
                 "outcome", "score", "max_score", "late", "late_factor", "adjusted_score", "override",
                 "override_reason", "final_score", "failed_checks", "misconceptions"])
     for r in rows:
         window = window_lookup(windows, r["revision__exercise_id"], r["user_id"])
-        raw = r["job__result__score"]
-        factor = policies.late_factor(window, r["root_at"])
+        raw = r["current_score"]
+        factor = policies.late_factor(window, r["created_at"])
         adjusted = None if raw is None else raw * factor
         final = r["ov_score"] if r["ov_score"] is not None else adjusted
-        failed = [t.get("name", "") for t in (r["job__result__tests"] or []) if t.get("status") != "passed"]
+        failed = [t.get("name", "") for t in (r["current_tests"] or []) if t.get("status") != "passed"]
         w.writerow([r["id"], r["user__username"], r["revision__exercise__slug"], r["revision__content_hash"][:12],
-                    r["created_at"].isoformat(), r["regrade_item__original_id"] or "", r["job__status"] or "",
-                    r["job__result__outcome"] or "", _fmt(raw), _fmt(r["job__result__max_score"]),
-                    "yes" if policies.is_late(window, r["root_at"]) else "no", _fmt(factor), _fmt(adjusted),
+                    r["created_at"].isoformat(), r["regrades"], r["latest_status"] or "",
+                    r["current_outcome"] or "", _fmt(raw), _fmt(r["current_max_score"]),
+                    "yes" if policies.is_late(window, r["created_at"]) else "no", _fmt(factor), _fmt(adjusted),
                     _fmt(r["ov_score"]), r["ov_reason"] or "", _fmt(final), "; ".join(failed),
-                    "; ".join(r["job__result__misconceptions"] or [])])
+                    "; ".join(r["current_misconceptions"] or [])])
     return buf.getvalue()

@@ -8,8 +8,11 @@ with a clear message.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from django import db
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +20,8 @@ from django.utils import timezone
 from courseapp.logs import log_context
 from courseapp.models import GradingJob, Result
 from courseapp.services.engine import get_grader, revision_folder
-from courseapp.services.submissions import grading_job_enqueue
+from courseapp.services.grade_events import final_grade_changed_on_commit
+from courseapp.services.jobs import job_deadline_s, job_enqueue, job_lock
 from grader.exercise import load_exercise
 
 if TYPE_CHECKING:
@@ -29,27 +33,10 @@ log = logging.getLogger(__name__)
 Status = GradingJob.Status
 
 
-def _locked(job_id: int) -> GradingJob | None:
-    return (
-        GradingJob.objects.select_for_update(of=("self",))
-        .select_related("submission__revision__exercise")
-        .filter(pk=job_id)
-        .first()
-    )
-
-
-def job_deadline_s(job: GradingJob) -> float:
-    """How long a started job may run before it counts as lost: its hard Celery time limit (from the
-    exercise's sandbox wall limit) plus RECONCILE_GRACE_S."""
-    from courseapp.services.submissions import job_time_limits
-
-    return job_time_limits(job.submission.revision.wall_s)[1] + settings.RECONCILE_GRACE_S
-
-
 def _start(job_id: int, *, redelivered: bool = False) -> GradingJob | None:
     """Lock the job and mark it running; None when there is nothing (more) to do."""
     with transaction.atomic():
-        job = _locked(job_id)
+        job = job_lock(job_id)
         if job is None:
             log.warning("grading job %s does not exist; dropping the message", job_id)
             return None
@@ -84,7 +71,7 @@ def grading_job_record(job_id: int, grade: "GradeResult") -> Result | None:
 
     data = safe_grade_data(grade.to_json())  # capped, no NUL: Postgres refuses NUL in text and jsonb
     with transaction.atomic():
-        job = _locked(job_id)
+        job = job_lock(job_id)
         if job is None or job.status != Status.RUNNING or Result.objects.filter(job=job).exists():
             log.info("grading job %s was finished elsewhere; discarding this grade", job_id)
             return None
@@ -103,20 +90,22 @@ def grading_job_record(job_id: int, grade: "GradeResult") -> Result | None:
         )
         job.transition(Status.DONE)
         job.save()
+        final_grade_changed_on_commit(user_id=job.submission.user_id, exercise_id=job.revision.exercise_id,
+                                      reason="regrade" if job.regrade_id else "graded")
         return result
 
 
 def grading_job_fail(job_id: int, message: str, *, retry: bool = True) -> GradingJob | None:
     """An infrastructure failure: put the job back with back-off while attempts remain, else fail it."""
     with transaction.atomic():
-        job = _locked(job_id)
+        job = job_lock(job_id)
         if job is None or job.is_finished:
             return job
         if retry and job.status == Status.RUNNING and job.attempts < settings.GRADING_MAX_ATTEMPTS:
             delay = settings.GRADING_RETRY_BACKOFF_S * 2 ** (job.attempts - 1)
             job.transition(Status.QUEUED, error=f"Grading delayed (attempt {job.attempts} failed): {message}")
             job.save()
-            grading_job_enqueue(job, countdown=delay)
+            job_enqueue(job, countdown=delay)
             log.warning("grading job %s: attempt %s failed, retrying in %.0f s: %s", job_id, job.attempts, delay, message)
         else:
             job.transition(Status.FAILED, error=(
@@ -130,17 +119,15 @@ def grading_job_fail(job_id: int, message: str, *, retry: bool = True) -> Gradin
 PROGRESS_MIN_INTERVAL_S = 0.5
 
 
-def _progress_writer(job_id: int):  # type: ignore[no-untyped-def]
+def _progress_writer(job_id: int) -> Callable[[str, dict[str, Any]], None]:
     """A progress callback for the grader: stores the latest event on the job row, at most twice a
     second (one small UPDATE; the page polls it). Check-by-check events of fast grades are skipped."""
-    import time as _time
-
     last = [0.0]
 
-    def write(event: str, data: dict) -> None:
+    def write(event: str, data: dict[str, Any]) -> None:
         if event == "check":
             return
-        now = _time.monotonic()
+        now = time.monotonic()
         if now - last[0] < PROGRESS_MIN_INTERVAL_S and event != "measured":
             return
         last[0] = now
@@ -163,7 +150,7 @@ def _run(job_id: int, *, grader: "Grader | None", redelivered: bool) -> None:
     if job is None:
         return
     submission = job.submission
-    revision = submission.revision
+    revision = job.revision
     log.info("grading job %s: started (attempt %s)", job_id, job.attempts,
              extra={"submission_id": submission.pk, "event": "grade_started", "attempt": job.attempts,
                     "exercise": revision.exercise.slug, "queue": job.queue})
@@ -189,8 +176,6 @@ def _run(job_id: int, *, grader: "Grader | None", redelivered: bool) -> None:
 def _record_with_retries(job_id: int, grade: "GradeResult", tries: int = 6) -> None:
     """Store the grade; if the database is briefly away (a restart), wait and try again rather than
     throw the grade away."""
-    from django import db
-
     for attempt in range(tries):
         try:
             grading_job_record(job_id, grade)
@@ -202,6 +187,4 @@ def _record_with_retries(job_id: int, grade: "GradeResult", tries: int = 6) -> N
                         extra={"job_id": job_id})
             for conn in db.connections.all():
                 conn.close()
-            import time
-
             time.sleep(min(2 ** attempt, 8))

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from courseapp.models import AuditEntry, GradeOverride, Submission
+from courseapp.services.grade_events import final_grade_changed_on_commit
 
 
 @transaction.atomic
@@ -19,7 +20,7 @@ def grade_override(*, submission: Submission, actor, score: float, reason: str, 
     if score is None or not (0 <= score <= max_score):
         raise ValidationError(f"The score must be between 0 and {max_score:g}.")
     previous = submission.overrides.first()
-    result = getattr(getattr(submission, "job", None), "result", None)
+    result = submission.current_result
     before = {"score": previous.score if previous else (result.score if result else None),
               "source": "override" if previous else ("result" if result else "none")}
     override = GradeOverride.objects.create(submission=submission, score=score, comment=comment.strip(),
@@ -28,4 +29,6 @@ def grade_override(*, submission: Submission, actor, score: float, reason: str, 
         course_id=submission.revision.exercise.course_id, actor=actor, action="override",
         target=f"submission {submission.pk} ({submission.user.get_username()}, {submission.revision.exercise.slug})",
         before=before, after={"score": score, "comment": override.comment}, reason=reason)
+    final_grade_changed_on_commit(user_id=submission.user_id, exercise_id=submission.revision.exercise_id,
+                                  reason="override")
     return override

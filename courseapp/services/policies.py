@@ -128,21 +128,24 @@ def window_for(exercise, user) -> Window:
 
 
 def student_attempts(exercise, user):
-    """The student's own submissions to the exercise (regrade copies are not attempts)."""
+    """The student's own submissions to the exercise (each one attempt, however often it was graded)."""
     from courseapp.models import Submission
 
-    return Submission.objects.filter(user=user, revision__exercise=exercise, regrade_item__isnull=True)
+    return Submission.objects.filter(user=user, revision__exercise=exercise)
 
 
 def attempt_usage(exercise, user) -> tuple[int, datetime | None]:
     """(attempts used, when the last submission was made). A submission whose job failed (the
     grader's fault, never the student's) does not use up an attempt; it still counts for the rate."""
-    from django.db.models import Count, Max, Q
+    from django.db.models import Count, Exists, Max, OuterRef
 
     from courseapp.models import GradingJob
 
+    # Its first grading (not a regrade) failed: a regrade that fails later gives nothing back.
+    first_grading_failed = GradingJob.objects.filter(submission=OuterRef("pk"), regrade__isnull=True,
+                                                     status=GradingJob.Status.FAILED)
     agg = student_attempts(exercise, user).aggregate(
-        n=Count("id", filter=~Q(job__status=GradingJob.Status.FAILED)), last=Max("created_at"))
+        n=Count("id", filter=~Exists(first_grading_failed)), last=Max("created_at"))
     return agg["n"], agg["last"]
 
 

@@ -9,11 +9,11 @@ Run periodically (Celery beat, CELERY_BEAT_SCHEDULE) and by hand (`manage.py rec
 - A job *queued* for longer than RECONCILE_QUEUED_AFTER_S whose message may be lost (Redis restarted
   without persistence, an enqueue that failed after commit) is sent again; queued_at is stamped so
   it is re-sent at most once per period.
-- A job unfinished RECONCILE_GIVE_UP_AFTER_S after its submission fails with a clear message (never
+- A job unfinished RECONCILE_GIVE_UP_AFTER_S after it was created fails with a clear message (never
   a spinner forever).
 
 Re-sending is safe: a message for a finished job is a no-op, a second message for a job another
-worker is grading is dropped (grading._start), and Result is one-to-one with its job.
+worker is grading is dropped (grading_job_run), and Result is one-to-one with its job.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from courseapp.models import GradingJob
-from courseapp.services.grading import _locked, job_deadline_s
-from courseapp.services.submissions import grading_job_enqueue
+from courseapp.services.jobs import job_deadline_s, job_enqueue, job_lock
 
 log = logging.getLogger(__name__)
 Status = GradingJob.Status
@@ -60,11 +59,11 @@ class ReconcileReport:
 
 def _reconcile_one(job_id: int, now, report: ReconcileReport) -> None:
     with transaction.atomic():
-        job = _locked(job_id)
+        job = job_lock(job_id)
         if job is None or job.is_finished:
             return
         ids = {"job_id": job.pk, "submission_id": job.submission_id}
-        age = (now - job.submission.created_at).total_seconds()
+        age = (now - job.created_at).total_seconds()
         if age > settings.RECONCILE_GIVE_UP_AFTER_S:
             job.transition(Status.FAILED, error=GIVE_UP_MESSAGE)
             job.save()
@@ -83,7 +82,7 @@ def _reconcile_one(job_id: int, now, report: ReconcileReport) -> None:
                 return
             job.transition(Status.QUEUED, error=RETRY_MESSAGE)
             job.save()
-            grading_job_enqueue(job)
+            job_enqueue(job)
             report.requeued_running.append(job.pk)
             log.warning("reconcile: job %s was running past its deadline; re-sent", job.pk, extra=ids)
         elif job.status == Status.QUEUED:
@@ -91,7 +90,7 @@ def _reconcile_one(job_id: int, now, report: ReconcileReport) -> None:
                 return
             job.queued_at = now  # re-sent at most once per period
             job.save(update_fields=["queued_at"])
-            grading_job_enqueue(job)
+            job_enqueue(job)
             report.resent_queued.append(job.pk)
             log.warning("reconcile: job %s queued too long; re-sent", job.pk, extra=ids)
 
@@ -112,7 +111,7 @@ def reconcile_jobs(*, now=None, limit: int = 1000) -> ReconcileReport:
     )
     candidates += list(
         GradingJob.objects.filter(status__in=[Status.QUEUED, Status.RUNNING],
-                                  submission__created_at__lt=now - timedelta(seconds=settings.RECONCILE_GIVE_UP_AFTER_S))
+                                  created_at__lt=now - timedelta(seconds=settings.RECONCILE_GIVE_UP_AFTER_S))
         .values_list("pk", flat=True)[:limit]
     )
     for job_id in sorted(set(candidates)):

@@ -31,7 +31,8 @@ def record_graded(*, user, revision, source: str, tests: list[dict], at: datetim
     at = at or timezone.now()
     Submission.objects.filter(pk=sub.pk).update(created_at=at)
     sub.created_at = at
-    job = GradingJob.objects.create(submission=sub, status=GradingJob.Status.DONE, attempts=1, queued_at=at,
+    job = GradingJob.objects.create(submission=sub, revision=revision, status=GradingJob.Status.DONE, attempts=1,
+                                    created_at=at, queued_at=at,
                                     started_at=at, finished_at=at + timezone.timedelta(seconds=2))
     Result.objects.create(
         job=job, score=score, max_score=revision.max_score, status="graded",
@@ -49,7 +50,8 @@ def record_result(*, user, revision, source: str, result: dict, at: datetime | N
     at = at or timezone.now()
     Submission.objects.filter(pk=sub.pk).update(created_at=at)
     sub.created_at = at
-    job = GradingJob.objects.create(submission=sub, status=GradingJob.Status.DONE, attempts=1, queued_at=at,
+    job = GradingJob.objects.create(submission=sub, revision=revision, status=GradingJob.Status.DONE, attempts=1,
+                                    created_at=at, queued_at=at,
                                     started_at=at + timezone.timedelta(seconds=0.2),
                                     finished_at=at + timezone.timedelta(seconds=1.5))
     Result.objects.create(job=job, score=result["score"], max_score=revision.max_score, status=result["status"],

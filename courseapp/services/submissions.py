@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-import math
-
-from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from courseapp.models import Enrolment, Exercise, GradingJob, Submission
+from courseapp import idempotency
+from courseapp.models import Enrolment, Exercise, ExerciseRevision, Submission
+from courseapp.services import policies  # the module, not a name re-exported by the package
+from courseapp.services.jobs import job_create
 
 
-def submission_validate(exercise: Exercise, source: str) -> None:
-    """Refuse input that cannot be a submission to this exercise (empty, or over its size limit)."""
+def submission_validate(exercise: Exercise, source: str) -> ExerciseRevision:
+    """Refuse input that cannot be a submission to this exercise (empty, or over its size limit);
+    return the revision it would be made against."""
     revision = exercise.current_revision
     if revision is None:
         raise ValidationError("This exercise is not open for submissions yet.")
@@ -29,58 +30,23 @@ def submission_validate(exercise: Exercise, source: str) -> None:
         raise ValidationError(
             f"Your file is {len(source.encode('utf-8'))} bytes; the limit is {revision.max_source_bytes} bytes."
         )
-
-
-def job_time_limits(wall_s: float) -> tuple[int, int]:
-    """(soft, hard) Celery time limits for a job whose sandbox may run wall_s seconds: always
-    sandbox < soft < hard."""
-    soft = math.ceil(wall_s) + settings.GRADING_SOFT_MARGIN_S
-    return soft, soft + settings.GRADING_HARD_MARGIN_S
-
-
-def grading_job_enqueue(job: GradingJob, *, countdown: float = 0) -> None:
-    """Send the job to its queue once the current transaction commits (never before: the worker
-    must find the rows)."""
-    from courseapp.tasks import grade_submission
-
-    job_id, queue = job.pk, job.queue
-    soft, hard = job_time_limits(job.submission.revision.wall_s)
-
-    def send() -> None:
-        try:
-            grade_submission.apply_async(
-                args=[job_id], queue=queue, countdown=countdown or None, soft_time_limit=soft, time_limit=hard
-            )
-        except Exception:  # noqa: BLE001 - the broker is down: the job row is committed, the reconciler re-sends it
-            logging.getLogger(__name__).exception(
-                "grading job %s: could not reach the broker; the reconciler will send it", job_id,
-                extra={"job_id": job_id})
-
-    transaction.on_commit(send)
+    return revision
 
 
 @transaction.atomic
-def submission_create(*, user, exercise: Exercise, source: str, token: str = "") -> Submission:
+def submission_create(*, user: AbstractBaseUser, exercise: Exercise, source: str, token: str = "") -> Submission:
     """Record what `user` handed in for the exercise's current revision and queue it for grading.
     `token` (the form's idempotency token): a form sent twice returns the first send's submission."""
-    from courseapp import idempotency
-
     # Lock the student's enrolment row: two submissions at once cannot both pass the attempt and
     # rate limits below.
     if not Enrolment.objects.select_for_update().filter(user=user, course_id=exercise.course_id).exists():
         raise PermissionDenied("not enrolled in this course")
     if (earlier := idempotency.submission_for_token(user, token)) is not None:
         return earlier
-    submission_validate(exercise, source)
-    from courseapp.services import policies
-
+    revision = submission_validate(exercise, source)
     used, last_at = policies.attempt_usage(exercise, user)
     policies.submission_gate(policies.window_for(exercise, user), now=timezone.now(), used=used, last_at=last_at)
-    submission = Submission.objects.create(user=user, revision=exercise.current_revision, source=source)
-    job = GradingJob.objects.create(
-        submission=submission,
-        queue=settings.GRADING_QUEUES.get(exercise.queue, settings.CELERY_TASK_DEFAULT_QUEUE),
-    )
-    grading_job_enqueue(job)
+    submission = Submission.objects.create(user=user, revision=revision, source=source)
+    job_create(submission, revision)
     idempotency.remember_token(user, token, submission)
     return submission

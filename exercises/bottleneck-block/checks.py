@@ -32,7 +32,17 @@ def zero_last_layer(ref: nn.Module) -> None:
     ref.bn3.bias.zero_()
 
 
-BLOCK = Block("BottleneckBlock", default=IDENTITY, silence=silence_main_path,
+# What the module-wide misconceptions mean in this block (the catalogue's hints speak of the conv block).
+LESSONS = {
+    "projection_without_bn": (
+        "In the bottleneck block W_s is a 1x1 convolution (Cin -> 4 * width, with the block's stride) followed by its "
+        "own BatchNorm2d(4 * width), just as the main path ends with bn3: both summands are normalised before the add."),
+    "shortcut_stride_missing": (
+        "The main path produces {expected}: the projection's 1x1 convolution needs the block's stride, like the 3x3 "
+        "convolution (conv2), or the two cannot be added."),
+}
+
+BLOCK = Block("BottleneckBlock", default=IDENTITY, silence=silence_main_path, lessons=LESSONS,
               out_shape=strided_shape(channels_arg=1, stride_arg=2, stride_default=1, channels_factor=4))
 
 SHAPE_LESSON = ("BottleneckBlock(in_channels, width, stride) returns 4 * width channels and ceil(H/s) x ceil(W/s): "
@@ -46,8 +56,8 @@ PROJECTION_LESSON = ("With the main path silenced the block must return ReLU(W_s
 
 @check("output has 4 * width channels and ceil(H/s) x ceil(W/s)", points=1, visibility="visible")
 def output_shape(ctx: Context) -> None:
-    BLOCK.check_output_shape(ctx, [Config((16, 4), shape=(2, 16, 8, 8)), Config((8, 4, 2), shape=(2, 8, 7, 7)),
-                                   Config((6, 2), shape=(2, 6, 5, 5))], lesson=SHAPE_LESSON)
+    BLOCK.check_output_shape(ctx, [Config((16, 4), shape=(2, 16, 8, 8)), Config((6, 2, 2), shape=(2, 6, 7, 5))],
+                             lesson=SHAPE_LESSON)
 
 
 @check("layers follow the spec (1x1, 3x3 with the stride, 1x1 x4, projection only when the shape changes)",
@@ -68,7 +78,7 @@ def running_stats(ctx: Context) -> None:
 
 @check("matches the reference in evaluation mode, and gives the same output for the same input", points=1)
 def matches_eval(ctx: Context) -> None:
-    BLOCK.check_matches(ctx, [IDENTITY, WIDER, STRIDED], train=False)
+    BLOCK.check_matches(ctx, [IDENTITY, STRIDED], train=False)
 
 
 @check("the identity argument: with the last layer at 0 the block returns ReLU(x)", points=1,
@@ -94,5 +104,5 @@ def gradients(ctx: Context) -> None:
 @check("works for batch size 1, 1x1 images, odd sizes and other widths", points=1)
 def small_and_odd_sizes(ctx: Context) -> None:
     BLOCK.check_sweep(ctx, [Config((3, 2, 2), shape=(1, 3, 1, 1)), Config((5, 3, 2), shape=(2, 5, 7, 5)),
-                            Config((12, 3), shape=(3, 12, 9, 9)), Config((4, 1, 2), shape=(1, 4, 6, 3)),
+                            Config((4, 1, 2), shape=(1, 4, 6, 3)),
                             Config((2, 2, 1), shape=(2, 2, 1, 7))])

@@ -22,7 +22,17 @@ def silence_main_path(ref: nn.Module) -> None:
     ref.conv2.weight.zero_()
 
 
-BLOCK = Block("PreActBlock", default=IDENTITY, silence=silence_main_path,
+# What the module-wide misconceptions mean in this block (the catalogue's hints speak of the conv block).
+LESSONS = {
+    "stride_on_wrong_conv": (
+        "In the pre-activation block the stride sits on conv1 (the first 3x3, which reads p) and on the 1x1 "
+        "projection; conv2 keeps stride 1. Both paths then end at {expected}."),
+    "shortcut_stride_missing": (
+        "The main path produces {expected}: the 1x1 projection of p needs the block's stride, like conv1, or the two "
+        "cannot be added."),
+}
+
+BLOCK = Block("PreActBlock", default=IDENTITY, silence=silence_main_path, lessons=LESSONS,
               out_shape=strided_shape(channels_arg=1, stride_arg=2, stride_default=1))
 
 SHAPE_LESSON = ("PreActBlock(in_channels, out_channels, stride) returns out_channels channels and "

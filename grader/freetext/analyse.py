@@ -47,6 +47,8 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)
     gate: Gate | None = None
     best_similarity: float = 0.0
+    # The whole answer's embedding (unit length): how near it is to answers a teacher has graded.
+    vector: np.ndarray | None = field(default=None, repr=False)
 
     def ignored(self, kind: tx.SentenceKind) -> int:
         return sum(k == kind for _, k in self.sentences)
@@ -147,10 +149,14 @@ def analyse(answer: str, rubric: Rubric) -> Analysis:
     result = Analysis(text=answer, sentences=sentences, hits=[ConceptHit(c) for c in rubric.concepts])
     result.gate = _gate_before_model(answer, sentences, rubric.scoring.min_words)
     if result.gate is not None:
+        # Still embedded: a teacher may have graded answers like this one (a gate can be wrong).
+        result.vector = embed([answer])[0]
         return result
     content = [s for s, k in sentences if k == "content"]
     windows = _windows(content, rubric)
-    sims = embed(windows) @ rubric.statement_vectors.T  # unit vectors: dot product = cosine
+    vectors = embed(windows + [answer])  # one batch: the model call is the slow part
+    result.vector = vectors[-1]
+    sims = vectors[:-1] @ rubric.statement_vectors.T  # unit vectors: dot product = cosine
     result.best_similarity = float(sims.max()) if sims.size else 0.0
     result.hits = _match_concepts(rubric, windows, sims)
     if not any(h.covered for h in result.hits) and result.best_similarity < rubric.scoring.offtopic_similarity:

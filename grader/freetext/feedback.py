@@ -7,6 +7,7 @@ from grader.exercise import Misconception
 from grader.freetext.analyse import Analysis, Gate
 from grader.freetext.rubric import Rubric
 from grader.freetext.score import Band
+from grader.freetext.text import SentenceKind
 from grader.results import CheckResult
 
 BAND_WORDS: dict[Band, str] = {"full": "Full credit", "partial": "Partial credit", "none": "No credit"}
@@ -28,7 +29,7 @@ GATE_MESSAGES: dict[Gate, str] = {
                 "no credit. Re-read the question and answer it directly.",
 }
 
-_IGNORED_NOTES = {
+_IGNORED_NOTES: dict[SentenceKind, str] = {
     "question": "{n} sentence(s) that ask a question were not graded.",
     "praise": "{n} sentence(s) of praise or thanks were not graded.",
     "code": "{n} line(s) of code were not graded.",

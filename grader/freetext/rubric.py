@@ -34,6 +34,19 @@ class Scoring:
 
 
 @dataclass(frozen=True)
+class Review:
+    """[review]: when a grade is released and how labelled exemplars weigh in (grader/freetext/confidence.py)."""
+
+    confidence_threshold: float = 0.8  # below it the grade is provisional (waits for a teacher)
+    target_precision: float = 0.95  # what calibrate_threshold aims for among released grades
+    neighbours: int = 10  # labelled answers consulted per answer
+    kernel_width: float = 0.04  # cosine distance at which a neighbour's vote falls by a factor e
+    exemplar_weight: float = 3.0  # votes of an identical labelled answer, against the rubric's 1
+    teacher_weight: float = 2.0  # a course's own decision counts this many times a seed exemplar
+    seed_exemplars: tuple[str, ...] = ()  # JSON-lines files in the exercise folder, graded by its author
+
+
+@dataclass(frozen=True)
 class Concept:
     id: str
     name: str
@@ -64,6 +77,7 @@ class Rubric:
     contrast: re.Pattern[str] | None  # words naming the contrasting case (a plain network)
     catalogue: dict[str, Misconception] = field(compare=False, repr=False)
     scoring: Scoring
+    review: Review
     concepts: tuple[Concept, ...]
     detectors: tuple[Detector, ...]
     # Row i..j of `statement_vectors` belong to concept k: see statement_owner.
@@ -139,6 +153,25 @@ def _parse_detector(path: Path, raw: dict[str, Any], concept_ids: set[str], know
     )
 
 
+def _parse_review(path: Path, raw: object) -> Review:
+    if not isinstance(raw, dict):
+        raise ExerciseError(path, "[review] must be a table")
+    values = dict(raw)
+    seeds = values.pop("seed_exemplars", [])
+    if not isinstance(seeds, list) or not all(isinstance(f, str) and f and "/" not in f for f in seeds):
+        raise ExerciseError(path, "[review] seed_exemplars must list file names in the exercise folder")
+    try:
+        review = Review(**values, seed_exemplars=tuple(seeds))
+    except TypeError as exc:
+        raise ExerciseError(path, f"[review]: {exc}") from None
+    for name in ("confidence_threshold", "target_precision"):
+        if not 0 <= getattr(review, name) <= 1:
+            raise ExerciseError(path, f"[review] {name} must be between 0 and 1")
+    if review.neighbours < 1 or review.kernel_width <= 0 or review.exemplar_weight < 0 or review.teacher_weight < 0:
+        raise ExerciseError(path, "[review] neighbours >= 1, kernel_width > 0 and exemplar_weight >= 0 are required")
+    return review
+
+
 def parse_rubric(path: Path, catalogue: dict[str, Misconception], max_score: float) -> Rubric:
     """Parse and validate; statement vectors are filled in later (they need the model)."""
     try:
@@ -152,6 +185,7 @@ def parse_rubric(path: Path, catalogue: dict[str, Misconception], max_score: flo
         scoring = Scoring(**scoring_raw)
     except TypeError as exc:
         raise ExerciseError(path, f"[scoring]: {exc}") from None
+    review = _parse_review(path, raw.get("review", {}))
     concepts = tuple(_parse_concept(path, c) for c in raw.get("concept", []))
     if not concepts:
         raise ExerciseError(path, "needs at least one [[concept]]")
@@ -168,7 +202,8 @@ def parse_rubric(path: Path, catalogue: dict[str, Misconception], max_score: flo
         raise ExerciseError(path, "'question' must be a string")
     contrast = str(raw.get("contrast", ""))
     return Rubric(path=path, question=question.strip(),
-                  contrast=_regex(path, "contrast", contrast) if contrast else None, catalogue=catalogue, scoring=scoring, concepts=concepts, detectors=detectors,
+                  contrast=_regex(path, "contrast", contrast) if contrast else None, catalogue=catalogue, scoring=scoring,
+                  review=review, concepts=concepts, detectors=detectors,
                   statement_vectors=np.zeros((0, 0), dtype=np.float32), statement_owner=owner)
 
 

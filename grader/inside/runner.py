@@ -118,11 +118,7 @@ def _construct(st: _State, req: dict[str, Any]) -> dict[str, Any]:
     params = [{"name": n, **_tensor_spec(p)} for n, p in obj.named_parameters()]
     buffers = [{"name": n, **_tensor_spec(b)} for n, b in obj.named_buffers()]
     children = [{"name": n, "type": type(m).__name__} for n, m in obj.named_modules() if n]
-    try:
-        text = repr(obj)[:4000]
-    except Exception:  # noqa: BLE001
-        text = ""
-    reply = {"ok": True, "handle": handle, "params": params, "buffers": buffers, "modules": children, "repr": text}
+    reply = {"ok": True, "handle": handle, "params": params, "buffers": buffers, "modules": children}
     if req.get("describe"):
         reply["layers"] = describe_module(obj)  # the structure rides on the construct (one round trip fewer)
     return reply

@@ -217,9 +217,9 @@ def test_instructor_lists_submissions_exports_grades_and_regrades(celery_worker,
     regrade = teacher.post(reverse("api:exercise-regrade", args=[course, "identity-block"]), {"scope": "latest"},
                            content_type="application/json")
     assert regrade.status_code == 201, regrade.content
-    copies = regrade.json()["submissions"]
-    assert len(copies) == 2
-    regraded = {poll(teacher, i)["user"]: poll(teacher, i)["result"]["score"] for i in copies}
+    regraded_ids = regrade.json()["submissions"]
+    assert len(regraded_ids) == 2
+    regraded = {poll(teacher, i)["user"]: poll(teacher, i)["result"]["score"] for i in regraded_ids}
     assert regraded["ada"] < 10 and regraded["bea"] < 10  # both latest submissions lack the shortcut
     again = teacher.post(reverse("api:exercise-regrade", args=[course, "identity-block"]), {"scope": "latest"},
                          content_type="application/json")

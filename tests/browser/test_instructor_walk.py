@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from courseapp.models import GradeOverride, GradingJob, Regrade
+from courseapp.models import GradeOverride, GradingJob, Regrade, Submission
 from courseapp.services import exercise_sync, grading_job_run
 from tests.browser.test_student_loop import CHROMIUM, CHROMIUM_ARGS  # noqa: F401
 from tests.browser.test_student_loop import browser  # noqa: F401  (the fixture)
@@ -27,10 +27,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def seeded(tmp_path, settings, monkeypatch):
-    from courseapp import tasks
+    from courseapp.celery import app
 
     sent = []
-    monkeypatch.setattr(tasks.grade_submission, "apply_async", lambda args=None, **kw: sent.append(args[0]))
+    monkeypatch.setattr(app, "send_task", lambda name, args=None, **kw: sent.append(args[0]))
     settings.EXERCISE_CACHE_DIR = tmp_path / "exercise-cache"
     root = tmp_path / "exercises"
     root.mkdir()
@@ -130,14 +130,16 @@ def test_instructor_walkthrough(live_server, seeded, browser, tmp_path):
     page.click("text=policy & regrade")
     expect(page.locator("#regrade-form")).to_contain_text("graded against an older revision")
     page.select_option("#regrade-form select[name=scope]", "latest")
+    submissions_before = Submission.objects.count()
     page.click("#regrade-button")
     expect(page.locator("h1")).to_contain_text("Regrade #")
     regrade = Regrade.objects.get()
-    total = regrade.items.count()
+    total = regrade.jobs.count()
     assert total >= 20 and len(seeded["sent"]) == total
     expect(page.locator("#progress-count")).to_have_text(f"0 of {total} graded")
     grader = StandInGrader()
-    for job_id in GradingJob.objects.filter(submission__regrade_item__regrade=regrade).values_list("id", flat=True):
+    assert Submission.objects.count() == submissions_before  # a regrade grades the same submissions again
+    for job_id in GradingJob.objects.filter(regrade=regrade).values_list("id", flat=True):
         grading_job_run(job_id, grader=grader)
     # the page refreshes itself while the regrade runs
     expect(page.locator("#progress-count")).to_have_text(f"{total} of {total} graded", timeout=15_000)

@@ -49,13 +49,19 @@ def world(db, settings, exercises_root) -> World:
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """Capture what would be sent to Celery instead of sending it."""
+    """Capture what would be sent to Celery instead of sending it (services.jobs sends the grading
+    task by name through the app; any other task name here is a bug)."""
     sent: list[dict] = []
-    from courseapp import tasks
+    from courseapp.celery import app
+    from courseapp.services.jobs import GRADE_TASK
+    from courseapp.tasks import grade_submission
 
-    def fake_apply_async(args=None, queue=None, countdown=None, **kw):
+    assert grade_submission.name == GRADE_TASK  # the name sent is the name the worker registered
+
+    def fake_send_task(name, args=None, queue=None, countdown=None, **kw):
+        assert name == GRADE_TASK, name
         sent.append({"args": args, "queue": queue, "countdown": countdown,
                      "limits": (kw.get("soft_time_limit"), kw.get("time_limit"))})
 
-    monkeypatch.setattr(tasks.grade_submission, "apply_async", fake_apply_async)
+    monkeypatch.setattr(app, "send_task", fake_send_task)
     return sent

@@ -9,7 +9,7 @@ S = GradingJob.Status
 @pytest.fixture
 def job(world):
     sub = Submission.objects.create(user=world.alice, revision=world.code.current_revision, source="x = 1\n")
-    return GradingJob.objects.create(submission=sub)
+    return GradingJob.objects.create(submission=sub, revision=sub.revision)
 
 
 def test_transition_table_is_the_one_place_of_truth():

@@ -41,12 +41,12 @@ def test_the_settings_log_json_by_default(settings):
 def test_grading_logs_carry_submission_and_job_ids(world, enqueued, caplog):
     sub = services.submission_create(user=world.alice, exercise=world.code, source=BAD)
     with caplog.at_level(logging.INFO, logger="courseapp"):
-        services.grading_job_run(sub.job.pk, grader=StandInGrader())
+        services.grading_job_run(sub.latest_job.pk, grader=StandInGrader())
     records = [r for r in caplog.records if r.name.startswith("courseapp.services.grading")]
     events = {getattr(r, "event", None): r for r in records}
     assert {"grade_started", "grade_finished"} <= set(events)
     for r in events.values():
-        assert r.job_id == sub.job.pk and r.submission_id == sub.pk
+        assert r.job_id == sub.latest_job.pk and r.submission_id == sub.pk
     assert events["grade_finished"].outcome == "wrong"
 
 
@@ -54,11 +54,11 @@ def test_grading_logs_carry_submission_and_job_ids(world, enqueued, caplog):
 def graded(world, enqueued):
     done = [services.submission_create(user=world.alice, exercise=world.code, source=src) for src in (GOOD, BAD, GOOD)]
     for sub in done:
-        services.grading_job_run(sub.job.pk, grader=StandInGrader())
+        services.grading_job_run(sub.latest_job.pk, grader=StandInGrader())
     queued = [services.submission_create(user=world.bob, exercise=world.code, source=GOOD) for _ in range(2)]
     failing = services.submission_create(user=world.bob, exercise=world.code, source=GOOD)
-    GradingJob.objects.filter(pk=failing.job.pk).update(status="failed")
-    GradingJob.objects.filter(pk=queued[0].job.pk).update(queue="grade.gpu")
+    GradingJob.objects.filter(pk=failing.latest_job.pk).update(status="failed")
+    GradingJob.objects.filter(pk=queued[0].latest_job.pk).update(queue="grade.gpu")
     return done, queued
 
 

@@ -140,7 +140,7 @@ def test_submission_create_refuses_outside_the_window_and_honours_extensions(wor
 
 
 @pytest.mark.django_db
-def test_regrade_copies_are_not_attempts(world, enqueued):
+def test_a_regrade_is_not_an_attempt(world, enqueued):
     from courseapp.services import exercise_sync
     from courseapp.services.regrade import regrade_start
     from tests.conftest import StandInGrader
@@ -150,7 +150,7 @@ def test_regrade_copies_are_not_attempts(world, enqueued):
     (world.root / "mini-block" / "prompt.md").write_text("# Mini block\n\nChanged.\n")
     exercise_sync(world.root, grader=StandInGrader())
     world.code.refresh_from_db()
-    regrade_start(exercise=world.code, actor=None)
+    assert regrade_start(exercise=world.code, actor=None).jobs.count() == 1
     assert policies.attempt_usage(world.code, world.alice)[0] == 1
 
 

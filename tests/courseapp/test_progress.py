@@ -30,9 +30,9 @@ class CurvesGrader(StandInGrader):
 def test_progress_is_stored_on_the_job_while_running_and_curves_are_drawn(world, enqueued, client):
     sub = services.submission_create(user=world.alice, exercise=world.code, source=GOOD)
     grader = CurvesGrader()
-    services.grading_job_run(sub.job.pk, grader=grader)
+    services.grading_job_run(sub.latest_job.pk, grader=grader)
     assert grader.progress_rows == [{"event": "train", "net": "plain", "step": 1, "total": 2, "loss": 2.5}]
-    job = GradingJob.objects.get(pk=sub.job.pk)
+    job = GradingJob.objects.get(pk=sub.latest_job.pk)
     assert job.result.extra["curves"]["residual"][-1] == 0.1
 
     client.force_login(world.alice)
@@ -43,7 +43,7 @@ def test_progress_is_stored_on_the_job_while_running_and_curves_are_drawn(world,
 
 def test_status_endpoint_reports_progress_text_while_running(world, enqueued, client):
     sub = services.submission_create(user=world.alice, exercise=world.code, source=GOOD)
-    GradingJob.objects.filter(pk=sub.job.pk).update(
+    GradingJob.objects.filter(pk=sub.latest_job.pk).update(
         status=GradingJob.Status.RUNNING, progress={"event": "train", "net": "residual", "step": 50, "total": 150, "loss": 0.73})
     client.force_login(world.alice)
     data = client.get(reverse("submission-status", args=[sub.pk])).json()

@@ -58,9 +58,9 @@ def test_right_answers_score_full_marks_and_the_seed_comes_from_the_server(clien
     assert response.status_code == 302
     sub = Submission.objects.get()
     assert json.loads(sub.source)["seed"] == quiz.quiz_seed(quinn, exercise, 1)
-    services.grading_job_run(sub.job.pk, grader=real_grader)
-    sub.job.refresh_from_db()
-    assert sub.job.result.full_marks, sub.job.result.output
+    services.grading_job_run(sub.latest_job.pk, grader=real_grader)
+    sub.latest_job.refresh_from_db()
+    assert sub.latest_job.result.full_marks, sub.latest_job.result.output
 
     fragment = client.get(reverse("submission-feedback", args=[sub.pk])).content.decode()
     assert "Passed checks" in fragment and "As a plain (non-residual) network is made deeper" in fragment
@@ -76,7 +76,7 @@ def test_a_wrong_answer_names_the_misconception(client, quiz_world, real_grader,
     data = _right_answers(exercise, quinn) | {"q-residual-equation": "0"}
     client.post(reverse("exercise-detail", args=["resnet-quiz"]), data)
     sub = Submission.objects.get()
-    services.grading_job_run(sub.job.pk, grader=real_grader)
+    services.grading_job_run(sub.latest_job.pk, grader=real_grader)
     fragment = client.get(reverse("submission-feedback", args=[sub.pk])).content.decode()
     assert "Failed checks (1)" in fragment and "Which equation describes a residual block" in fragment
     assert "The shortcut is added before the final ReLU" in fragment

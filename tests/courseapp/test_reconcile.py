@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from courseapp import services
 from courseapp.models import GradingJob, Result, Submission
-from courseapp.services.grading import job_deadline_s
+from courseapp.services.jobs import job_deadline_s
 from courseapp.services.reconcile import reconcile_jobs
 from courseapp.tasks import grade_submission
 from tests.conftest import StandInGrader
@@ -24,7 +24,7 @@ def job(world, enqueued, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         sub = services.submission_create(user=world.alice, exercise=world.code, source=GOOD)
     enqueued.clear()
-    return sub.job
+    return sub.latest_job
 
 
 def _age(job, **fields):
@@ -83,11 +83,28 @@ def test_a_queued_job_whose_message_was_lost_is_resent_once_per_period(job, enqu
 
 def test_a_job_unfinished_for_too_long_gives_up(job, settings, django_capture_on_commit_callbacks):
     settings.RECONCILE_GIVE_UP_AFTER_S = 3600
-    Submission.objects.filter(pk=job.submission_id).update(created_at=timezone.now() - timedelta(hours=2))
+    GradingJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=2))
     with django_capture_on_commit_callbacks(execute=True):
         assert reconcile_jobs().failed == [job.pk]
     job.refresh_from_db()
     assert job.status == S.FAILED and "contact your instructor" in job.error
+
+
+def test_an_old_submissions_fresh_regrade_job_is_not_given_up(job, settings, enqueued,
+                                                              django_capture_on_commit_callbacks):
+    """The give-up clock runs from when the grading was asked for, not from the submission."""
+    from courseapp.models import Regrade
+    from courseapp.services.jobs import jobs_create_for_regrade
+
+    settings.RECONCILE_GIVE_UP_AFTER_S = 3600
+    services.grading_job_run(job.pk, grader=StandInGrader())
+    Submission.objects.filter(pk=job.submission_id).update(created_at=timezone.now() - timedelta(days=2))
+    regrade = Regrade.objects.create(exercise=job.revision.exercise, revision=job.revision)
+    [again] = jobs_create_for_regrade([job.submission], regrade)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reconcile_jobs().total == 0
+    again.refresh_from_db()
+    assert again.status == S.QUEUED
 
 
 def test_finished_jobs_are_never_touched(job, django_capture_on_commit_callbacks):

@@ -1,4 +1,5 @@
-"""Regrade after a sync made a new revision: new jobs on copies, old results kept, and the report."""
+"""Regrade after a sync made a new revision: a new job (and result) on the same submission, old results
+kept, the newest result counts, and the report."""
 
 import csv
 import io
@@ -7,10 +8,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from courseapp.models import Enrolment, GradingJob, Regrade, RegradeItem, Result, Submission
+from courseapp.models import Enrolment, GradingJob, Regrade, Result, Submission
+from courseapp.selectors_instructor import regrade_report
 from courseapp.services import exercise_sync, grading_job_run
 from courseapp.services.gradebook import gradebook_csv
-from courseapp.services.regrade import regrade_report, regrade_start
+from courseapp.services.regrade import regrade_start
+from courseapp.signals import final_grade_changed
 from courseapp.services.seeding import record_graded
 from tests.conftest import StandInGrader
 from tests.courseapp.instructor_helpers import BAD_SRC, OK_SRC, checks, make_instructor
@@ -39,23 +42,26 @@ def before(world):
 
 def run_all(regrade):
     grader = StandInGrader()
-    for job_id in GradingJob.objects.filter(submission__regrade_item__regrade=regrade).values_list("id", flat=True):
+    for job_id in GradingJob.objects.filter(regrade=regrade).values_list("id", flat=True):
         grading_job_run(job_id, grader=grader)
 
 
-def test_regrade_latest_makes_new_jobs_and_keeps_the_old_results(before, enqueued, django_capture_on_commit_callbacks):
+def test_regrade_latest_makes_new_jobs_on_the_same_submissions_and_keeps_the_old_results(
+        before, enqueued, django_capture_on_commit_callbacks):
     w, subs, prof = before
     results_before = set(Result.objects.values_list("id", "score"))
+    submissions_before = set(Submission.objects.values_list("id", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
         regrade = regrade_start(exercise=w.code, actor=prof, scope="latest")
-    items = list(RegradeItem.objects.filter(regrade=regrade).select_related("original", "new"))
-    assert {it.original_id for it in items} == {subs["alice"].pk, subs["bob"].pk, subs["carol"].pk}
-    assert len(enqueued) == 3
-    for it in items:
-        assert it.new.revision_id == w.code.current_revision_id and it.new.source == it.original.source
-        assert it.new.user_id == it.original.user_id
+    assert set(Submission.objects.values_list("id", flat=True)) == submissions_before  # no copy, no new row
+    jobs = list(GradingJob.objects.filter(regrade=regrade))
+    assert {j.submission_id for j in jobs} == {subs["alice"].pk, subs["bob"].pk, subs["carol"].pk}
+    assert all(j.revision_id == w.code.current_revision_id and j.status == "queued" for j in jobs)
+    assert sorted(m["args"][0] for m in enqueued) == sorted(j.pk for j in jobs)
     report = regrade_report(regrade)
     assert report["finished"] == 0 and report["counts"]["pending"] == 3
+    # while the regrade is pending, the old result still counts
+    assert Submission.objects.get(pk=subs["bob"].pk).current_result.score == 10.0
     run_all(regrade)
     report = regrade_report(regrade)
     assert report["finished"] == 3 and report["percent"] == 100
@@ -64,20 +70,60 @@ def test_regrade_latest_makes_new_jobs_and_keeps_the_old_results(before, enqueue
     assert (by["alice"].old, by["alice"].new, by["alice"].direction) == (2.0, 10.0, "up")
     assert by["alice"].changed == [("the shortcut adds the input", "failed", "passed")]
     assert (by["bob"].old, by["bob"].new, by["bob"].direction) == (10.0, 2.0, "down")
+    assert (by["carol"].old, by["carol"].new, by["carol"].direction) == (10.0, 10.0, "unchanged")
     assert by["carol"].changed == []
     assert results_before <= set(Result.objects.values_list("id", "score"))  # old results kept as they were
-    # the gradebook counts each regraded submission through its copy
+    assert Result.objects.count() == len(results_before) + 3
+    # each regraded submission now has two results; the newest counts
+    bob = Submission.objects.get(pk=subs["bob"].pk)
+    assert bob.jobs.count() == 2 and bob.current_result.score == 2.0 and bob.latest_job.regrade_id == regrade.pk
+    # the gradebook counts each regraded submission once, through its newest result
     rows = list(csv.reader(io.StringIO(gradebook_csv(w.course, "latest"))))
     col = rows[0].index(f"{w.code.title} ({w.code.pk})")
     assert {r[2]: r[col] for r in rows[2:]} == {"alice": "10", "bob": "2", "carol": "10"}
+    best = list(csv.reader(io.StringIO(gradebook_csv(w.course, "best"))))
+    assert {r[2]: r[col] for r in best[2:]} == {"alice": "10", "bob": "2", "carol": "10"}  # bob's old 10 no longer counts
+    # a regrade is not an attempt: alice still has made two
+    from courseapp.services import policies
+
+    assert policies.attempt_usage(w.code, w.alice)[0] == 2
     # a second regrade against the same revision has nothing to do
-    assert RegradeItem.objects.filter(regrade=regrade_start(exercise=w.code, actor=prof)).count() == 0
+    assert regrade_start(exercise=w.code, actor=prof).jobs.count() == 0
+
+
+def test_a_failed_regrade_leaves_the_previous_result_in_force(before, enqueued):
+    w, subs, prof = before
+    regrade = regrade_start(exercise=w.code, actor=prof, scope="latest")
+    job = GradingJob.objects.get(regrade=regrade, submission=subs["bob"])
+    GradingJob.objects.filter(pk=job.pk).update(status=GradingJob.Status.FAILED)
+    bob = Submission.objects.get(pk=subs["bob"].pk)
+    assert bob.latest_job.status == "failed" and bob.current_result.score == 10.0
+    assert {r.username: r.state for r in regrade_report(regrade)["rows"]}["bob"] == "failed"
+
+
+def test_recording_a_regrade_result_sends_final_grade_changed(before, enqueued, django_capture_on_commit_callbacks):
+    w, subs, prof = before
+    regrade = regrade_start(exercise=w.code, actor=prof, scope="latest")
+    seen = []
+
+    def receiver(sender, **kwargs):
+        seen.append(kwargs)
+
+    final_grade_changed.connect(receiver)
+    try:
+        job = GradingJob.objects.get(regrade=regrade, submission=subs["bob"])
+        with django_capture_on_commit_callbacks(execute=True):
+            grading_job_run(job.pk, grader=StandInGrader())
+    finally:
+        final_grade_changed.disconnect(receiver)
+    assert [(s["user_id"], s["exercise_id"], s["reason"]) for s in seen] == [(w.bob.pk, w.code.pk, "regrade")]
 
 
 def test_regrade_all_takes_every_submission(before, enqueued):
     w, subs, prof = before
+    submissions_before = Submission.objects.count()
     regrade = regrade_start(exercise=w.code, actor=prof, scope="all")
-    assert regrade.items.count() == 4
+    assert regrade.jobs.count() == 4 and Submission.objects.count() == submissions_before
 
 
 def test_regrade_through_the_pages(client, before, enqueued):
@@ -97,12 +143,14 @@ def test_regrade_through_the_pages(client, before, enqueued):
     assert "the shortcut adds the input: failed → passed" in page
 
 
-def test_the_regrade_copy_is_shown_to_the_student_with_the_original_time(client, before, enqueued):
+def test_the_student_sees_the_regraded_result_on_the_same_submission(client, before, enqueued):
     w, subs, prof = before
     regrade = regrade_start(exercise=w.code, actor=prof)
     run_all(regrade)
-    copy = Submission.objects.get(regrade_item__original=subs["alice"])
     client.force_login(w.alice)
-    assert client.get(reverse("submission-detail", args=[copy.pk])).status_code == 200
+    page = client.get(reverse("submission-detail", args=[subs["alice"].pk])).content.decode()
+    assert page.count('data-submission="') == 3  # the feedback and her two submissions: no copy listed
+    status = client.get(reverse("submission-status", args=[subs["alice"].pk])).json()
+    assert status["state"] == "graded" and status["score"] == 10.0
     client.force_login(w.bob)
-    assert client.get(reverse("submission-detail", args=[copy.pk])).status_code == 404
+    assert client.get(reverse("submission-detail", args=[subs["alice"].pk])).status_code == 404

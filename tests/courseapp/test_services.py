@@ -19,11 +19,11 @@ def test_submission_create_writes_both_rows_and_enqueues_after_commit(world, enq
         sub = services.submission_create(user=world.alice, exercise=world.code, source=GOOD)
         assert enqueued == []  # nothing is sent before the transaction commits
     assert sub.revision == world.code.current_revision and sub.source == GOOD
-    assert sub.job.status == S.QUEUED and sub.job.attempts == 0 and sub.job.queue == "grade.cpu"
+    assert sub.latest_job.status == S.QUEUED and sub.latest_job.attempts == 0 and sub.latest_job.queue == "grade.cpu"
     for cb in callbacks:
         cb()
     # the mini exercise's sandbox wall limit is the default 20 s: soft 20 + 60, hard 80 + 30
-    assert enqueued == [{"args": [sub.job.pk], "queue": "grade.cpu", "countdown": None, "limits": (80, 110)}]
+    assert enqueued == [{"args": [sub.latest_job.pk], "queue": "grade.cpu", "countdown": None, "limits": (80, 110)}]
 
 
 def test_gpu_exercises_go_to_the_gpu_queue(world, enqueued, django_capture_on_commit_callbacks, settings):
@@ -32,7 +32,7 @@ def test_gpu_exercises_go_to_the_gpu_queue(world, enqueued, django_capture_on_co
     world.code.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
         sub = services.submission_create(user=world.alice, exercise=world.code, source=GOOD)
-    assert sub.job.queue == "grade.gpu"
+    assert sub.latest_job.queue == "grade.gpu"
     assert enqueued[0]["queue"] == "grade.gpu"
 
 
@@ -40,7 +40,7 @@ def test_without_gpu_workers_gpu_exercises_are_graded_on_the_cpu_queue(world, en
     assert settings.GRADING_GPU_WORKERS is False and settings.GRADING_QUEUES["gpu"] == "grade.cpu"
     Exercise.objects.filter(pk=world.code.pk).update(queue="gpu")
     world.code.refresh_from_db()
-    assert services.submission_create(user=world.alice, exercise=world.code, source=GOOD).job.queue == "grade.cpu"
+    assert services.submission_create(user=world.alice, exercise=world.code, source=GOOD).latest_job.queue == "grade.cpu"
 
 
 def test_time_limits_follow_the_exercise_and_always_nest(world, enqueued, django_capture_on_commit_callbacks):
@@ -77,7 +77,7 @@ def test_only_enrolled_users_can_submit(world, enqueued):
 @pytest.fixture
 def queued(world, enqueued):
     def make(source=GOOD, user=None):
-        return services.submission_create(user=user or world.alice, exercise=world.code, source=source).job
+        return services.submission_create(user=user or world.alice, exercise=world.code, source=source).latest_job
     return make
 
 

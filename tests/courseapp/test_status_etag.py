@@ -26,16 +26,16 @@ def test_status_answers_304_while_nothing_changed(client, world, enqueued, djang
     status_queries = [q["sql"] for q in ctx.captured_queries if "courseapp_gradingjob" in q["sql"]]
     assert len(status_queries) == 1 and "courseapp_result" not in status_queries[0]
 
-    GradingJob.objects.filter(pk=sub.job.pk).update(status="running", attempts=1)
+    GradingJob.objects.filter(pk=sub.latest_job.pk).update(status="running", attempts=1)
     moved = client.get(url, HTTP_IF_NONE_MATCH=etag)
     assert moved.status_code == 200 and moved.json()["state"] == "running" and moved["ETag"] != etag
 
-    GradingJob.objects.filter(pk=sub.job.pk).update(progress={"event": "train", "step": 3, "total": 9})
+    GradingJob.objects.filter(pk=sub.latest_job.pk).update(progress={"event": "train", "step": 3, "total": 9})
     progressed = client.get(url, HTTP_IF_NONE_MATCH=moved["ETag"])
     assert progressed.status_code == 200 and progressed["ETag"] != moved["ETag"]
 
-    GradingJob.objects.filter(pk=sub.job.pk).update(status="queued")
-    services.grading_job_run(sub.job.pk, grader=StandInGrader())
+    GradingJob.objects.filter(pk=sub.latest_job.pk).update(status="queued")
+    services.grading_job_run(sub.latest_job.pk, grader=StandInGrader())
     done = client.get(url, HTTP_IF_NONE_MATCH=progressed["ETag"])
     assert done.status_code == 200 and done.json()["finished"] is True and done.json()["score"] == 10
 

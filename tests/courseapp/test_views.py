@@ -32,7 +32,7 @@ def test_login_and_logout(client, world):
 
 
 def test_exercise_list_shows_my_status(alice, world, enqueued):
-    job = services.submission_create(user=world.alice, exercise=world.code, source=BAD).job
+    job = services.submission_create(user=world.alice, exercise=world.code, source=BAD).latest_job
     services.grading_job_run(job.pk, grader=StandInGrader())
     html = alice.get(reverse("exercise-list")).content.decode()
     assert "A mini block" in html and "Explain the skip" in html
@@ -60,7 +60,7 @@ def test_submit_redirects_to_the_submission_with_live_status(alice, world, enque
         response = alice.post(reverse("exercise-detail", args=["mini-block"]), {"source": BAD})
     sub = Submission.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("submission-detail", args=[sub.pk])
-    assert enqueued and enqueued[0]["args"] == [sub.job.pk]
+    assert enqueued and enqueued[0]["args"] == [sub.latest_job.pk]
 
     page = alice.get(response["Location"]).content.decode()
     assert 'data-state="queued"' in page and reverse("submission-status", args=[sub.pk]) in page
@@ -69,7 +69,7 @@ def test_submit_redirects_to_the_submission_with_live_status(alice, world, enque
                       "progress": "", "score": None, "max_score": 10.0,
                       "feedback_url": reverse("submission-feedback", args=[sub.pk])}
 
-    services.grading_job_run(sub.job.pk, grader=StandInGrader())
+    services.grading_job_run(sub.latest_job.pk, grader=StandInGrader())
     status = alice.get(reverse("submission-status", args=[sub.pk])).json()
     assert status["state"] == "graded" and status["finished"] and status["score"] == 2.0
     fragment = alice.get(status["feedback_url"]).content.decode()
@@ -97,7 +97,7 @@ def test_student_source_is_escaped(alice, world, enqueued):
 
 def test_a_student_sees_only_their_own_submissions(client, world, enqueued):
     sub = services.submission_create(user=world.alice, exercise=world.code, source=BAD)
-    services.grading_job_run(sub.job.pk, grader=StandInGrader())
+    services.grading_job_run(sub.latest_job.pk, grader=StandInGrader())
     client.force_login(world.bob)
     for name in ("submission-detail", "submission-status", "submission-feedback"):
         assert client.get(reverse(name, args=[sub.pk])).status_code == 404, name

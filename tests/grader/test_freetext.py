@@ -1,5 +1,9 @@
 """The free-text grader for why-skip-helps: agreement with the teacher's labels, bad inputs,
-non-answers, misconception detection, and the interface grader.engine relies on."""
+non-answers, misconception detection, confidence and review, learning from teacher-labelled
+exemplars, and the interface grader.engine relies on.
+
+The rubric's own behaviour is tested on its reading alone (no exemplars, nothing provisional);
+confidence, release and learning with the exemplars the exercise ships and a teacher adds."""
 
 from __future__ import annotations
 
@@ -12,9 +16,14 @@ from pathlib import Path
 import pytest
 
 from grader.exercise import Exercise, load_exercise, load_misconceptions
-from grader.freetext import grade_freetext
+from grader.freetext import REVIEW_NOTICE, Exemplar, calibrate_threshold, grade_freetext
+from grader.freetext import grade as grade_with_exemplars
+from grader.freetext.calibrate import Trial, leave_one_out, released_stats
+from grader.freetext.exemplars import ExemplarBank, exemplar_from_json
+from grader.freetext.grade import exemplar_bank, read_answer
 from grader.freetext.model import get_model
 from grader.freetext.rubric import load_rubric
+from grader.freetext.text import normalise
 from grader.results import GradeResult, Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,14 +39,15 @@ def exercise() -> Exercise:
     return load_exercise(FOLDER)
 
 
+def grade(exercise: Exercise, text: str | bytes) -> GradeResult:
+    """The rubric's reading alone: no exemplars, never provisional."""
+    return grade_with_exemplars(text, exercise, include_seed=False, threshold=0.0)
+
+
 @pytest.fixture(scope="module")
 def graded(exercise: Exercise) -> dict[str, GradeResult]:
-    """Every calibration answer graded once (the model loads once for the whole module)."""
-    return {r["id"]: grade_freetext(exercise, r["text"].encode()) for r in CALIBRATION}
-
-
-def grade(exercise: Exercise, text: str | bytes) -> GradeResult:
-    return grade_freetext(exercise, text if isinstance(text, bytes) else text.encode())
+    """Every calibration answer graded once by the rubric (the model loads once for the whole module)."""
+    return {r["id"]: grade(exercise, r["text"]) for r in CALIBRATION}
 
 
 def band(result: GradeResult) -> str:
@@ -274,3 +284,134 @@ def test_grader_package_never_imports_django() -> None:
             "print('django' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---- confidence, review and learning from the teacher -------------------------------------------------
+
+DEV_FILES = ("calibration.jsonl", "answers_dev.jsonl")  # the seed exemplars; answers_heldback.jsonl is
+# deliberately not read by any test: it measures generalisation in bench/freetext_agreement.py only.
+
+
+def labelled(name: str) -> list[Exemplar]:
+    return [exemplar_from_json(json.loads(line)) for line in (FOLDER / name).read_text().splitlines() if line.strip()]
+
+
+def test_development_answers_are_labelled_in_every_band_with_scores_inside_them() -> None:
+    rows = [json.loads(line) for name in ("answers_dev.jsonl", "answers_heldback.jsonl")
+            for line in (FOLDER / name).read_text().splitlines() if line.strip()]
+    assert len(rows) >= 150 and sum(1 for r in rows if r["id"].startswith("h")) >= 50
+    for r in rows:
+        fraction = r["score"] / 10
+        assert r["band"] == ("full" if fraction >= 0.75 else "partial" if fraction >= 0.25 else "none"), r["id"]
+    assert {r["band"] for r in rows} == {"full", "partial", "none"}
+
+
+def test_seed_exemplars_are_the_development_answers_only(exercise: Exercise) -> None:
+    assert load_rubric(exercise).review.seed_exemplars == DEV_FILES
+
+
+@pytest.fixture(scope="module")
+def leave_one_out_trials(exercise: Exercise) -> list[Trial]:
+    """Every development answer graded with the shipped exemplars minus itself (never tested on an
+    answer the grader learned from)."""
+    rubric = load_rubric(exercise)
+    dev = [e for name in DEV_FILES for e in labelled(name)]
+    bank = exemplar_bank(exercise, rubric)
+    evidence = [read_answer(normalise(e.text.strip()), rubric, exercise.max_score) for e in dev]
+    decisions = leave_one_out(evidence, [e.band for e in dev], bank, exercise)
+    return [Trial(d.confidence, d.band, e.band) for d, e in zip(decisions, dev)]
+
+
+def test_no_grade_two_bands_off_is_released_on_the_development_set(exercise: Exercise,
+                                                                    leave_one_out_trials: list[Trial]) -> None:
+    threshold = load_rubric(exercise).review.confidence_threshold
+    released, correct, two_off = released_stats(leave_one_out_trials, threshold)
+    assert two_off == 0
+    assert correct / released >= 0.95  # the target precision of released grades
+    assert 1 - released / len(leave_one_out_trials) <= 0.25  # at most a quarter sent to review
+
+
+def test_confidence_ranks_wrong_grades_below_right_ones(leave_one_out_trials: list[Trial]) -> None:
+    right = [t.confidence for t in leave_one_out_trials if t.correct]
+    wrong = [t.confidence for t in leave_one_out_trials if not t.correct]
+    assert wrong and sum(wrong) / len(wrong) < sum(right) / len(right) - 0.1
+    assert all(0.0 <= t.confidence <= 1.0 for t in leave_one_out_trials)
+
+
+def test_every_result_carries_confidence_and_provisional(exercise: Exercise) -> None:
+    for payload in (b"", (FOLDER / "solution.md").read_bytes(), CODE.encode(),
+                    b"Residual blocks are good because they help the network somehow."):
+        data = grade_freetext(exercise, payload).to_json()
+        assert 0.0 <= data["confidence"] <= 1.0 and isinstance(data["provisional"], bool)
+        assert GradeResult.from_json(data).confidence == data["confidence"]
+    rejected = grade_freetext(exercise, b"")
+    assert rejected.confidence == 1.0 and not rejected.provisional  # certain: nothing to review
+
+
+def test_a_provisional_grade_says_it_is_being_reviewed_and_what_the_machine_found(exercise: Exercise) -> None:
+    answer = "Residual blocks let the network keep what it had and add a bit more, so it stays fine."
+    result = grade_with_exemplars(answer, exercise, threshold=1.0)  # everything below 100% waits
+    assert result.provisional and result.output.startswith(REVIEW_NOTICE)
+    assert "What the grader found" in result.output
+    assert "Still missing" in result.output or "What the answer needs" in result.output
+    released = grade_with_exemplars(answer, exercise, threshold=0.0)
+    assert not released.provisional and REVIEW_NOTICE not in released.output
+    assert released.score == result.score  # the proposal is the same grade, only not released
+
+
+TEACHER_GRADED = ("Honestly the trick is that the block only learns a correction F(x) on top of x, and a "
+                  "correction of zero costs nothing to learn, so stacking more of them is harmless.")
+NEW_SIMILAR = ("The trick is that each block only learns a correction F(x) on top of x; a zero correction "
+               "costs nothing to learn, so stacking more blocks is harmless.")
+
+
+def test_a_teacher_label_makes_a_similar_new_answer_get_the_teachers_band(exercise: Exercise) -> None:
+    before = grade_with_exemplars(NEW_SIMILAR, exercise)
+    assert before.extra["band"] == "partial"
+    teacher = [Exemplar(TEACHER_GRADED, "full", 8.0)]
+    after = grade_with_exemplars(NEW_SIMILAR, exercise, teacher)
+    assert after.extra["band"] == "full" and after.score == 8.0 and after.extra["followed"] == "exemplars"
+    assert not after.provisional and after.confidence is not None and after.confidence > (before.confidence or 0)
+    assert after.extra["neighbours"][0]["source"] == "teacher"
+    assert "graded full credit" in after.output
+    # An unrelated answer is not pulled along by that label.
+    far = grade_with_exemplars("Skip connections let the gradient flow straight back to the early layers, so it "
+                               "does not vanish in very deep networks.", exercise, teacher)
+    assert far.extra["band"] == "partial" and far.extra["followed"] == "rubric"
+
+
+def test_changing_a_decision_replaces_the_earlier_label_of_the_same_answer(exercise: Exercise) -> None:
+    bank = ExemplarBank.build([Exemplar(TEACHER_GRADED, "full", 8.0), Exemplar(TEACHER_GRADED, "none", 0.0)], 10)
+    assert len(bank) == 1 and bank.exemplars[0].band == "none"
+    changed = grade_with_exemplars(NEW_SIMILAR, exercise, [Exemplar(TEACHER_GRADED, "full", 8.0),
+                                                           Exemplar(TEACHER_GRADED, "partial", 4.0)])
+    assert changed.extra["band"] == "partial"
+
+
+def test_calibrating_the_threshold_from_teacher_labels(exercise: Exercise) -> None:
+    dev = labelled("answers_dev.jsonl")
+    few = calibrate_threshold(dev[:5], exercise)
+    assert few == load_rubric(exercise).review.confidence_threshold  # too few labels to say anything
+    strict = calibrate_threshold(dev, exercise, target_precision=1.0)
+    lenient = calibrate_threshold(dev, exercise, target_precision=0.5)
+    assert 0.0 <= lenient <= strict <= 1.0
+
+
+@pytest.mark.parametrize("raw, words", [
+    ({"text": "x", "band": "excellent"}, "band"),
+    ({"text": "", "band": "full"}, "text"),
+    ({"text": "x", "band": "full", "score": -1}, "score"),
+])
+def test_malformed_exemplars_are_refused_with_a_reason(raw: dict[str, object], words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        exemplar_from_json(raw)
+
+
+def test_cli_prints_confidence_and_provisional(tmp_path: Path) -> None:
+    answer = tmp_path / "answer.txt"
+    answer.write_text((FOLDER / "solution.md").read_text())
+    out = subprocess.run([sys.executable, "-m", "grader", "grade", str(FOLDER), str(answer), "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["score"] == 10 and data["provisional"] is False and data["confidence"] >= 0.8

@@ -18,7 +18,7 @@ from tests.conftest import StandInGrader
 def graded(world, enqueued):
     """A graded submission with an override (so an audit entry exists too)."""
     sub = services.submission_create(user=world.alice, exercise=world.code, source="return x + x")
-    services.grading_job_run(sub.job.pk, grader=StandInGrader())
+    services.grading_job_run(sub.latest_job.pk, grader=StandInGrader())
     staff = get_user_model().objects.create_superuser("root", password="pw-root-123")
     instructor.grade_override(submission=sub, actor=staff, score=5, reason="partial credit")
     return sub, staff

@@ -66,11 +66,11 @@ def test_the_worker_role_grades_and_can_do_nothing_else(world, enqueued, grader_
     env.update(DATABASE_URL=f"postgres://{grader_role}:{os.environ['GRADER_DB_PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
                             f"{db['PORT'] or 5432}/{db['NAME']}",
                VAR_DIR=str(tmp_path / "worker-var"), EXERCISE_CACHE_DIR=str(tmp_path / "worker-cache"))
-    proc = subprocess.run([sys.executable, "-c", WORKER, str(sub.job.pk)], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-c", WORKER, str(sub.latest_job.pk)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     outcome = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("OUTCOME "))[8:])
-    assert GradingJob.objects.get(pk=sub.job.pk).status == GradingJob.Status.DONE
+    assert GradingJob.objects.get(pk=sub.latest_job.pk).status == GradingJob.Status.DONE
     assert Result.objects.get(job__submission=sub).score == 10.0
     assert outcome.pop("read usernames") == "allowed"
     for name, what in outcome.items():

@@ -33,10 +33,10 @@ def _instructor(world):
 def test_a_failed_job_does_not_use_up_an_attempt(client, world, enqueued):
     ExercisePolicy.objects.create(exercise=world.code, max_attempts=1)
     first = services.submission_create(user=world.alice, exercise=world.code, source=CODE)
-    services.grading_job_fail(first.job.pk, "the worker's disk is full", retry=False)
-    assert GradingJob.objects.get(pk=first.job.pk).status == GradingJob.Status.FAILED
+    services.grading_job_fail(first.latest_job.pk, "the worker's disk is full", retry=False)
+    assert GradingJob.objects.get(pk=first.latest_job.pk).status == GradingJob.Status.FAILED
     second = services.submission_create(user=world.alice, exercise=world.code, source=CODE)  # not refused
-    services.grading_job_run(second.job.pk, grader=StandInGrader())
+    services.grading_job_run(second.latest_job.pk, grader=StandInGrader())
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):  # a graded attempt does count
@@ -49,8 +49,8 @@ def test_internal_errors_with_host_paths_are_for_staff_only(client, world, enque
     settings.GRADING_MAX_ATTEMPTS = 1
     sub = services.submission_create(user=world.alice, exercise=world.code, source=CODE)
     boom = RuntimeError("/srv/courseapp/var/exercise-cache/3f2a/checks.py: Permission denied")
-    services.grading_job_run(sub.job.pk, grader=StandInGrader(fail_with=boom))
-    assert GradingJob.objects.get(pk=sub.job.pk).status == GradingJob.Status.FAILED
+    services.grading_job_run(sub.latest_job.pk, grader=StandInGrader(fail_with=boom))
+    assert GradingJob.objects.get(pk=sub.latest_job.pk).status == GradingJob.Status.FAILED
     client.force_login(world.alice)
     for url in (reverse("submission-feedback", args=[sub.pk]), reverse("submission-detail", args=[sub.pk]),
                 reverse("submission-status", args=[sub.pk])):
@@ -71,7 +71,7 @@ def test_an_error_result_shows_students_a_generic_message(client, world, enqueue
                                "is not valid TOML", status="error")
 
     sub = services.submission_create(user=world.alice, exercise=world.code, source=CODE)
-    services.grading_job_run(sub.job.pk, grader=ErrorGrader())
+    services.grading_job_run(sub.latest_job.pk, grader=ErrorGrader())
     client.force_login(world.alice)
     body = client.get(reverse("submission-feedback", args=[sub.pk])).content.decode()
     assert "/app/exercises" not in body and "could not be graded" in body
@@ -92,7 +92,7 @@ class NulGrader(StandInGrader):
 
 def test_sandbox_output_with_nul_bytes_and_no_length_cap_is_stored_safely(world, enqueued):
     sub = services.submission_create(user=world.alice, exercise=world.code, source=CODE)
-    services.grading_job_run(sub.job.pk, grader=NulGrader())
+    services.grading_job_run(sub.latest_job.pk, grader=NulGrader())
     result = Result.objects.get(job__submission=sub)
     stored = [result.output, result.stdout, *[t["output"] for t in result.tests], *[t["name"] for t in result.tests],
               *result.extra, result.extra["note"]]
@@ -110,7 +110,7 @@ def test_csv_cells_that_would_be_formulas_are_neutralised(world, enqueued, evil)
                                                    last_name=evil, email=evil)
     Enrolment.objects.create(user=mallory, course=world.course)
     sub = services.submission_create(user=mallory, exercise=world.code, source=CODE)
-    services.grading_job_run(sub.job.pk, grader=StandInGrader())
+    services.grading_job_run(sub.latest_job.pk, grader=StandInGrader())
     for text in (gradebook.gradebook_csv(world.course), gradebook.submissions_csv(world.course)):
         cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
         assert cells and not any(c[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(c) for c in cells), text

@@ -212,7 +212,7 @@ def hostile(world, enqueued):
     text = services.submission_create(user=mallory, exercise=world.text, source="The skip " + PAYLOAD)
     failed = services.submission_create(user=mallory, exercise=world.code, source=PAYLOAD)
     for sub in (code, text):
-        job = sub.job
+        job = sub.latest_job
         job.transition(GradingJob.Status.RUNNING)
         job.save()
         Result.objects.create(
@@ -222,7 +222,7 @@ def hostile(world, enqueued):
             misconceptions=[], execution={"wall_s": 0.1, "cpu_s": 0.1, "device": PAYLOAD, "peak_rss_mb": 1})
         job.transition(GradingJob.Status.DONE)
         job.save()
-    job = failed.job
+    job = failed.latest_job
     job.transition(GradingJob.Status.RUNNING)
     job.transition(GradingJob.Status.FAILED, error=PAYLOAD)
     job.save()
@@ -261,7 +261,7 @@ def test_payloads_are_escaped_on_every_page_staff_can_open(client, hostile, worl
     Enrolment.objects.create(user=staff, course=world.course, role=Enrolment.Role.INSTRUCTOR)
     client.force_login(staff)
     opened = 0
-    ids = {s.pk for s in subs} | {s.job.pk for s in subs} | {mallory.pk, world.course.pk, world.code.pk}
+    ids = {s.pk for s in subs} | {s.latest_job.pk for s in subs} | {mallory.pk, world.course.pk, world.code.pk}
     for route, _ in _patterns():
         if "logout" in route:
             continue
@@ -287,7 +287,7 @@ def test_student_b_cannot_reach_a_s_submission_by_changing_an_id(client, world, 
     for route, _ in _patterns():
         if "<int:" not in route:
             continue
-        for i in (sub.pk, sub.job.pk, world.alice.pk):
+        for i in (sub.pk, sub.latest_job.pk, world.alice.pk):
             for slug in ("mini-block", world.course.slug):
                 response = client.get(_fill(route, i, slug))
                 assert response.status_code in (302, 403, 404, 405), (route, response.status_code)
