@@ -71,12 +71,6 @@ def output_shape(ctx: Context) -> None:
                                  Config(([1, 1, 1], 7, 1, 2), shape=(2, 1, 9, 7))])
 
 
-@check("layers follow the spec: stem, stages with the right strides, channels and shortcuts, linear head",
-       points=2, visibility="visible")
-def layer_structure(ctx: Context) -> None:
-    NET.check_structure(ctx, [DEEPER, SMALL, Config(([3],), shape=(2, 3, 6, 6))])
-
-
 @check("feature maps halve and channels double at the start of every stage after the first", points=1,
        visibility="visible")
 def feature_maps(ctx: Context) -> None:
@@ -91,6 +85,12 @@ def feature_maps(ctx: Context) -> None:
                      f"block (channels x H x W) should be {per_stage}.\nYours: {_show(got)}.\nThe first block of every "
                      f"stage after the first halves H and W (stride 2) and doubles the channels; all other blocks keep "
                      f"them.", *(mids or ["main_path_wrong"]))
+
+
+@check("layers follow the spec: stem, stages with the right strides, channels and shortcuts, linear head",
+       points=2, visibility="visible")
+def layer_structure(ctx: Context) -> None:
+    NET.check_structure(ctx, [DEEPER, SMALL, Config(([3],), shape=(2, 3, 6, 6))])
 
 
 @check("has the reference's parameter count (ResNet-20: about 0.27M)", points=1)
