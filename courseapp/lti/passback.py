@@ -22,9 +22,8 @@ from django.utils import timezone
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem as AgsLineItem
-from pylti1p3.service_connector import ServiceConnector
 
-from courseapp.lti.http import TimeoutSession
+from courseapp.lti.http import CachedTokenConnector
 from courseapp.lti.models import LineItem, LtiContext, LtiUser, Passback
 from courseapp.lti.tool_config import registration_for
 from courseapp.models import Exercise, Result
@@ -105,7 +104,7 @@ def _claim(passback_id: int) -> Passback | None:
 
 
 def _ags_for(context: LtiContext, lineitem_url: str | None = None) -> AssignmentsGradesService:
-    connector = ServiceConnector(registration_for(context.platform), TimeoutSession())
+    connector = CachedTokenConnector(context.platform_id, registration_for(context.platform))
     service_data = {"scope": list(context.ags_scopes), "lineitems": context.lineitems_url}
     if lineitem_url:
         service_data["lineitem"] = lineitem_url
