@@ -53,9 +53,11 @@ def final_grade(user_id: int, exercise: Exercise) -> FinalGrade | None:
     """The student's final grade for the exercise by the gradebook's rule, or None before any grade."""
     attempts = gradebook.attempts_for_course(exercise.course, exercise_ids=[exercise.pk], user_ids=[user_id])
     cell = gradebook.cells(attempts).get((user_id, exercise.pk))
-    if cell is None or cell.final is None:
+    if cell is None or (cell.final is None and not cell.pending):
         return None
     max_score = exercise.current_revision.max_score if exercise.current_revision else attempts[-1].max_score
+    if cell.final is None:  # only a grade waiting for review (courseapp.review): PendingManual, no score
+        return FinalGrade(score=0.0, max_score=float(max_score), provisional=True)
     provisional = False
     if not cell.overridden:
         # The attempt that gives the final (best) score decides whether it is still provisional.
