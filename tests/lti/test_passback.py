@@ -249,3 +249,15 @@ def test_no_passback_for_courses_or_users_that_did_not_come_from_lti(platform, q
     assert not Passback.objects.exists()
     assert not any(kind == "passback" for kind, _ in queued_tasks)
 
+
+
+def test_a_provisional_attempt_after_a_counted_grade_leaves_that_grade_final(platform, browser, queued_tasks):
+    item = platform.add_lineitem(label="A mini block", score_maximum=10)
+    launch(platform, browser, "learner-7", [LEARNER], custom={"exercise": "mini-block"}, lineitem=item["id"])
+    submit(browser, "/exercises/mini-block/", "first answer\n")
+    grade_queued(FixedScoreGrader(6))
+    submit(browser, "/exercises/mini-block/", "second answer\n")
+    grade_queued(FixedScoreGrader(6, provisional=True))  # same score, but waiting for review
+    passback.passback_drain()
+    last = platform.scores_for(item["id"])[-1]
+    assert last["gradingProgress"] == "FullyGraded" and last["scoreGiven"] == 6.0
