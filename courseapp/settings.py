@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "courseapp.api.apps.ApiConfig",
     "courseapp.lti.apps.LtiConfig",
+    "courseapp.review.apps.ReviewConfig",
 ]
 
 MIDDLEWARE = [
@@ -372,6 +373,9 @@ LTI_CACHE = "default"  # OIDC state and nonces (shared by every web process: Red
 LTI_NONCE_TTL_S = int(os.environ.get("LTI_NONCE_TTL_S", "600"))  # a login must come back within this
 LTI_PLATFORM_KEYS_CACHE_S = int(os.environ.get("LTI_PLATFORM_KEYS_CACHE_S", "300"))
 LTI_HTTP_TIMEOUT_S = float(os.environ.get("LTI_HTTP_TIMEOUT_S", "15"))
+# Platforms' service access tokens are reused this long (they are usually valid an hour; a refused
+# one is dropped at once).
+LTI_TOKEN_CACHE_S = int(os.environ.get("LTI_TOKEN_CACHE_S", "600"))
 # Grade passback: a refused send is retried after BACKOFF_S, doubling up to BACKOFF_MAX_S, forever;
 # the periodic drain sends whatever is due every INTERVAL_S. A send holds its row for LEASE_S.
 LTI_PASSBACK_BACKOFF_S = float(os.environ.get("LTI_PASSBACK_BACKOFF_S", "10"))
