@@ -3,8 +3,11 @@
 #   bash bench/gpu_check.sh            (writes logs under $OUT, or /tmp/gpu-check)
 # 1. the references of the module exercises score full marks on cuda (python -m grader check);
 # 2. the CLI grades the reference and buggy identity blocks on cuda (JSON per file, timed);
-# 3. hostile GPU submissions (memory over the cap, a GPU busy loop, NaN, __torch_function__);
-# 4. bench/grading.py on cuda (floor, warm p50/p95, grades/s) and 5. the degradation experiment.
+# 3. hostile GPU submissions (memory over the cap, a GPU busy loop, NaN, __torch_function__),
+#    3b. the GPU sandbox's walls (cgroup required, one /dev/nvidiaN, cgroup limits, summed NVML, per-step
+#    CPU), 3c. the GPU path's system calls against the seccomp allow-list (strace);
+# 4. bench/grading.py on cuda (floor, warm p50/p95, grades/s; warm executors vs 3 ahead) and
+# 5. the degradation experiment.
 set -u
 PY=${PY:-python3}
 OUT=${OUT:-/tmp/gpu-check}
@@ -44,8 +47,19 @@ PYEOF
 step "3. hostile submissions on $GRADER_DEVICE"
 timeout 150 $PY bench/gpu_attacks.py
 
-step "4. bench/grading.py --device $GRADER_DEVICE"
+step "3b. the GPU sandbox's walls: no GPU worker without a cgroup, only the pinned GPU's node, cgroup memory/pids, summed NVML, per-step CPU"
+timeout 240 $PY bench/gpu_sandbox_check.py
+
+step "3c. system calls the GPU path makes under the seccomp allow-list (NOT ALLOWED lines must be added to GPU in grader/sandbox/seccomp.py)"
+if command -v strace >/dev/null; then
+    timeout 300 $PY -m grader.sandbox.trace --device "$GRADER_DEVICE" --log "$OUT/gpu_syscalls.strace" 2>"$OUT/trace_stderr.log" | tail -60
+else
+    echo "strace is not installed: skipped (apt-get install strace)"
+fi
+
+step "4. bench/grading.py --device $GRADER_DEVICE: warm executors (prefork = cores - 2) against 3 ahead"
 timeout 200 $PY bench/grading.py --device "$GRADER_DEVICE" --rounds 10 --cold 0 --throughput 40
+GRADER_PREFORK=3 timeout 150 $PY bench/grading.py --device "$GRADER_DEVICE" --rounds 10 --cold 0 --throughput 40 | tail -4
 
 step "5. degradation on $GRADER_DEVICE"
 timeout 120 $PY bench/degradation.py --device "$GRADER_DEVICE" --seeds 1 --no-cli

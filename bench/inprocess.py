@@ -26,6 +26,8 @@ class InProcessChild:
         self.ready = {"ready": True, "isolated": False, "device": device}
         self.output = _NoOutput()
         self.dead = False
+        self.step_cpu_s = 0.0  # what the engine sets and reads on a sandbox session (grader/sandbox/session.py)
+        self.max_step_s = 0.0
 
     @property
     def isolated(self) -> bool:

@@ -20,7 +20,7 @@ from courseapp import idempotency, quiz, selectors, services
 from courseapp.forms import SubmissionForm
 from courseapp.models import Exercise, Submission
 from courseapp.rendering import render_markdown
-from courseapp.services import policies
+from courseapp.services import fairness, policies
 from grader.notebook import graded_cells_note
 
 
@@ -54,6 +54,8 @@ def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionFor
         "window": window,
         "attempts_used": used,
         "attempts_left": policies.attempts_left(window, used),
+        "queue_limits": fairness.queue_limits(exercise),
+        "in_flight": fairness.in_flight(request.user, exercise),
         "now": timezone.now(),
         "submissions": [(s, _state(s), s.current_result) for s in submissions],
     }
@@ -152,11 +154,14 @@ def _upload_source(request: HttpRequest, exercise: Exercise) -> str | None:
 
 def _exercise_detail(request: HttpRequest, exercise: Exercise) -> HttpResponse:
     if request.method == "POST" and "upload" in request.FILES:
+        token = request.POST.get(idempotency.FIELD, "")
+        if (earlier := idempotency.submission_for_token(request.user, token)) is not None:
+            return redirect("submission-detail", submission_id=earlier.pk)  # the same upload sent again
         form = SubmissionForm({"source": exercise.current_revision.starter})
         form.is_valid()
         try:
             source = _upload_source(request, exercise) or ""
-            submission = services.submission_create(user=request.user, exercise=exercise, source=source)
+            submission = services.submission_create(user=request.user, exercise=exercise, source=source, token=token)
         except ValidationError as exc:
             form.add_error("source", exc)
             return _exercise_page(request, exercise, form, None, status=400)

@@ -23,6 +23,7 @@ returns about the constructed module (grader.inside.describe), never from its re
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -97,6 +98,24 @@ class Pair:
     state: tuple[list[torch.Tensor], list[torch.Tensor]]  # the reference's, before any step
     label: str
     loaded: bool  # False when the student's parameters could not take the reference's values
+    key: str = ""  # a digest of the reference's class, arguments and state (caches what it computes)
+
+    def state_key(self) -> str:
+        if not self.key:
+            self.key = _digest([*self.state[0], *self.state[1]], type(self.reference).__module__, self.label)
+        return self.key
+
+    def expected(self, step: Step) -> _Expected:
+        """The reference's behaviour for the step, from the pair's state (computed once per worker:
+        every grade replays the same seeded inputs and weights)."""
+        full = "ref|" + self.state_key() + _digest([step.input, step.grad_output], step.train, step.buffers)
+        cached = _OBSERVED.get(full)
+        if not isinstance(cached, _Expected):
+            cached = _trusted_step(self.reference, self.state, step)
+            if len(_OBSERVED) >= _OBSERVED_MAX:
+                _OBSERVED.pop(next(iter(_OBSERVED)))
+            _OBSERVED[full] = cached
+        return cached
 
 
 @dataclass
@@ -169,10 +188,41 @@ def _layout(specs: Sequence[tuple[str, Shape]]) -> str:
     return ", ".join(f"{n} {list(s)}" for n, s in specs) or "(none)"
 
 
-def _leaves(layers: Sequence[dict[str, Any]]) -> list[tuple[str, tuple[tuple[str, Any], ...]]]:
-    """The layers that compute something (own parameters or buffers, or pool), without their names."""
-    return [(str(entry["type"]), tuple(sorted((k, repr(v)) for k, v in entry["config"].items())))
-            for entry in layers if entry["params"] or entry["buffers"] or "Pool" in str(entry["type"])]
+_SPATIAL = ("kernel_size", "stride", "padding", "dilation", "output_size")
+
+
+def _config(entry: dict[str, Any]) -> dict[str, Any]:
+    """A layer's configuration in one spelling: 3 and (3, 3) alike, padding='same'/'valid' as numbers."""
+    config = {k: v for k, v in entry["config"].items() if k != "inplace"}
+    for key in _SPATIAL:
+        value = config.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            config[key] = [value, value]
+    kernel = config.get("kernel_size")
+    if isinstance(kernel, list) and config.get("padding") in ("same", "valid"):
+        dilation: list[Any] = config["dilation"] if isinstance(config.get("dilation"), list) else [1] * len(kernel)
+        config["padding"] = ([d * (k - 1) // 2 for k, d in zip(kernel, dilation)] if config["padding"] == "same"
+                             else [0] * len(kernel))
+    return config
+
+
+Leaf = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _leaves(layers: Sequence[dict[str, Any]]) -> tuple[list[Leaf], list[Leaf]]:
+    """The layers that own parameters or buffers, and the pooling layers, as (type, configuration)
+    without their names (names are free)."""
+    def leaf(entry: dict[str, Any]) -> Leaf:
+        return str(entry["type"]), tuple(sorted((k, repr(v)) for k, v in _config(entry).items()))
+    return ([leaf(e) for e in layers if e["params"] or e["buffers"]],
+            [leaf(e) for e in layers if "Pool" in str(e["type"]) and not (e["params"] or e["buffers"])])
+
+
+def _same_layers(got: tuple[list[Leaf], list[Leaf]], exp: tuple[list[Leaf], list[Leaf]]) -> bool:
+    """Same layers, configured alike, when the student built the same kinds of layers (a functional
+    submission with raw Parameters is judged by its numbers instead); no pooling the reference lacks."""
+    kinds_match = [t for t, _ in got[0]] == [t for t, _ in exp[0]]
+    return (not kinds_match or got[0] == exp[0]) and all(p in exp[1] for p in got[1])
 
 
 def _specs_of(module: nn.Module) -> tuple[list[tuple[str, Shape]], list[Shape]]:
@@ -181,6 +231,19 @@ def _specs_of(module: nn.Module) -> tuple[list[tuple[str, Shape]], list[Shape]]:
 
 
 _TRAINABLE: dict[tuple[str, str, Shape], bool] = {}
+_OBSERVED: dict[str, _Expected | Exception | None] = {}  # Block._cached: (mistake, step, state) -> what the mistake did
+_OBSERVED_MAX = 4096
+
+
+def _digest(tensors: Sequence[torch.Tensor | None], *extra: Any) -> str:
+    h = hashlib.blake2b(repr(extra).encode(), digest_size=16)
+    for t in tensors:
+        if t is not None:
+            h.update(repr((tuple(t.shape), str(t.dtype))).encode())
+            h.update(t.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 _SIZE_MISMATCH = ("size of tensor", "must match the size", "shapes cannot be", "not broadcastable")
 
 
@@ -248,10 +311,7 @@ class Block:
         layers = student.describe()
         got_leaves, exp_leaves = _leaves(layers), _leaves(describe_module(ref))
         shapes_ok = [s for _, s in got_p] == [s for _, s in exp_p] and got_b == exp_b
-        # Layer configuration is compared when the student built the same kinds of layers (a
-        # functional submission with raw Parameters is judged by its numbers instead).
-        kinds_match = [t for t, _ in got_leaves if "Pool" not in t] == [t for t, _ in exp_leaves if "Pool" not in t]
-        if shapes_ok and (not kinds_match or got_leaves == exp_leaves):
+        if shapes_ok and _same_layers(got_leaves, exp_leaves):
             return "", []
         detail = f"Expected parameters (in registration order): {_layout(exp_p)}.\nYours: {_layout(got_p)}."
         for mistake in self._mistake_order(ctx):
@@ -260,8 +320,10 @@ class Block:
                 continue
             m_p, m_b = _specs_of(module)
             m_leaves = _leaves(describe_module(module))
+            # One way, as against the reference: a pooling module the student did not build is no
+            # evidence (they may pool functionally); one the mistake lacks is.
             if ([s for _, s in m_p] == [s for _, s in got_p] and m_b == got_b
-                    and (not kinds_match or m_leaves == got_leaves)):
+                    and _same_layers(got_leaves, m_leaves)):
                 if shapes_ok:
                     detail = self._leaf_difference(layers, describe_module(ref))
                 return f"Your {self.what}'s layers do not match the specification.\n{detail}", [mistake.misconception]
@@ -296,8 +358,8 @@ class Block:
         for a, b in zip(g, x):
             if a["type"] != b["type"]:
                 return f"Your layer '{a['name']}' is a {a['type']}; the specification has a {b['type']} there."
-            diff = [f"{k}={a['config'].get(k)!r} (expected {v!r})" for k, v in b["config"].items()
-                    if a["config"].get(k) != v]
+            ca, cb = _config(a), _config(b)
+            diff = [f"{k}={ca.get(k)!r} (expected {v!r})" for k, v in cb.items() if ca.get(k) != v]
             if diff:
                 return f"Your layer '{a['name']}' ({a['type']}) has {', '.join(diff)}."
         extra = [e["name"] for e in g[len(x):]]
@@ -308,9 +370,10 @@ class Block:
         g = [e for e in got if e["params"] or e["buffers"] or "Pool" in str(e["type"])]
         x = [e for e in exp if e["params"] or e["buffers"] or "Pool" in str(e["type"])]
         for a, b in zip(g, x):
-            if a["config"] == b["config"]:
+            ca, cb = _config(a), _config(b)
+            if ca == cb:
                 continue
-            keys = {k for k, v in b["config"].items() if a["config"].get(k) != v}
+            keys = {k for k, v in cb.items() if ca.get(k) != v}
             if "BatchNorm" in str(a["type"]):
                 return "batchnorm_config"
             if keys == {"padding"}:
@@ -477,7 +540,7 @@ class Block:
             return
         if not pair.loaded:
             ctx.fail("This check needs your module to hold the reference's weights.", "registration_order")
-        expected = _trusted_step(pair.reference, pair.state, step)
+        expected = pair.expected(step)
         atol = 1e-5 * max(1.0, scale) * 10
         result = compare(got.output, expected.output, what=f"output ({what})", atol=atol)
         if not result.ok:
@@ -586,35 +649,68 @@ class Block:
         reference: StepResult | None = None
         if observe in ("output", "buffers", "grads"):
             # A mistake that behaves like the reference here cannot explain a difference from it.
-            exp = _trusted_step(pair.reference, pair.state, step)
+            exp = pair.expected(step)
             reference = StepResult(output=exp.output, input_grad=exp.input_grad, param_grads=exp.param_grads,
                                    buffers=exp.buffers)
+        seen: dict[int, _Expected | Exception | None] = {}
+        weights = observe not in ("crash", "shape")
+        step_key = _digest([step.input, step.grad_output], step.train, step.buffers) + pair.state_key()
         for mode in (("output", "shape") if observe == "shape" else (observe,)):
             for mistake, module in candidates:
-                if reference is not None and self._behaves_like(module, pair, step, reference, mode):
+                if observe == "grads" and got.output is not None:
+                    # Only a mistake with the student's forward values can have its gradients:
+                    # a forward without autograd rules most of them out cheaply.
+                    forward = self._cached(module, step_key + "fwd", lambda: self._observe(
+                        module, pair, Step(step.input, step.train), weights=True))
+                    if not self._matches(forward, got, "output"):
+                        continue
+                if id(module) not in seen:
+                    seen[id(module)] = self._cached(module, step_key + str(weights), lambda: self._observe(
+                        module, pair, step, weights=weights))
+                mine = seen[id(module)]
+                if reference is not None and self._matches(mine, reference, mode):
                     continue
-                if self._behaves_like(module, pair, step, got, mode):
+                if self._matches(mine, got, mode):
                     ctx.memo.setdefault("diagnosis", mistake.misconception)
                     return mistake.misconception
         return None
 
     @staticmethod
-    def _behaves_like(module: nn.Module, pair: Pair, step: Step, got: StepResult, observe: str) -> bool:
+    def _cached(module: nn.Module, key: str, observe: Callable[[], _Expected | Exception | None]
+                ) -> _Expected | Exception | None:
+        """Every grade replays the same inputs and weights (a fixed seed): what a known mistake does
+        for them is computed once per worker, not once per failing student."""
+        full = f"{id(module)}|{key}"  # grader.mistakes.build keeps one module per mistake file revision
+        if full not in _OBSERVED:
+            if len(_OBSERVED) >= _OBSERVED_MAX:
+                _OBSERVED.pop(next(iter(_OBSERVED)))
+            _OBSERVED[full] = observe()
+        return _OBSERVED[full]
+
+    @staticmethod
+    def _observe(module: nn.Module, pair: Pair, step: Step, *, weights: bool) -> _Expected | Exception | None:
+        """What a known mistake does for the step, with the pair's weights (None when they cannot be
+        copied into it and `weights` says they matter); its exception when it crashes."""
         params, buffers = _specs_of(module)
         state = adapt_state(pair.state, params, buffers)
-        if state is None and observe not in ("crash", "shape"):
-            return False
+        if state is None and weights:
+            return None
         try:
-            if state is None:
-                module.train(step.train)
-                with torch.no_grad():
-                    out = module(step.input.clone())
-                mine = _Expected(out)
-            else:
-                mine = _trusted_step(module, state, step)
-        except Exception as exc:  # noqa: BLE001 - the mistake's own crash is what we compare
-            return (observe == "crash" and got.error is not None and type(exc).__name__ == got.error.type
-                    and str(exc) == got.error.message)
+            if state is not None:
+                return _trusted_step(module, state, step)
+            module.train(step.train)
+            with torch.no_grad():
+                return _Expected(module(step.input.clone()))
+        except Exception as exc:  # noqa: BLE001 - the mistake's own crash is what a crash is compared with
+            return exc
+
+    @staticmethod
+    def _matches(mine: _Expected | Exception | None, got: StepResult, observe: str) -> bool:
+        if mine is None:
+            return False
+        if isinstance(mine, Exception):
+            return (observe == "crash" and got.error is not None and type(mine).__name__ == got.error.type
+                    and str(mine) == got.error.message)
         if observe == "crash" or got.output is None:
             return False
         if observe == "shape":

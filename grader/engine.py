@@ -10,10 +10,12 @@ trouble raises (SandboxUnavailable), which callers may retry.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import types
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -21,12 +23,18 @@ from grader.checklib import CheckFailed, CheckSpec, Context, ExerciseBug, collec
 from grader.exercise import Exercise, ExerciseError, Misconception, catalogue_for
 from grader.results import CheckResult, Execution, GradeResult, Outcome, Visibility, zero_result
 from grader.sandbox.cpuslot import pinned_thread
+from grader.sandbox.binds import BindPlan
 from grader.sandbox.errors import SandboxDied, SandboxUnavailable, StudentError
-from grader.sandbox.hostcheck import insecure_requested
+from grader.sandbox.hostcheck import grading_nice, insecure_requested
+from grader.sandbox.limits import JobLimits, ReferenceCost, propose_limits
 from grader.sandbox.pool import SandboxPool
 from grader.sandbox.session import Child
 
-__all__ = ["Grader", "SandboxUnavailable", "ExerciseError", "verify_reference", "resolve_device"]
+if TYPE_CHECKING:
+    from grader.freetext.exemplars import Exemplar as FreetextExemplar
+
+__all__ = ["Grader", "SandboxUnavailable", "ExerciseError", "verify_reference", "resolve_device", "JobLimits",
+           "measure_reference_cost", "derive_limits"]
 
 GRADE_SEED = 20240617  # fixed: a regrade of the same files gives the same result
 INSECURE_NOTE = "NOTE: graded WITHOUT sandbox isolation (development switch GRADER_INSECURE_NO_ISOLATION is set)."
@@ -46,6 +54,17 @@ def use_small_tensor_kernels() -> None:
     torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # a ContextProp descriptor whose setter takes a bool
 
 
+def yield_cpu_to_web(nice: int) -> None:
+    """Lower every thread of this process to `nice` (a Linux nice value belongs to a thread; threads
+    started later inherit their creator's), so the web's processes win a core it shares with grading."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            if os.getpriority(os.PRIO_PROCESS, int(tid)) < nice:
+                os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+        except OSError:
+            pass  # the thread ended meanwhile
+
+
 def resolve_device(device: str) -> str:
     """'auto' picks the GPU the process is pinned to (CUDA_VISIBLE_DEVICES) when there is one."""
     if device == "auto":
@@ -61,6 +80,8 @@ class Grader:
         """dedicated: this process does nothing but grade (a worker, the CLI), so the grading thread
         stays on its core between grades instead of being moved there and back for each one."""
         self.dedicated = dedicated
+        if dedicated:
+            yield_cpu_to_web(grading_nice())
         self.device = resolve_device(device)
         self.isolate = (not insecure_requested()) if isolate is None else isolate
         # `pool` exists for bench/grading.py's in-process floor only; the service always uses SandboxPool.
@@ -86,12 +107,18 @@ class Grader:
         self.close()
 
     # ------------------------------------------------------------------------------------------
-    def grade(self, exercise: Exercise, submission: bytes, *, progress: ProgressFn | None = None) -> GradeResult:
+    def grade(self, exercise: Exercise, submission: bytes, *, progress: ProgressFn | None = None,
+              limits: JobLimits | None = None, exemplars: Sequence[FreetextExemplar] | None = None,
+              threshold: float | None = None) -> GradeResult:
+        """limits: tighter limits for this grade (e.g. derive_limits' proposal, stored by the service);
+        each is capped by the exercise's TOML value. None: the TOML's limits.
+        `exemplars` and `threshold` concern free-text exercises only: the teacher-labelled answers of
+        this exercise revision and the course's recalibrated confidence threshold (grader.freetext)."""
         with self._lock:
             if exercise.kind == "freetext":
                 from grader.freetext import grade_freetext
 
-                result = grade_freetext(exercise, submission)
+                result = grade_freetext(exercise, submission, exemplars, threshold)
                 result.execution.isolated = True  # text is data: no student code runs, so nothing needs isolating
                 return result
             if exercise.kind == "quiz":
@@ -99,9 +126,11 @@ class Grader:
             if exercise.kind != "module":
                 return zero_result(exercise.max_score, Outcome.ERROR,
                                    f"Exercises of kind '{exercise.kind}' are not graded by the worker.", status="error")
-            return self._grade_module(exercise, submission, progress)
+            return self._grade_module(exercise, submission, progress,
+                                      (limits or JobLimits.of(exercise.limits)).within(exercise.limits))
 
-    def _grade_module(self, exercise: Exercise, submission: bytes, progress: ProgressFn | None) -> GradeResult:
+    def _grade_module(self, exercise: Exercise, submission: bytes, progress: ProgressFn | None,
+                      limits: JobLimits) -> GradeResult:
         started = time.monotonic()
         limit = exercise.limits.max_source_bytes
         if len(submission) > limit:
@@ -128,20 +157,27 @@ class Grader:
                                f"This exercise could not be graded (the exercise is broken): {exc}", status="error")
 
         with pinned_thread(getattr(self._pool, "cpu", None), keep=self.dedicated):  # the child's core (cpuslot.py)
-            return self._run_checks(exercise, source, checks, reference, catalogue, progress, started)
+            return self._run_checks(exercise, source, checks, reference, catalogue, progress, started, limits)
 
     def _run_checks(self, exercise: Exercise, source: str, checks: list[CheckSpec], reference: types.ModuleType,
                     catalogue: dict[str, Misconception],
-                    progress: ProgressFn | None, started: float) -> GradeResult:
+                    progress: ProgressFn | None, started: float, lim: JobLimits) -> GradeResult:
         child = self._pool.acquire()  # SandboxUnavailable propagates: infrastructure, retryable
+        child.step_cpu_s = lim.step_cpu_s
         ex = Execution(device=str(child.ready.get("device", self.device)), isolated=child.isolated)
-        deadline = time.monotonic() + exercise.limits.wall_s
+        deadline = time.monotonic() + lim.wall_s
+        bind_plan = getattr(self._pool, "bind_plan", None)  # bench/grading.py's in-process floor has none
+        if isinstance(bind_plan, BindPlan) and bind_plan.shows(str(exercise.path)):
+            return self._finish(zero_result(
+                exercise.max_score, Outcome.ERROR, "This exercise could not be graded: its folder lies inside a "
+                "directory the sandbox can read, so a submission could read its reference and checks. Move it, "
+                "or protect it (SandboxPool(protected_paths=...)).", status="error"), child, started, ex)
         tests: list[CheckResult] = []
         outcome = Outcome.OK
         crash_message = ""
         memory_hit = False
         try:
-            limits = {"cpu_s": exercise.limits.cpu_s, "memory_mb": exercise.limits.memory_mb,
+            limits = {"cpu_s": lim.cpu_s, "memory_mb": lim.memory_mb,
                       "address_space": not ex.device.startswith("cuda")}
             names = [n for n in (exercise.class_name, exercise.function_name) if n]
             try:
@@ -171,14 +207,14 @@ class Grader:
                     if exc.memory:
                         memory_hit = True
                         mids = []
-                        msg = (f"Your code ran out of memory (the limit is {exercise.limits.memory_mb} MB above the "
+                        msg = (f"Your code ran out of memory (the limit is {lim.memory_mb} MB above the "
                                f"baseline):\n{exc.describe()}")
                     else:
                         msg = f"Your code raised an error during this check:\n{exc.describe()}"
                     tests.append(_failed(spec, _with_hint(msg, mids, catalogue), mids))
                 except SandboxDied as exc:
                     outcome = exc.outcome
-                    crash_message = _death_message(exc, exercise)
+                    crash_message = _death_message(exc, lim)
                     tests.append(_failed(spec, crash_message))
                 except ExerciseBug:
                     raise
@@ -191,7 +227,7 @@ class Grader:
                                                "one float32 tensor shaped like the specification says."))
         except SandboxDied as exc:  # during limits/load
             outcome = exc.outcome
-            return self._finish(zero_result(exercise.max_score, outcome, _death_message(exc, exercise)),
+            return self._finish(zero_result(exercise.max_score, outcome, _death_message(exc, lim)),
                                 child, started, ex)
         except ExerciseBug as exc:
             return self._finish(zero_result(exercise.max_score, Outcome.ERROR,
@@ -215,6 +251,7 @@ class Grader:
         stdout = child.output.text() if child.dead else child.output.text_so_far()
         self._pool.release(child)  # kills the child (and its namespace); forks the next one
         ex.cpu_s = usage["cpu_s"]
+        ex.max_step_s = child.max_step_s
         ex.peak_rss_mb = usage["peak_rss_mb"]
         ex.wall_s = time.monotonic() - started
         result.execution = ex
@@ -288,9 +325,10 @@ def _interface_problem(exercise: Exercise, names: dict[str, str]) -> str:
     return ""
 
 
-def _death_message(exc: SandboxDied, exercise: Exercise) -> str:
+def _death_message(exc: SandboxDied, lim: JobLimits) -> str:
     if exc.outcome == Outcome.TIMEOUT:
-        return (f"Your code took too long ({exc.detail}; the limit is {exercise.limits.wall_s:g} s in total). "
+        per_step = f" and {lim.step_cpu_s:g} s of CPU time per step (one call of your code)" if lim.step_cpu_s else ""
+        return (f"Your code took too long ({exc.detail}). The limits are {lim.wall_s:g} s in total{per_step}. "
                 f"Look for an infinite loop, a sleep, or work that grows with the input.")
     if exc.outcome == Outcome.MEMORY:
         return f"Your code ran out of memory ({exc.detail})."
@@ -339,3 +377,30 @@ def verify_reference(grader: Grader, exercise: Exercise) -> GradeResult:
     except ExerciseError as exc:
         return zero_result(exercise.max_score, Outcome.ERROR, str(exc), status="error")
     return grader.grade(exercise, data)
+
+
+def measure_reference_cost(grader: Grader, exercise: Exercise, *, runs: int = 3) -> ReferenceCost:
+    """What grading the exercise's reference costs on this machine: the slowest of `runs` grades (wall,
+    sandbox CPU, and the slowest single step), under the TOML's limits. Raises ExerciseError when the
+    reference does not score full marks (then nothing can be measured)."""
+    data = reference_submission(exercise)
+    wall = cpu = step = 0.0
+    for _ in range(max(1, runs)):
+        result = grader.grade(exercise, data)
+        if not result.full_marks:
+            raise ExerciseError(exercise.path / "solution.py", f"the reference scores {result.score:g}/"
+                                f"{result.max_score:g}, so its grading cost cannot be measured: {result.output[:300]}")
+        wall = max(wall, result.execution.wall_s)
+        cpu = max(cpu, result.execution.cpu_s)
+        step = max(step, result.execution.max_step_s)
+    return ReferenceCost(wall_s=wall, cpu_s=cpu, step_s=step)
+
+
+def derive_limits(grader: Grader, exercise: Exercise, *, runs: int = 3, multiple: float = 10.0) -> JobLimits:
+    """Limits sized to the exercise's work: max(floor, multiple x the reference's measured cost) for the
+    wall time, the CPU time and the CPU time of one step, each capped by the TOML value (see
+    grader/sandbox/limits.py for the floors). Exercises that run no code keep their TOML limits."""
+    if exercise.kind != "module":
+        return JobLimits.of(exercise.limits)
+    return propose_limits(exercise.limits, measure_reference_cost(grader, exercise, runs=runs), multiple=multiple)
+

@@ -58,9 +58,11 @@ class Execution:
     device: str = "cpu"
     peak_rss_mb: float = 0.0
     isolated: bool = True
+    max_step_s: float = 0.0  # the slowest command of the grade (measuring references; not reported)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
+        del d["max_step_s"]
         d["wall_s"] = round(self.wall_s, 4)
         d["cpu_s"] = round(self.cpu_s, 4)
         d["peak_rss_mb"] = round(self.peak_rss_mb, 1)

@@ -24,8 +24,25 @@ NEEDS = {
 }
 
 
+GPU_NO_CGROUP_ENV = "GRADER_INSECURE_GPU_NO_CGROUP"
+NICE_ENV = "GRADER_NICE"
+DEFAULT_NICE = 10  # the web (nice 0) gets about ten times the CPU share of a busy grading process
+
+
 def insecure_requested() -> bool:
     return os.environ.get(INSECURE_ENV, "") in ("1", "true", "yes")
+
+
+def gpu_without_cgroup_allowed() -> bool:
+    return os.environ.get(GPU_NO_CGROUP_ENV, "") in ("1", "true", "yes")
+
+
+def grading_nice() -> int:
+    """How far grading (the worker's grading process and every sandbox) yields to the web: 0..19."""
+    try:
+        return max(0, min(19, int(os.environ.get(NICE_ENV, DEFAULT_NICE))))
+    except ValueError:
+        return DEFAULT_NICE
 
 
 def _read(path: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
-import struct
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -147,104 +146,50 @@ def clearenv() -> None:
         pass
 
 
-# ---- seccomp ------------------------------------------------------------------------------------
-# A deny-list filter: the calls student code never needs and that widen the attack surface
-# (namespaces, mounts, tracing other processes, kernel modules, BPF, keyrings, io_uring...).
-# Sockets other than AF_UNIX are refused too (the network namespace has no route anyway).
-
-_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
-
-_DENY = {
-    "x86_64": {
-        "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "mount": 165, "umount2": 166,
-        "pivot_root": 155, "chroot": 161, "unshare": 272, "setns": 308, "kexec_load": 246, "kexec_file_load": 320,
-        "init_module": 175, "finit_module": 313, "delete_module": 176, "bpf": 321, "perf_event_open": 298,
-        "keyctl": 250, "add_key": 248, "request_key": 249, "reboot": 169, "swapon": 167, "swapoff": 168,
-        "acct": 163, "settimeofday": 164, "clock_settime": 227, "sethostname": 170, "setdomainname": 171,
-        "userfaultfd": 323, "open_by_handle_at": 304, "name_to_handle_at": 303, "io_uring_setup": 425,
-        "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430,
-        "fsconfig": 431, "fsmount": 432, "fspick": 433, "personality": 135, "kcmp": 312, "lookup_dcookie": 212,
-        "quotactl": 179, "iopl": 172, "ioperm": 173, "vhangup": 153, "pidfd_getfd": 438,
-    },
-    "aarch64": {
-        "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "mount": 40, "umount2": 39,
-        "pivot_root": 41, "chroot": 51, "unshare": 97, "setns": 268, "kexec_load": 104, "kexec_file_load": 294,
-        "init_module": 105, "finit_module": 273, "delete_module": 106, "bpf": 280, "perf_event_open": 241,
-        "keyctl": 219, "add_key": 217, "request_key": 218, "reboot": 142, "swapon": 224, "swapoff": 225,
-        "acct": 89, "settimeofday": 170, "clock_settime": 112, "sethostname": 161, "setdomainname": 162,
-        "userfaultfd": 282, "open_by_handle_at": 265, "name_to_handle_at": 264, "io_uring_setup": 425,
-        "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430,
-        "fsconfig": 431, "fsmount": 432, "fspick": 433, "personality": 92, "kcmp": 272, "quotactl": 60,
-        "vhangup": 58, "pidfd_getfd": 438,
-    },
-}
-_SOCKET = {"x86_64": 41, "aarch64": 198}
-_CLONE = {"x86_64": 56, "aarch64": 220}
-_CLONE3 = 435
-
-_BPF_LD_W_ABS = 0x20
-_BPF_JEQ_K = 0x15
-_BPF_JGE_K = 0x35
-_BPF_JSET_K = 0x45
-_BPF_RET_K = 0x06
-_RET_ALLOW = 0x7FFF0000
-_RET_KILL_PROCESS = 0x80000000
-_RET_ERRNO = 0x00050000
-_EPERM = 1
-_EAFNOSUPPORT = 97
+# ---- recursive read-only ---------------------------------------------------------------------------
+# mount(MS_REMOUNT | MS_RDONLY) changes one mount; the submounts of a recursive bind (a tmpfs inside
+# /usr, say) keep their own flags. mount_setattr(AT_RECURSIVE) changes the whole tree at once.
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+_NR_MOUNT_SETATTR = 442  # the same on x86_64 and aarch64
 _ENOSYS = 38
 
 
-def seccomp_supported() -> bool:
-    return platform.machine() in _AUDIT_ARCH
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
+                ("userns_fd", ctypes.c_uint64)]
 
 
-def _seccomp_program() -> tuple[bytes, int]:
-    arch = platform.machine()
-    ins: list[tuple[int, int, int, int]] = []
-
-    def op(code: int, jt: int, jf: int, k: int) -> None:
-        ins.append((code, jt, jf, k))
-
-    op(_BPF_LD_W_ABS, 0, 0, 4)  # seccomp_data.arch
-    op(_BPF_JEQ_K, 1, 0, _AUDIT_ARCH[arch])
-    op(_BPF_RET_K, 0, 0, _RET_KILL_PROCESS)
-    op(_BPF_LD_W_ABS, 0, 0, 0)  # seccomp_data.nr
-    if arch == "x86_64":  # the x32 ABI aliases every call: refuse it wholesale
-        op(_BPF_JGE_K, 0, 1, 0x40000000)
-        op(_BPF_RET_K, 0, 0, _RET_KILL_PROCESS)
-    for nr in sorted(set(_DENY[arch].values())):
-        op(_BPF_JEQ_K, 0, 1, nr)
-        op(_BPF_RET_K, 0, 0, _RET_ERRNO | _EPERM)
-    op(_BPF_JEQ_K, 0, 1, _CLONE3)  # flags live in a struct we cannot inspect: make libc fall back to clone
-    op(_BPF_RET_K, 0, 0, _RET_ERRNO | _ENOSYS)
-    # socket(domain, ...): only AF_UNIX (1)
-    op(_BPF_JEQ_K, 0, 4, _SOCKET[arch])
-    op(_BPF_LD_W_ABS, 0, 0, 16)  # args[0], low 32 bits (little-endian)
-    op(_BPF_JEQ_K, 1, 0, 1)
-    op(_BPF_RET_K, 0, 0, _RET_ERRNO | _EAFNOSUPPORT)
-    op(_BPF_RET_K, 0, 0, _RET_ALLOW)
-    # clone(flags, ...): no new namespaces
-    op(_BPF_JEQ_K, 0, 3, _CLONE[arch])
-    op(_BPF_LD_W_ABS, 0, 0, 16)
-    op(_BPF_JSET_K, 0, 1, ALL_NAMESPACES | CLONE_NEWCGROUP)
-    op(_BPF_RET_K, 0, 0, _RET_ERRNO | _EPERM)
-    op(_BPF_RET_K, 0, 0, _RET_ALLOW)
-    return b"".join(struct.pack("HBBI", *i) for i in ins), len(ins)
+def submounts(path: str) -> list[str]:
+    """Mount points at or below path, from /proc/self/mountinfo, shallowest first."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].encode().decode("unicode_escape")  # octal escapes (\040 for a space)
+            if point == path or point.startswith(path.rstrip("/") + "/"):
+                found.append(point)
+    return sorted(set(found), key=len)
 
 
-def install_seccomp_filter() -> None:
-    """Install the deny-list filter for this process and all it forks (needs no_new_privs first)."""
-    if not seccomp_supported():
-        raise SandboxSetupError(0, f"seccomp: no filter for machine {platform.machine()}")
-    prog_bytes, n = _seccomp_program()
-    buf = ctypes.create_string_buffer(prog_bytes, len(prog_bytes))
-
-    class _SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = _SockFprog(n, ctypes.cast(buf, ctypes.c_void_p))
-    ret = _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0)
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise SandboxSetupError(err, f"seccomp filter failed: {os.strerror(err)}")
+def make_readonly_recursive(path: str) -> None:
+    """Read-only, nosuid, nodev for the mount at path and every mount below it."""
+    attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0)
+    ret = _libc.syscall(ctypes.c_long(_NR_MOUNT_SETATTR), ctypes.c_long(AT_FDCWD), ctypes.c_char_p(path.encode()),
+                        ctypes.c_ulong(AT_RECURSIVE), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)))
+    if ret == 0:
+        return
+    err = ctypes.get_errno()
+    if err != _ENOSYS:
+        raise SandboxSetupError(err, f"mount_setattr(AT_RECURSIVE) {path} failed: {os.strerror(err)}")
+    # Kernels before 5.12: remount each mount of the tree; any that cannot be made read-only stops the
+    # set-up (a writable submount must never be left behind).
+    ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+    for point in submounts(path):
+        try:
+            mount(None, point, None, ro)
+        except SandboxSetupError as exc:
+            raise SandboxSetupError(exc.errno, f"read-only bind of {path}: this kernel has no mount_setattr and "
+                                               f"the submount {point} could not be remounted read-only ({exc})") from None

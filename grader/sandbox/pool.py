@@ -22,19 +22,33 @@ from pathlib import Path
 from typing import Any
 
 from grader.protocol import ProtocolError, recv_message
+from grader.sandbox.binds import BindPlan, protected_paths
 from grader.sandbox.cgroup import CgroupParent, JobCgroup
 from grader.sandbox.cpuslot import CpuSlot, claim_cpu
 from grader.sandbox.errors import SandboxDied, SandboxUnavailable, StudentError
-from grader.sandbox.gpu import GpuMemoryWatch
-from grader.sandbox.hostcheck import INSECURE_ENV, insecure_requested, setup_failure
+from grader.sandbox.gpu import GpuMemoryWatch, pinned_gpu_minor
+from grader.sandbox.hostcheck import (GPU_NO_CGROUP_ENV, INSECURE_ENV, gpu_without_cgroup_allowed, grading_nice,
+                                      insecure_requested, setup_failure)
 from grader.sandbox.output import STDOUT_CAP, OutputDrain
-from grader.sandbox.session import Child
+from grader.sandbox.session import CGROUP_GPU_SLACK_MB, Child
 
 # Importers of the names that lived here before the split (checks.py files, grader/checklib.py).
 __all__ = ["SandboxPool", "Child", "StudentError", "SandboxDied", "SandboxUnavailable", "INSECURE_ENV",
            "insecure_requested", "STDOUT_CAP"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+GPU_PREFORK_MAX = 16
+
+
+def gpu_prefork_default() -> int:
+    """Children a GPU worker keeps ahead: one per core beyond the two the grade itself uses (its grading
+    thread and its child), at least 3. A child's CUDA start-up (~0.5 s) over a grade (~50 ms) needs about
+    ten in parallel to keep up with back-to-back grades; each holds a CUDA context (~0.5 GB of GPU memory)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except OSError:
+        cores = os.cpu_count() or 1
+    return max(3, min(GPU_PREFORK_MAX, cores - 2))
 
 
 class SandboxPool:
@@ -44,8 +58,15 @@ class SandboxPool:
     def __init__(self, *, device: str = "cpu", isolate: bool | None = None, recycle_after: int = 500,
                  start_timeout_s: float = 180.0, gpu_memory_fraction: float = 0.25, cgroups: bool = True,
                  simulate_no_userns: bool = False, gpu_watch: GpuMemoryWatch | None = None,
-                 prefork: int | None = None):
+                 prefork: int | None = None, protected_paths: list[str] | None = None,
+                 gpu_host_slack_mb: int = CGROUP_GPU_SLACK_MB):
+        """protected_paths: folders and files no sandbox may see, besides the project, its exercises,
+        VAR_DIR and the secret key (grader/sandbox/binds.py)."""
         self.device = device
+        self.protected_paths = list(protected_paths or [])
+        self.bind_plan = BindPlan()  # what the sandbox's root shows, as the fork server reports it
+        self.gpu_host_slack_mb = gpu_host_slack_mb
+        self.nice = grading_nice()
         self.isolate = (not insecure_requested()) if isolate is None else isolate
         self.recycle_after = recycle_after
         self.start_timeout_s = start_timeout_s
@@ -59,10 +80,12 @@ class SandboxPool:
         self._ctrl: socket.socket | None = None
         self._spawned = 0
         # Children forked ahead, oldest first. Two on a CPU worker (more would compete with the
-        # grade for the same cores); more on a GPU worker, where each child's CUDA initialisation
-        # (~0.5 s) runs on its own core and would otherwise sit on every back-to-back grade's path.
+        # grade for the same cores). On a GPU worker, each child initialises CUDA (~0.5 s of one core)
+        # after its fork, off the grading path: enough of them set up in parallel, one per spare core,
+        # keep a warm one ready for every back-to-back grade (see gpu_prefork_default).
         if prefork is None:
-            prefork = int(os.environ.get("GRADER_PREFORK", "3" if device.startswith("cuda") else "2"))
+            setting = os.environ.get("GRADER_PREFORK", "")
+            prefork = int(setting) if setting.isdigit() else (gpu_prefork_default() if device.startswith("cuda") else 2)
         self.prefork = max(1, prefork)
         self._ready: collections.deque[Child] = collections.deque()
         self._refiller: threading.Thread | None = None
@@ -100,15 +123,39 @@ class SandboxPool:
             if self._zygote is None:
                 self._start_zygote()
 
+    def _require_gpu_cgroup(self) -> None:
+        """A GPU job has no RLIMIT_AS (CUDA reserves terabytes of address space): without a cgroup,
+        nothing but the watch of its processes' memory would bound its host memory or its processes.
+        Refuse, as for namespaces, unless the operator says otherwise explicitly."""
+        if not (self.device.startswith("cuda") and self.isolate):
+            return
+        if not self._cgroups_checked:
+            self._cgroups_checked = True
+            self._cgroups = CgroupParent.detect() if self._want_cgroups else None
+        if self._cgroups is None and not gpu_without_cgroup_allowed():
+            raise SandboxUnavailable(
+                "a GPU worker needs a cgroup for each sandbox's memory and process limits (GPU jobs have no "
+                "address-space limit), and this host gives the worker none: run it with a delegated cgroup "
+                "(cgroup v2 with the memory and pids controllers, or GRADER_CGROUP=<writable cgroup directory>). "
+                f"For development only, {GPU_NO_CGROUP_ENV}=1 starts it without one.")
+
     def _start_zygote(self) -> None:
+        self._require_gpu_cgroup()
+        options: dict[str, Any] = {
+            "device": self.device, "isolate": self.isolate, "gpu_memory_fraction": self.gpu_memory_fraction,
+            "simulate_no_userns": self.simulate_no_userns, "nice": self.nice,
+            "protected": protected_paths(PROJECT_ROOT, self.protected_paths)}
+        if self.device.startswith("cuda") and self.isolate:
+            try:
+                options["gpu_minor"] = pinned_gpu_minor(os.listdir("/dev"))
+            except OSError as exc:
+                raise SandboxUnavailable(f"the sandbox cannot be set up on this host: {exc}") from None
         if self._cpu_slot is None:
             self._cpu_slot = claim_cpu()
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # The child sets itself up on any core (beside the previous grade) and moves to ours just
         # before it reports ready.
-        options = {"device": self.device, "isolate": self.isolate, "gpu_memory_fraction": self.gpu_memory_fraction,
-                   "cpu": self.cpu,
-                   "simulate_no_userns": self.simulate_no_userns}
+        options["cpu"] = self.cpu
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         bootstrap = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
                      "from grader.sandbox.zygote import main; main()")
         try:
@@ -134,6 +181,11 @@ class SandboxPool:
         if not msg:
             proc.wait()
             raise SandboxUnavailable(f"the sandbox's fork server exited during start-up (status {proc.returncode})")
+        hello = json.loads(msg)
+        if not hello.get("ready"):
+            proc.wait()
+            raise SandboxUnavailable(f"the sandbox cannot be set up on this host: {hello.get('error')}")
+        self.bind_plan = BindPlan(list(hello.get("binds", [])), list(hello.get("masks", [])))
         parent.settimeout(None)
         self._zygote, self._ctrl, self._spawned = proc, parent, 0
 
@@ -186,7 +238,7 @@ class SandboxPool:
         output = OutputDrain(out_r)
         output.start()
         # The zygote's reply is read when the child is needed: forking runs while we do other work.
-        return Child(sock=ours, output=output, status_fd=status_r, cgroup=cgroup)
+        return Child(sock=ours, output=output, status_fd=status_r, cgroup=cgroup, gpu_host_slack_mb=self.gpu_host_slack_mb)
 
     def _discard_ready(self) -> None:
         """Drop the children forked ahead (reading the fork server's replies to them first)."""

@@ -97,9 +97,10 @@ class Child:
     host_memory_cap_mb: int = 0  # for that watch: host memory where no RLIMIT_AS bounds it (GPU jobs)
     # CPU seconds one command may use, all the sandbox's processes together (0: no per-command budget;
     # the whole job's RLIMIT_CPU still applies). Enforced from here, by a watch thread.
-    command_cpu_s: float = 0.0
+    step_cpu_s: float = 0.0
     killed_for_cpu: bool = False
-    max_command_s: float = 0.0  # the slowest command so far, as the runner timed it (for measuring references)
+    max_step_s: float = 0.0  # the slowest command so far, as the runner timed it (for measuring references)
+    gpu_host_slack_mb: int = CGROUP_GPU_SLACK_MB
     _busy_seq: int = 0  # the command in flight (0: none)
     _cpu_watch: threading.Thread | None = None
     _status: dict[str, Any] | None = None
@@ -153,7 +154,7 @@ class Child:
         msg = dict(header or {})
         msg["op"] = op
         msg["seq"] = self.seq
-        if self.command_cpu_s > 0 and self._cpu_watch is None:
+        if self.step_cpu_s > 0 and self._cpu_watch is None:
             self._cpu_watch = threading.Thread(target=self._watch_cpu, daemon=True, name="sandbox-cpu")
             self._cpu_watch.start()
         self._busy_seq = self.seq
@@ -184,14 +185,14 @@ class Child:
         finally:
             self._busy_seq = 0
         elapsed = reply.get("elapsed_s")
-        if isinstance(elapsed, (int, float)) and elapsed > self.max_command_s:
-            self.max_command_s = float(elapsed)
+        if isinstance(elapsed, (int, float)) and elapsed > self.max_step_s:
+            self.max_step_s = float(elapsed)
         if not reply.get("ok", False):
             raise StudentError(reply.get("error") or {})
         return reply, out_blobs
 
     def _watch_cpu(self) -> None:
-        """Kill the sandbox when one command has used more than command_cpu_s of CPU (all its processes).
+        """Kill the sandbox when one command has used more than step_cpu_s of CPU (all its processes).
 
         Polls only while the child lives; a command shorter than one poll is never even measured."""
         seq, base = 0, 0.0
@@ -204,7 +205,7 @@ class Child:
             used = self.cpu_s()
             if busy != seq:
                 seq, base = busy, used  # first seen running: the budget counts from here
-            elif used - base > self.command_cpu_s and self._busy_seq == seq:
+            elif used - base > self.step_cpu_s and self._busy_seq == seq:
                 self.killed_for_cpu = True
                 self.kill()
                 return
@@ -219,7 +220,7 @@ class Child:
             self.host_memory_cap_mb = mem + CGROUP_SLACK_MB
         if self.cgroup is None or mem <= 0:
             return
-        self.memory_limit_mb = mem + CGROUP_SLACK_MB + (CGROUP_GPU_SLACK_MB if gpu else 0)
+        self.memory_limit_mb = mem + CGROUP_SLACK_MB + (self.gpu_host_slack_mb if gpu else 0)
         try:
             self.cgroup.limit(self.memory_limit_mb << 20, CGROUP_PIDS)
         except OSError as exc:
@@ -274,7 +275,7 @@ class Child:
         if self.killed_for_timeout:
             return SandboxDied(Outcome.TIMEOUT, "wall-clock limit reached")
         if self.killed_for_cpu:
-            return SandboxDied(Outcome.TIMEOUT, f"it used more than {self.command_cpu_s:g} s of CPU time in one step, "
+            return SandboxDied(Outcome.TIMEOUT, f"one step used more than {self.step_cpu_s:g} s of CPU time, "
                                                 f"the limit per step")
         if self.memory_over:
             return SandboxDied(Outcome.MEMORY, self.memory_over)

@@ -23,6 +23,9 @@ import time
 import traceback
 from typing import Any
 
+from grader.sandbox.binds import BindPlan, ProtectedBindError, plan
+from grader.sandbox.gpu import gpu_device_nodes
+
 SANDBOX_UID = 1000  # the uid student code sees inside its user namespace
 # Rootful mode: each job runs as its own unprivileged host uid, HOST_UID_BASE + the host pid of its C1
 # (unique among live sandboxes, whichever worker made them); pids stay below PID_MAX_LIMIT = the span.
@@ -127,28 +130,17 @@ def _prewarm_child(device: str) -> None:
     sys.modules.pop("submission", None)
 
 
-def _bind_sources() -> list[str]:
-    """What the sandbox may read: the OS libraries, the Python runtime, and site-packages. Not the project."""
-    project = os.path.realpath(os.environ.get("GRADER_PROJECT_ROOT", "/nonexistent"))
-    paths = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", sys.base_prefix, sys.prefix]
-    for p in sys.path:
-        if p and os.path.isdir(p) and ("site-packages" in p or "dist-packages" in p):
-            paths.append(p)
-    out: list[str] = []
-    for p in paths:
-        if not os.path.lexists(p):
-            continue
-        real = os.path.realpath(p)
-        if p == sys.prefix and sys.prefix != sys.base_prefix:
-            continue  # a venv root may sit inside the project; only its site-packages are bound
-        if real == project or real.startswith(project + os.sep) and "site-packages" not in real:
-            continue
-        if p not in out:
-            out.append(p)
-    return out
+def _bind_plan(protected: list[str]) -> BindPlan:
+    """What the sandbox may read: the OS libraries, the Python runtime, and site-packages; never the
+    project, the exercises, VAR_DIR or the secret key (masked where a source contains them)."""
+    paths = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", sys.base_prefix]
+    if sys.prefix == sys.base_prefix:
+        paths.append(sys.prefix)  # a venv root may sit inside the project: only its site-packages are bound
+    paths += [p for p in sys.path if p and os.path.isdir(p) and ("site-packages" in p or "dist-packages" in p)]
+    return plan(paths, protected)
 
 
-def _build_root(binds: list[str], device: str) -> None:
+def _build_root(bind_plan: BindPlan, device: str) -> None:
     """In the child's private mount namespace: a tmpfs root with read-only binds, then pivot_root.
 
     Every bind source is opened (O_PATH) BEFORE the staging tmpfs goes over /tmp and binds come from
@@ -157,10 +149,10 @@ def _build_root(binds: list[str], device: str) -> None:
     from grader.sandbox import linux as L
 
     devices = ["null", "zero", "urandom", "random"]
-    if device.startswith("cuda"):
-        devices += [n for n in os.listdir("/dev") if n.startswith("nvidia")]
+    if device.startswith("cuda"):  # the pinned GPU's node and CUDA's control nodes, not the other GPUs
+        devices += gpu_device_nodes(os.listdir("/dev"), int(_OPTIONS["gpu_minor"]))
     sources: list[tuple[str, int | str]] = []  # (path inside the sandbox, fd or symlink target)
-    for src in binds:
+    for src in bind_plan.sources:
         if os.path.islink(src):
             sources.append((src, os.readlink(src)))
         elif os.path.isdir(src):
@@ -174,8 +166,12 @@ def _build_root(binds: list[str], device: str) -> None:
     L.mount("tmpfs", "/tmp", "tmpfs", L.MS_NOSUID | L.MS_NODEV, "size=1m,mode=0700")
     root = "/tmp/r"
     os.mkdir(root)
+    empty = "/tmp/empty"  # what a masked file shows (outside the new root: unreachable after pivot_root)
+    with open(empty, "w"):
+        pass
     L.mount("tmpfs", root, "tmpfs", L.MS_NOSUID | L.MS_NODEV, f"size={ROOT_SIZE},nr_inodes={ROOT_INODES},mode=0755")
     ro = L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV
+    masked = (L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
     for src, handle in sources:
         dst = root + src
         if isinstance(handle, str):
@@ -188,8 +184,15 @@ def _build_root(binds: list[str], device: str) -> None:
             continue  # already inside an earlier bind
         os.makedirs(dst, exist_ok=True)
         L.mount(f"/proc/self/fd/{handle}", dst, None, L.MS_BIND | L.MS_REC)
-        L.mount(None, dst, None, ro)
+        L.make_readonly_recursive(dst)  # submounts included
         os.close(handle)
+    for path in bind_plan.masks:  # protected paths a source contains: an empty read-only mount over each
+        dst = root + path
+        if os.path.isdir(dst):
+            L.mount("tmpfs", dst, "tmpfs", masked, "size=4k,nr_inodes=2,mode=0555")
+        else:
+            L.mount(empty, dst, None, L.MS_BIND)
+            L.mount(None, dst, None, ro)
     for d in ("tmp", "proc", "dev", "etc", ".old"):
         os.makedirs(f"{root}/{d}", exist_ok=True)
     for path, handle in opened_files:
@@ -228,6 +231,7 @@ def _close_fds(keep: set[int]) -> None:
 def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device: str, rootful: bool) -> None:
     """C2: become the sandbox, then serve one submission. Never returns."""
     from grader.sandbox import linux as L
+    from grader.sandbox import seccomp
 
     stage = "start"
     cpu_ms: dict[str, float] = {}  # CPU spent per set-up stage, reported with "ready" (observability)
@@ -246,7 +250,7 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
         os.setsid()
         if isolate:
             stage = "filesystem"
-            _build_root(_BIND_SOURCES, device)
+            _build_root(_BIND_PLAN, device)
             spent("filesystem")
             stage = "hostname"
             L.sethostname("sandbox")
@@ -276,7 +280,7 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
             # After the uid change (which resets it): die with our parent, C1.
             L.set_parent_death_signal(signal.SIGKILL)
             stage = "seccomp"
-            L.install_seccomp_filter()
+            seccomp.install_filter(device)
         spent("limits_privileges_seccomp")
         import torch
 
@@ -434,7 +438,7 @@ def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device:
     return pid, cgroup_error
 
 
-_BIND_SOURCES: list[str] = []
+_BIND_PLAN = BindPlan()
 _OPTIONS: dict[str, Any] = {}
 
 
@@ -449,6 +453,10 @@ def main() -> None:
     L.set_parent_death_signal(signal.SIGKILL)
     if os.getppid() == 1:
         os._exit(0)
+    # Grading yields to the web: every sandbox inherits this (and cannot lower it: no CAP_SYS_NICE).
+    nice = int(options.get("nice", 0))
+    if nice > os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
     # Children are reaped automatically; C1 resets this for itself.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     started = time.perf_counter()
@@ -456,12 +464,18 @@ def main() -> None:
     import grader.inside.runner  # noqa: F401  (imported before fork: children pay nothing)
     import grader.protocol  # noqa: F401
 
-    _BIND_SOURCES.extend(_bind_sources())
+    try:
+        bind_plan = _bind_plan([str(p) for p in options.get("protected", [])])
+    except ProtectedBindError as exc:
+        ctrl.send(json.dumps({"ready": False, "error": str(exc)}).encode())
+        os._exit(0)
+    _BIND_PLAN.sources, _BIND_PLAN.masks = bind_plan.sources, bind_plan.masks
     # Everything imported so far is immortal: the collector never walks (and so never dirties)
     # these pages in the children.
     gc.collect()
     gc.freeze()
-    ctrl.send(json.dumps({"ready": True, "pid": os.getpid(), "warm_s": time.perf_counter() - started}).encode())
+    ctrl.send(json.dumps({"ready": True, "pid": os.getpid(), "warm_s": time.perf_counter() - started,
+                          "binds": bind_plan.sources, "masks": bind_plan.masks}).encode())
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(ctrl, 4096, 3)

@@ -10,6 +10,7 @@ than that block honestly earns (a cheater gets no marks for cheating).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -114,6 +115,27 @@ def test_escaping_namespaces_and_privileges(world: World) -> None:
     full_marks(result)
     assert "SEEN uid 1000 1000 groups []" in result.stdout
     blocked(result, 17)
+    assert_contained(world, result)
+
+
+# ---- the system-call filter ------------------------------------------------------------------------
+
+UNLISTED_SAMPLE = {"inotify_init1", "io_setup", "timerfd_create", "signalfd4", "pidfd_open", "memfd_create",
+                   "sched_rr_get_interval", "flock", "shmget", "landlock_create_ruleset", "syncfs", "execve"}
+
+
+def test_calls_outside_the_allow_list_are_refused(world: World) -> None:
+    result = world.grade("escape_unlisted_syscalls.py")
+    full_marks(result)  # the grading path itself still has every call it needs
+    refused = {fields[1]: int(fields[2]) for fields in (line.split() for line in result.stdout.splitlines())
+               if len(fields) == 3 and fields[0] == "REFUSED"}
+    assert UNLISTED_SAMPLE <= set(refused), result.stdout
+    assert all(refused[name] in (errno.EPERM, errno.ENOSYS) for name in UNLISTED_SAMPLE), refused
+    # Non-AF_UNIX families are refused by the filter (EAFNOSUPPORT), not left to the kernel (EOPNOTSUPP).
+    for call in ("socketpair(AF_INET)", "socketpair(AF_NETLINK)", "socket(AF_INET)", "socket(AF_NETLINK)"):
+        assert refused.get(call) == errno.EAFNOSUPPORT, (call, refused)
+    assert refused.get("ioctl(FIGETBSZ)") == errno.EPERM, refused  # ioctl: terminal/FIONREAD requests only
+    assert "ALLOWED ioctl(FIONREAD) 0 0" in result.stdout and "ALLOWED socketpair(AF_UNIX) True" in result.stdout
     assert_contained(world, result)
 
 

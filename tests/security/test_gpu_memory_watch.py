@@ -9,6 +9,7 @@ message, and that the next honest submission is unaffected.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import pytest
 
@@ -23,10 +24,15 @@ ATTACK = Path(__file__).resolve().parent / "attacks" / "dos_gpu_memory.py"
 MB = 1 << 20
 
 
+def per_process_memory(pids: Iterable[int]) -> dict[int, int]:
+    """The stand-in for NVML's per-process count: each process's own resident memory."""
+    return {pid: anonymous_resident_bytes(pid) for pid in pids}
+
+
 @pytest.fixture(scope="module")
 def watched_grader():
     # Cap: 700 MB "device memory" (a warm child holds about 250-400 MB resident).
-    watch = GpuMemoryWatch(0.0, read_used=anonymous_resident_bytes, total_bytes=0, slack_bytes=700 * MB)
+    watch = GpuMemoryWatch(0.0, read_usage=per_process_memory, total_bytes=0, slack_bytes=700 * MB)
     grader = Grader(pool=SandboxPool(device="cpu", gpu_watch=watch))
     grader.start()
     yield grader
@@ -77,7 +83,7 @@ def test_host_memory_of_a_gpu_job_is_bounded_from_outside():
 
     base = load_exercise(ROOT / "exercises" / "identity-block")
     exercise = dataclasses.replace(base, limits=dataclasses.replace(base.limits, memory_mb=256))
-    watch = GpuMemoryWatch(0.0, read_used=lambda pid: 0, total_bytes=0)  # the GPU half reads nothing here
+    watch = GpuMemoryWatch(0.0, read_usage=lambda pids: {}, total_bytes=0)  # the GPU half reads nothing here
     grader = Grader(pool=GpuLikePool(device="cpu", gpu_watch=watch))
     grader.start()
     try:

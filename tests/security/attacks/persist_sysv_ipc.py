@@ -33,9 +33,13 @@ def check(ret, what):
 
 
 for key in (0x67726164, 0x67726165):
-    print("MADE", check(libc.shmget(key, 1 << 20, IPC_CREAT | 0o666), "shmget"))
-    print("MADE", check(libc.semget(key, 4, IPC_CREAT | 0o666), "semget"))
-    print("MADE", check(libc.msgget(key, IPC_CREAT | 0o666), "msgget"))
+    for what, make in (("shmget", lambda k: libc.shmget(k, 1 << 20, IPC_CREAT | 0o666)),
+                       ("semget", lambda k: libc.semget(k, 4, IPC_CREAT | 0o666)),
+                       ("msgget", lambda k: libc.msgget(k, IPC_CREAT | 0o666))):
+        try:
+            print("MADE", check(make(key), what))
+        except OSError as exc:  # the seccomp allow-list has no SysV IPC: refused before any object exists
+            print("BLOCKED", what, exc)
 
 
 def posix_shm():
