@@ -32,6 +32,16 @@ def exercise_list(request: HttpRequest) -> HttpResponse:
     return render(request, "courseapp/exercise_list.html", {"exercises": exercises, "several_courses": several_courses})
 
 
+@login_required
+@require_GET
+def course_exercise_list(request: HttpRequest, course: str) -> HttpResponse:
+    """The exercises of one of the user's courses (404 when not enrolled in it)."""
+    if not request.user.enrolments.filter(course__slug=course).exists():
+        raise Http404("No such course")
+    exercises = list(selectors.exercise_list_for_user(request.user).filter(course__slug=course))
+    return render(request, "courseapp/exercise_list.html", {"exercises": exercises, "several_courses": False})
+
+
 def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionForm,
                    selected: Submission | None, status: int = 200) -> HttpResponse:
     submissions = list(selectors.submission_list_for_user(request.user, exercise))

@@ -64,6 +64,10 @@ def test_a_student_in_two_courses_sees_and_submits_to_each_separately(two_course
     old = client.get(reverse("exercise-detail", args=["mini-block"]))
     assert old.status_code == 300
     assert reverse("course-exercise", args=[b.course.slug, "mini-block"]) in old.content.decode()
+    # one course's list shows only its own copy
+    only_b = client.get(reverse("course-exercise-list", args=[b.course.slug])).content.decode()
+    assert reverse("course-exercise", args=[b.course.slug, "mini-block"]) in only_b
+    assert reverse("course-exercise", args=[a.course.slug, "mini-block"]) not in only_b
     # by primary key
     by_pk = client.get(reverse("exercise-by-id", args=[b.pk]))
     assert by_pk.status_code == 302 and by_pk["Location"] == reverse("course-exercise", args=["course-b", "mini-block"])
@@ -79,6 +83,7 @@ def test_the_old_url_redirects_when_unambiguous(two_courses, client):
                                                                          args=[a.course.slug, "mini-block"])
     # not enrolled in course B: its page does not exist for her
     assert client.get(reverse("course-exercise", args=["course-b", "mini-block"])).status_code == 404
+    assert client.get(reverse("course-exercise-list", args=["course-b"])).status_code == 404
 
 
 def test_enrol_by_csv_upload(two_courses, client):
