@@ -10,6 +10,7 @@ urlpatterns = [
     path("submissions/<int:submission_id>/", views.submission_detail, name="submission-detail"),
     path("submissions/<int:submission_id>/status.json", views.submission_status, name="submission-status"),
     path("submissions/<int:submission_id>/feedback/", views.submission_feedback, name="submission-feedback"),
+    path("instructor/", include("courseapp.review.urls")),
     path("instructor/", include("courseapp.urls_instructor")),
     path("", include("courseapp.api.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

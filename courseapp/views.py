@@ -20,7 +20,7 @@ from courseapp import idempotency, quiz, selectors, services
 from courseapp.forms import SubmissionForm
 from courseapp.models import Exercise, Submission
 from courseapp.rendering import render_markdown
-from courseapp.services import policies
+from courseapp.services import fairness, policies
 
 
 @login_required
@@ -52,6 +52,8 @@ def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionFor
         "window": window,
         "attempts_used": used,
         "attempts_left": policies.attempts_left(window, used),
+        "queue_limits": fairness.queue_limits(exercise),
+        "in_flight": fairness.in_flight(request.user, exercise),
         "now": timezone.now(),
         "submissions": [(s, _state(s), s.current_result) for s in submissions],
     }

@@ -320,6 +320,8 @@ class Block:
                 continue
             m_p, m_b = _specs_of(module)
             m_leaves = _leaves(describe_module(module))
+            # One way, as against the reference: a pooling module the student did not build is no
+            # evidence (they may pool functionally); one the mistake lacks is.
             if ([s for _, s in m_p] == [s for _, s in got_p] and m_b == got_b
                     and _same_layers(got_leaves, m_leaves)):
                 if shapes_ok:

@@ -70,6 +70,11 @@ def test_generated_numbers_change_with_every_attempt(client, quiz_world, quiz_gr
     # the submission keeps the seed of the numbers it answered, so a regrade grades the same numbers
     assert json.loads(sub.source)["seed"] == quiz.quiz_seed(quinn, exercise, 1)
     assert quiz.quiz_seed(quinn, exercise, 1) != quiz.quiz_seed(rory, exercise, 1)
+    # every attempt differs from the one before in every generated question, whatever the generator's range
+    for user in (quinn, rory):
+        prompts = [{q.id: q.prompt for q in quiz.quiz_questions(user, exercise, n)} for n in range(1, 9)]
+        for before, after in zip(prompts, prompts[1:]):
+            assert all(before[i] != after[i] for i in generated)
 
 
 def test_right_answers_for_the_current_attempt_score_full_marks(client, quiz_world, quiz_grader, enqueued):
