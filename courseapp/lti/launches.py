@@ -40,9 +40,21 @@ class LaunchRefused(Exception):
     is shown to the person."""
 
 
+def claim_map(claims: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A claim that should be a JSON object; {} when missing or of another type (a platform's
+    oddity must not turn a valid launch into a 500)."""
+    value = claims.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
+def service_url(value: object) -> str:
+    """A service endpoint from a claim: an http(s) URL, else "" (not given)."""
+    return value if isinstance(value, str) and origin(value) and len(value) <= 500 else ""
+
+
 def role_from(roles: Any) -> str | None:
     """The enrolment role for a list of LTI role URIs: staff wins when both are present."""
-    given = set(roles) if isinstance(roles, (list, tuple)) else set()
+    given = {r for r in roles if isinstance(r, str)} if isinstance(roles, list) else set()
     if given & STAFF_ROLES:
         return Enrolment.Role.INSTRUCTOR
     if given & STUDENT_ROLES:
@@ -50,9 +62,9 @@ def role_from(roles: Any) -> str | None:
     return None
 
 
-def origin(url: str | None) -> str | None:
+def origin(url: object) -> str | None:
     """scheme://host[:port] of an http(s) URL, else None."""
-    if not url:
+    if not isinstance(url, str) or not url:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -112,6 +124,8 @@ def course_offer_module_exercises(course: Course) -> None:
     for original in Exercise.objects.filter(course=source, current_revision__isnull=False).select_related(
             "current_revision"):
         rev = original.current_revision
+        if rev is None:  # filtered out above; for the type checker
+            continue
         copy = mine.get(original.slug)
         if copy is None:
             copy = Exercise.objects.create(course=course, slug=original.slug, title=original.title,
@@ -129,7 +143,7 @@ def course_offer_module_exercises(course: Course) -> None:
 
 def context_for(platform: Platform, claims: Mapping[str, Any]) -> LtiContext:
     """The course of the launch's context, created on its first launch; service URLs kept current."""
-    context_claim = claims.get(CONTEXT_CLAIM) or {}
+    context_claim = claim_map(claims, CONTEXT_CLAIM)
     context_id = str(context_claim.get("id") or "")
     if not context_id:
         raise LaunchRefused("This launch names no course (the LTI context claim is missing), so there "
@@ -145,14 +159,14 @@ def context_for(platform: Platform, claims: Mapping[str, Any]) -> LtiContext:
                                                     title=title)
         except IntegrityError:  # a parallel first launch of the same context won
             context = LtiContext.objects.select_related("course").get(platform=platform, context_id=context_id)
-    ags = claims.get(AGS_CLAIM) or {}
-    nrps = claims.get(NRPS_CLAIM) or {}
+    ags = claim_map(claims, AGS_CLAIM)
+    nrps = claim_map(claims, NRPS_CLAIM)
     updates = {
         "title": title,
         "deployment_id": str(claims.get(DEPLOYMENT_CLAIM) or ""),
-        "lineitems_url": str(ags.get("lineitems") or context.lineitems_url),
-        "ags_scopes": list(ags.get("scope") or context.ags_scopes),
-        "memberships_url": str(nrps.get("context_memberships_url") or context.memberships_url),
+        "lineitems_url": service_url(ags.get("lineitems")) or context.lineitems_url,
+        "ags_scopes": [str(s) for s in ags["scope"]] if isinstance(ags.get("scope"), list) else context.ags_scopes,
+        "memberships_url": service_url(nrps.get("context_memberships_url")) or context.memberships_url,
     }
     changed = [name for name, value in updates.items() if getattr(context, name) != value]
     for name in changed:
@@ -183,6 +197,7 @@ class AcceptedLaunch:
         return self.role == Enrolment.Role.INSTRUCTOR
 
 
+@transaction.atomic
 def launch_accept(platform: Platform, claims: Mapping[str, Any]) -> AcceptedLaunch:
     """Everything a checked launch (resource link or deep linking) sets up here."""
     role = role_from(claims.get(ROLES_CLAIM))
@@ -192,22 +207,19 @@ def launch_accept(platform: Platform, claims: Mapping[str, Any]) -> AcceptedLaun
     context = context_for(platform, claims)
     user = user_for(platform, str(claims["sub"]), claims)
     enrol(user, context.course, role)
-    custom = claims.get(CUSTOM_CLAIM) or {}
-    slug = str(custom.get("exercise") or "") if isinstance(custom, Mapping) else ""
+    slug = str(claim_map(claims, CUSTOM_CLAIM).get("exercise") or "")
     exercise = Exercise.objects.filter(course=context.course, slug=slug,
                                        current_revision__isnull=False).first() if slug else None
-    link_claim = claims.get(RESOURCE_LINK_CLAIM) or {}
+    link_claim = claim_map(claims, RESOURCE_LINK_CLAIM)
     if link_claim.get("id"):
-        lineitem = str((claims.get(AGS_CLAIM) or {}).get("lineitem") or "")
+        lineitem = service_url(claim_map(claims, AGS_CLAIM).get("lineitem"))
         ResourceLink.objects.update_or_create(
             context=context, resource_link_id=str(link_claim["id"]),
             defaults={"exercise": exercise, "lineitem_url": lineitem, "title": str(link_claim.get("title") or "")[:255]})
         if exercise is not None and lineitem:
             # The launch's own line item is where this exercise's grades go (contract, section 4).
             LineItem.objects.update_or_create(context=context, exercise=exercise, defaults={"url": lineitem})
-    presentation = claims.get(PRESENTATION_CLAIM) or {}
-    deep_linking = claims.get(DEEP_LINKING_CLAIM) or {}
-    origins = {origin(platform.issuer), origin(presentation.get("return_url")),
-               origin(deep_linking.get("deep_link_return_url"))}
+    origins = {origin(platform.issuer), origin(claim_map(claims, PRESENTATION_CLAIM).get("return_url")),
+               origin(claim_map(claims, DEEP_LINKING_CLAIM).get("deep_link_return_url"))}
     return AcceptedLaunch(platform=platform, user=user, context=context, role=role, exercise=exercise,
                           frame_origins=sorted(o for o in origins if o))

@@ -4,6 +4,7 @@ came through LTI. Writes go through courseapp.lti.services."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -26,6 +27,14 @@ class Platform(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["issuer", "client_id"], name="lti_platform_issuer_client")]
+
+    def clean(self) -> None:
+        ids = self.deployment_ids
+        if not isinstance(ids, list) or not all(isinstance(d, str) and d.strip() for d in ids):
+            raise ValidationError({"deployment_ids": 'a JSON list of deployment ids (strings), e.g. ["1", "7:abc"]'})
+
+    def knows_deployment(self, deployment_id: str) -> bool:
+        return isinstance(self.deployment_ids, list) and deployment_id in self.deployment_ids
 
     def __str__(self) -> str:
         return self.name or f"{self.issuer} ({self.client_id})"

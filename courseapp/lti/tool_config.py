@@ -63,7 +63,7 @@ class DbToolConf(ToolConfAbstract):
     def find_deployment_by_params(self, iss: str, deployment_id: str, client_id: str | None,
                                   *args: Any, **kwargs: Any) -> Deployment | None:
         platform = platform_for(iss, client_id)
-        if deployment_id not in platform.deployment_ids:
+        if not platform.knows_deployment(deployment_id):
             return None
         return Deployment().set_deployment_id(deployment_id)
 

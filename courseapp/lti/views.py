@@ -26,7 +26,7 @@ from pylti1p3.lineitem import LineItem as AgsLineItem
 
 from courseapp.lti import keys
 from courseapp.lti.http import TimeoutSession
-from courseapp.lti.launches import DEEP_LINKING_CLAIM, LaunchRefused, launch_accept, origin
+from courseapp.lti.launches import DEEP_LINKING_CLAIM, LaunchRefused, claim_map, launch_accept, origin
 from courseapp.lti.middleware import SESSION_KEY, with_form_action
 from courseapp.lti.models import LtiContext, Passback
 from courseapp.lti.roster import RosterUnavailable, roster_sync
@@ -73,7 +73,7 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
 def exercise_url(exercise: Exercise) -> str:
     """The exercise's page inside its own course (course-scoped URL when the site has one)."""
     try:
-        return reverse("course-exercise-detail", kwargs={"course": exercise.course.slug, "slug": exercise.slug})
+        return reverse("course-exercise", kwargs={"course": exercise.course.slug, "slug": exercise.slug})
     except NoReverseMatch:
         return reverse("exercise-detail", args=[exercise.slug])
 
@@ -107,15 +107,15 @@ def launch(request: HttpRequest) -> HttpResponse:
         accepted = launch_accept(platform, claims)
     except LaunchRefused as exc:
         return _refused(request, str(exc), status=403)
+    if is_deep_link and not accepted.is_staff:
+        return _refused(request, "Only instructors can place exercises in a course.", status=403)
     login(request, accepted.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[SESSION_KEY] = accepted.frame_origins
     if is_deep_link:
-        if not accepted.is_staff:
-            return _refused(request, "Only instructors can place exercises in a course.", status=403)
         request.session[DEEP_LINK_SESSION_KEY] = message_launch.get_launch_id()
         exercises = Exercise.objects.filter(course=accepted.context.course,
                                             current_revision__isnull=False).select_related("current_revision")
-        settings_claim = claims.get(DEEP_LINKING_CLAIM) or {}
+        settings_claim = claim_map(claims, DEEP_LINKING_CLAIM)
         return render(request, "lti/deep_link.html", {
             "exercises": exercises, "launch_id": message_launch.get_launch_id(), "course": accepted.context.course,
             "multiple": str(settings_claim.get("accept_multiple", True)).lower() != "false"})
@@ -145,8 +145,8 @@ def deep_link_response(request: HttpRequest) -> HttpResponse:
     if not accepted.is_staff or accepted.user.pk != request.user.pk:
         return _refused(request, "Only the instructor who started this deep-linking launch can answer it.", status=403)
     slugs = request.POST.getlist("exercise")
-    chosen = list(Exercise.objects.filter(course=accepted.context.course, slug__in=slugs,
-                                          current_revision__isnull=False).select_related("current_revision"))
+    chosen = [e for e in Exercise.objects.filter(course=accepted.context.course, slug__in=slugs)
+              .select_related("current_revision") if e.current_revision is not None]
     if not chosen:
         messages.error(request, "Pick at least one exercise.")
         exercises = Exercise.objects.filter(course=accepted.context.course, current_revision__isnull=False)
@@ -155,11 +155,10 @@ def deep_link_response(request: HttpRequest) -> HttpResponse:
     launch_url = tool_url(request, reverse("lti-launch"))
     resources = [
         DeepLinkResource().set_url(launch_url).set_title(e.title).set_custom_params({"exercise": e.slug})
-        .set_lineitem(AgsLineItem().set_label(e.title).set_score_maximum(e.current_revision.max_score)
-                      .set_resource_id(e.slug))
-        for e in chosen
+        .set_lineitem(AgsLineItem().set_label(e.title).set_score_maximum(rev.max_score).set_resource_id(e.slug))
+        for e in chosen if (rev := e.current_revision) is not None
     ]
-    settings_claim = claims.get(DEEP_LINKING_CLAIM) or {}
+    settings_claim = claim_map(claims, DEEP_LINKING_CLAIM)
     return_url = str(settings_claim.get("deep_link_return_url") or "")
     response = render(request, "lti/deep_link_return.html", {
         "return_url": return_url, "jwt": deep_link.get_response_jwt(resources), "chosen": chosen})

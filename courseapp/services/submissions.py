@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from courseapp import idempotency
 from courseapp.models import Enrolment, Exercise, ExerciseRevision, Submission
-from courseapp.services import policies  # the module, not a name re-exported by the package
+from courseapp.services import fairness, policies  # the modules, not a name re-exported by the package
 from courseapp.services.jobs import job_create
 
 
@@ -46,6 +46,7 @@ def submission_create(*, user: AbstractBaseUser, exercise: Exercise, source: str
     revision = submission_validate(exercise, source)
     used, last_at = policies.attempt_usage(exercise, user)
     policies.submission_gate(policies.window_for(exercise, user), now=timezone.now(), used=used, last_at=last_at)
+    fairness.submission_limits_gate(user, exercise, timezone.now())  # jobs in flight, submissions per minute
     submission = Submission.objects.create(user=user, revision=revision, source=source)
     job_create(submission, revision)
     idempotency.remember_token(user, token, submission)

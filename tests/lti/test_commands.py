@@ -73,6 +73,14 @@ def test_the_admin_registers_platforms_and_shows_the_tools_urls(client):
         "key_set_url": "https://moodle.example.edu/mod/lti/certs.php", "auth_audience": "", "is_active": "on"})
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Platform.objects.get().deployment_ids == ["1"]
+    # A deployment id list must be a list of strings (a bare string would match its substrings).
+    bad = client.post(f"/admin/lti/platform/{Platform.objects.get().pk}/change/", {
+        "name": "Moodle", "issuer": "https://moodle.example.edu", "client_id": "abc123",
+        "deployment_ids": '"1"', "auth_login_url": "https://moodle.example.edu/mod/lti/auth.php",
+        "auth_token_url": "https://moodle.example.edu/mod/lti/token.php",
+        "key_set_url": "https://moodle.example.edu/mod/lti/certs.php", "auth_audience": "", "is_active": "on"})
+    assert bad.status_code == 200 and "a JSON list of deployment ids" in bad.content.decode()
+    assert Platform.objects.get().deployment_ids == ["1"]
     # Key rotation from the admin.
     client.get("/lti/jwks/")
     client.post("/admin/lti/toolkey/", {"action": "rotate", "_selected_action": [ToolKey.objects.get().pk]})

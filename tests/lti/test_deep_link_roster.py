@@ -63,16 +63,18 @@ def test_instructor_places_exercises_through_deep_linking(platform, browser, liv
 def test_deep_linking_is_for_instructors_and_their_own_launch_only(platform, browser, live_server):
     refused = deep_link_launch(platform, browser, "learner-1", [LEARNER])
     assert refused.status_code == 403 and "Only instructors" in refused.text
+    assert browser.get("/").url.startswith(live_server.url + "/accounts/login/")  # and not logged in
 
     picker = deep_link_launch(platform, type(browser)(browser.tool_url), "teacher-1", [INSTRUCTOR])
     launch_id = LAUNCH_ID.search(picker.text).group(1)
-    # Someone else's session (the learner's) cannot answer the instructor's deep-linking launch.
-    page = browser.get("/")
-    token = browser.session.cookies.get("csrftoken") or CSRF.search(page.text).group(1)
+    # Someone else's session (a learner's, after an ordinary launch) cannot answer the instructor's
+    # deep-linking launch, even knowing its id.
+    learner = browser.login_then_launch(platform, PendingLaunch(platform.base_claims("learner-1", [LEARNER])))
+    assert learner.response.ok
     stolen = browser.session.post(live_server.url + "/lti/deep-link/", data={
-        "csrfmiddlewaretoken": token, "launch_id": launch_id, "exercise": ["mini-block"]},
-        headers={"Referer": live_server.url + "/"}, timeout=30)
-    assert stolen.status_code == 403
+        "csrfmiddlewaretoken": CSRF.search(learner.response.text).group(1), "launch_id": launch_id,
+        "exercise": ["mini-block"]}, headers={"Referer": live_server.url + "/"}, timeout=30)
+    assert stolen.status_code == 403 and "does not belong to your launch" in stolen.text
     assert platform.received.deep_link_responses == []
 
 

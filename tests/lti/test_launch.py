@@ -70,7 +70,7 @@ def test_launch_without_or_with_an_unknown_exercise_gets_the_course_list(platfor
     trip = browser.login_then_launch(platform, PendingLaunch(
         platform.base_claims("learner-2", [LEARNER], custom={"exercise": "no-such-exercise"})))
     assert trip.response.status_code == 200
-    assert trip.response.url == browser.tool_url + "/"
+    assert trip.response.url == browser.tool_url + f"/courses/{_enrolment('learner-2').course.slug}/"  # its course's list
     assert "A mini block" in trip.response.text and "A second block" in trip.response.text
 
 
@@ -246,3 +246,19 @@ def test_one_account_per_issuer_and_sub_across_the_issuers_registrations(platfor
     assert again.login_then_launch(platform, PendingLaunch(platform.base_claims("learner-7", [LEARNER]))).response.ok
     assert LtiUser.objects.filter(sub="learner-7").count() == 1
     assert get_user_model().objects.filter(lti_links__sub="learner-7").count() == 1
+
+
+def test_oddly_typed_claims_are_tolerated_or_refused_never_a_500(platform, browser):
+    claims = platform.base_claims("learner-8", [LEARNER, {"not": "a role"}], custom={"exercise": "mini-block"})
+    claims["https://purl.imsglobal.org/spec/lti/claim/custom"] = ["exercise", "mini-block"]
+    claims["https://purl.imsglobal.org/spec/lti/claim/launch_presentation"] = "iframe"
+    claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {"scope": "not-a-list", "lineitems": 7}
+    trip = browser.login_then_launch(platform, PendingLaunch(claims))
+    assert trip.response.status_code == 200
+    assert trip.response.url == browser.tool_url + f"/courses/{_enrolment('learner-8').course.slug}/"  # the course's list
+    assert _enrolment("learner-8").role == Enrolment.Role.STUDENT
+
+    odd_context = platform.base_claims("learner-9", [LEARNER])
+    odd_context["https://purl.imsglobal.org/spec/lti/claim/context"] = "course-101"
+    trip = type(browser)(browser.tool_url).login_then_launch(platform, PendingLaunch(odd_context))
+    assert trip.response.status_code == 403 and "names no course" in trip.response.text
