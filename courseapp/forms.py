@@ -14,6 +14,9 @@ class PolicyForm(forms.Form):
     max_attempts = forms.IntegerField(required=False, min_value=1)
     min_seconds_between = forms.IntegerField(required=False, min_value=0, max_value=7 * 24 * 3600)
     reveal_hidden = forms.ChoiceField(required=False, choices=())
+    # queue limits (courseapp.services.fairness): empty = the course's, 0 = none
+    max_in_flight = forms.IntegerField(required=False, min_value=0, max_value=1000)
+    max_per_minute = forms.IntegerField(required=False, min_value=0, max_value=1000)
 
     def __init__(self, *args, **kwargs):
         from courseapp.models import ExercisePolicy
@@ -28,6 +31,8 @@ class PolicyForm(forms.Form):
             "max_attempts": data["max_attempts"],
             "min_seconds_between": data["min_seconds_between"] or 0,
             "reveal_hidden": data["reveal_hidden"] or "never",
+            "max_in_flight": data["max_in_flight"],
+            "max_per_minute": data["max_per_minute"],
         }
 
 

@@ -22,6 +22,12 @@ class Course(models.Model):
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Queue limits for every exercise of the course (courseapp.services.fairness); empty: the
+    # settings' defaults; 0: no limit. An exercise's policy can set its own.
+    max_in_flight = models.PositiveIntegerField(null=True, blank=True, help_text="a student's jobs queued or running per exercise")
+    max_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="a student's submissions per exercise per minute")
+    # Students enrol themselves with this code (courseapp.services.rostering); "" = joining is off.
+    join_code = models.CharField(max_length=16, blank=True, default="", db_index=True)
 
     def __str__(self) -> str:
         return self.title
@@ -271,6 +277,9 @@ class ExercisePolicy(models.Model):
     max_attempts = models.PositiveIntegerField(null=True, blank=True)
     min_seconds_between = models.PositiveIntegerField(default=0)
     reveal_hidden = models.CharField(max_length=10, choices=Reveal.choices, default=Reveal.NEVER)
+    # Queue limits (courseapp.services.fairness): empty = the course's; 0 = no limit.
+    max_in_flight = models.PositiveIntegerField(null=True, blank=True)
+    max_per_minute = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"policy for {self.exercise}"

@@ -40,11 +40,30 @@ _cache: dict[str, Quiz] = {}
 _lock = threading.Lock()
 
 
-def quiz_seed(user, exercise: "Exercise", attempt: int) -> str:
-    """The seed for one student's attempt: stable for that attempt, new for the next one, not
-    guessable by a neighbour."""
-    msg = f"quiz:{exercise.course_id}:{exercise.slug}:{user.pk}:{attempt}".encode()
+SEED_TRIES = 32
+
+
+def _candidate_seed(user, exercise: "Exercise", attempt: int, k: int) -> str:
+    msg = f"quiz:{exercise.course_id}:{exercise.slug}:{user.pk}:{attempt}:{k}".encode()
     return hmac.new(settings.SECRET_KEY.encode(), msg, hashlib.sha256).hexdigest()[:20]
+
+
+def quiz_seed(user, exercise: "Exercise", attempt: int) -> str:
+    """The seed for one student's attempt: stable for that attempt, not guessable by a neighbour,
+    and drawing different numbers than the attempt before for every generated question (a generator
+    with few values would otherwise repeat one by chance): attempt n takes the first of its candidate
+    seeds whose numbers all differ from attempt n-1's."""
+    quiz = _quiz(exercise.current_revision)
+    generated = [q for q in quiz.questions if q.type == "generated"]
+    seed, previous = "", None
+    for n in range(1, attempt + 1):
+        for k in range(SEED_TRIES):
+            seed = _candidate_seed(user, exercise, n, k)
+            prompts = [quiz.render_one(q, seed) for q in generated]
+            if previous is None or all(a != b for a, b in zip(prompts, previous)):
+                break
+        previous = prompts
+    return seed
 
 
 def quiz_attempt_number(user, exercise: "Exercise") -> int:

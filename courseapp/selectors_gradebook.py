@@ -40,6 +40,8 @@ class Attempt:
     override: float | None
     override_at: datetime | None
     comment: str
+    # A free-text grade waiting for review (courseapp.review): not counted until reviewed or released.
+    provisional: bool = False
 
     @property
     def adjusted(self) -> float | None:
@@ -58,6 +60,7 @@ class Cell:
     attempts: int = 0
     late: bool = False
     overridden: bool = False
+    pending: bool = False  # an attempt waits for review (its grade is not counted yet)
     attempts_list: list = field(default_factory=list)
 
 
@@ -92,9 +95,10 @@ def attempts_for_course(course: Course, *, exercise_ids: Iterable[int] | None = 
         qs = qs.filter(revision__exercise_id__in=exercise_ids)
     if user_ids is not None:
         qs = qs.filter(user_id__in=user_ids)
-    rows = (qs.with_grading()
+    current_extra = Result.objects.filter(pk=OuterRef("current_result_id")).values("extra")[:1]
+    rows = (qs.with_grading().annotate(current_extra=Subquery(current_extra))
             .values("id", "user_id", "revision__exercise_id", "created_at", "latest_status", "current_score",
-                    "current_max_score", "revision__max_score")
+                    "current_max_score", "revision__max_score", "current_extra")
             .order_by("created_at", "id"))
     out = []
     for r in rows:
@@ -106,6 +110,7 @@ def attempts_for_course(course: Course, *, exercise_ids: Iterable[int] | None = 
             max_score=r["current_max_score"] or r["revision__max_score"],
             factor=policies.late_factor(window, r["created_at"]), late=policies.is_late(window, r["created_at"]),
             override=ov_score, override_at=ov_at, comment=ov_comment or "",
+            provisional=_provisional(r["current_extra"]) and ov_score is None,
         ))
     return out
 
@@ -117,7 +122,9 @@ def cells(attempts: list[Attempt]) -> dict[tuple[int, int], Cell]:
     for a in attempts:
         c = out.setdefault((a.user_id, a.exercise_id), Cell())
         c.attempts += 1
-        if a.adjusted is not None:
+        if a.provisional:
+            c.pending = True
+        elif a.adjusted is not None:
             c.best = a.adjusted if c.best is None else max(c.best, a.adjusted)
             c.latest = a.adjusted
             c.late = a.late
@@ -166,6 +173,11 @@ def gradebook_csv(course: Course, mode: str = "final") -> str:
     return buf.getvalue()
 
 
+def _provisional(extra: object) -> bool:
+    """A free-text grade waiting for review (courseapp.review): the grader marked it provisional."""
+    return isinstance(extra, dict) and extra.get("provisional") is True
+
+
 def submissions_csv(course: Course) -> str:
     """Every submission of the course, one row each, with the result that counts."""
     windows = windows_for_course(course)
@@ -176,11 +188,12 @@ def submissions_csv(course: Course) -> str:
         .annotate(ov_score=Subquery(newest_override.values("score")[:1]),
                   ov_reason=Subquery(newest_override.values("reason")[:1]),
                   current_tests=Subquery(current.values("tests")[:1]),
+                  current_extra=Subquery(current.values("extra")[:1]),
                   regrades=Count("jobs", filter=Q(jobs__regrade__isnull=False)))
         .values("id", "user_id", "user__username", "revision__exercise_id", "revision__exercise__slug",
                 "revision__content_hash", "created_at", "regrades", "latest_status", "current_score",
                 "current_max_score", "current_outcome", "current_misconceptions", "current_tests", "ov_score",
-                "ov_reason")
+                "ov_reason", "current_extra")
         .order_by("created_at", "id")
     )
     buf = io.StringIO()
@@ -194,10 +207,14 @@ def submissions_csv(course: Course) -> str:
         factor = policies.late_factor(window, r["created_at"])
         adjusted = None if raw is None else raw * factor
         final = r["ov_score"] if r["ov_score"] is not None else adjusted
+        # A provisional free-text grade waits for review: the machine's proposal is not exported as final.
+        pending_review = _provisional(r["current_extra"]) and r["ov_score"] is None
+        final = None if pending_review else final
         failed = [t.get("name", "") for t in (r["current_tests"] or []) if t.get("status") != "passed"]
         w.writerow([r["id"], r["user__username"], r["revision__exercise__slug"], r["revision__content_hash"][:12],
                     r["created_at"].isoformat(), r["regrades"], r["latest_status"] or "",
-                    r["current_outcome"] or "", _fmt(raw), _fmt(r["current_max_score"]),
+                    "pending review" if pending_review else r["current_outcome"] or "", _fmt(raw),
+                    _fmt(r["current_max_score"]),
                     "yes" if policies.is_late(window, r["created_at"]) else "no", _fmt(factor), _fmt(adjusted),
                     _fmt(r["ov_score"]), r["ov_reason"] or "", _fmt(final), "; ".join(failed),
                     "; ".join(r["current_misconceptions"] or [])])

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "courseapp.api.apps.ApiConfig",
     "courseapp.lti.apps.LtiConfig",
+    "courseapp.review.apps.ReviewConfig",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +267,11 @@ GRADING_CPU_QUEUE = "grade.cpu"
 GRADING_GPU_QUEUE = "grade.gpu"
 GRADING_QUEUES = {"cpu": GRADING_CPU_QUEUE, "gpu": GRADING_GPU_QUEUE if GRADING_GPU_WORKERS else GRADING_CPU_QUEUE}
 
+# Per-student queue limits (courseapp.services.fairness), the defaults for a course and exercise
+# that set none: jobs queued or running per exercise, submissions per exercise per minute (0: none).
+GRADING_MAX_IN_FLIGHT = int(os.environ.get("GRADING_MAX_IN_FLIGHT", "1"))
+GRADING_MAX_PER_MINUTE = int(os.environ.get("GRADING_MAX_PER_MINUTE", "6"))
+
 # ---- reconciler (courseapp.services.reconcile; periodic task + `manage.py reconcile_jobs`) ----------
 # A running job is lost when it runs past its hard time limit plus this grace.
 RECONCILE_GRACE_S = int(os.environ.get("RECONCILE_GRACE_S", "30"))
@@ -287,6 +293,10 @@ if REDIS_URL:
         # Longer than any job's hard time limit, so a slow job is never handed to a second worker.
         "visibility_timeout": 2 * (GRADING_MAX_WALL_S + GRADING_SOFT_MARGIN_S + GRADING_HARD_MARGIN_S),
     }
+    # Fair queues (courseapp.services.fairness): one Redis list per priority 0..9, a worker always
+    # takes from the most urgent; a job's priority is how many of its student's jobs are ahead of it.
+    CELERY_BROKER_TRANSPORT_OPTIONS["priority_steps"] = list(range(10))
+    CELERY_BROKER_TRANSPORT_OPTIONS["queue_order_strategy"] = "priority"
     if REDIS_KEY_PREFIX:
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 else:
@@ -363,6 +373,9 @@ LTI_CACHE = "default"  # OIDC state and nonces (shared by every web process: Red
 LTI_NONCE_TTL_S = int(os.environ.get("LTI_NONCE_TTL_S", "600"))  # a login must come back within this
 LTI_PLATFORM_KEYS_CACHE_S = int(os.environ.get("LTI_PLATFORM_KEYS_CACHE_S", "300"))
 LTI_HTTP_TIMEOUT_S = float(os.environ.get("LTI_HTTP_TIMEOUT_S", "15"))
+# Platforms' service access tokens are reused this long (they are usually valid an hour; a refused
+# one is dropped at once).
+LTI_TOKEN_CACHE_S = int(os.environ.get("LTI_TOKEN_CACHE_S", "600"))
 # Grade passback: a refused send is retried after BACKOFF_S, doubling up to BACKOFF_MAX_S, forever;
 # the periodic drain sends whatever is due every INTERVAL_S. A send holds its row for LEASE_S.
 LTI_PASSBACK_BACKOFF_S = float(os.environ.get("LTI_PASSBACK_BACKOFF_S", "10"))

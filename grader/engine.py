@@ -14,7 +14,8 @@ import os
 import threading
 import time
 import types
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -28,6 +29,9 @@ from grader.sandbox.hostcheck import grading_nice, insecure_requested
 from grader.sandbox.limits import JobLimits, ReferenceCost, propose_limits
 from grader.sandbox.pool import SandboxPool
 from grader.sandbox.session import Child
+
+if TYPE_CHECKING:
+    from grader.freetext.exemplars import Exemplar as FreetextExemplar
 
 __all__ = ["Grader", "SandboxUnavailable", "ExerciseError", "verify_reference", "resolve_device", "JobLimits",
            "measure_reference_cost", "derive_limits"]
@@ -104,14 +108,17 @@ class Grader:
 
     # ------------------------------------------------------------------------------------------
     def grade(self, exercise: Exercise, submission: bytes, *, progress: ProgressFn | None = None,
-              limits: JobLimits | None = None) -> GradeResult:
+              limits: JobLimits | None = None, exemplars: Sequence[FreetextExemplar] | None = None,
+              threshold: float | None = None) -> GradeResult:
         """limits: tighter limits for this grade (e.g. derive_limits' proposal, stored by the service);
-        each is capped by the exercise's TOML value. None: the TOML's limits."""
+        each is capped by the exercise's TOML value. None: the TOML's limits.
+        `exemplars` and `threshold` concern free-text exercises only: the teacher-labelled answers of
+        this exercise revision and the course's recalibrated confidence threshold (grader.freetext)."""
         with self._lock:
             if exercise.kind == "freetext":
                 from grader.freetext import grade_freetext
 
-                result = grade_freetext(exercise, submission)
+                result = grade_freetext(exercise, submission, exemplars, threshold)
                 result.execution.isolated = True  # text is data: no student code runs, so nothing needs isolating
                 return result
             if exercise.kind == "quiz":

@@ -132,9 +132,11 @@ def load_exercise(folder: str | Path) -> Exercise:
     _require(not unknown, toml_path, f"unknown key(s) in [limits]: {', '.join(sorted(unknown))}")
     for k, v in limits_raw.items():
         _require(isinstance(v, (int, float)) and v > 0, toml_path, f"[limits] {k} must be a positive number")
-    values: dict[str, Any] = {k: (int(v) if k in ("memory_mb", "max_source_bytes") else float(v))
-                              for k, v in limits_raw.items()}
-    limits = Limits(**values)
+    whole = ("memory_mb", "max_source_bytes")
+    defaults = Limits()
+    limits = Limits(wall_s=float(limits_raw.get("wall_s", defaults.wall_s)),
+                    cpu_s=float(limits_raw.get("cpu_s", defaults.cpu_s)),
+                    **{k: int(limits_raw.get(k, getattr(defaults, k))) for k in whole})
 
     for name in REQUIRED_FILES[kind]:
         _require((folder / name).is_file(), folder / name, f"is missing (a '{kind}' exercise needs it)")

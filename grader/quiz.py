@@ -182,6 +182,10 @@ class Quiz:
     def _instance(self, q: Question, seed: str) -> _Instance:
         return GENERATORS[q.generator](_rng(seed, q.id))
 
+    def render_one(self, q: Question, seed: str) -> str:
+        """A generated question's concrete prompt for `seed`."""
+        return self._instance(q, seed).prompt
+
     def render(self, seed: str) -> list[Rendered]:
         out = []
         for q in self.questions:

@@ -9,6 +9,15 @@ With --url it only drives an existing deployment (the users must exist: --passwo
 
     .venv/bin/python bench/load/run.py --students 40 --submissions 3 --workers 2
 
+Flood scenario (issue 12, fair queues): --flood N makes one more student submit N times as fast as
+the web answers, over --flood-connections connections (no waiting for feedback, no double-submit
+token; --flood-kind infinite_loop holds a worker for the wall limit per job), while the --students others
+submit as usual; the report gives the others' submit-to-feedback latency apart, to compare with the
+same run without --flood:
+
+    .venv/bin/python bench/load/run.py --students 30 --submissions 1 --workers 2 --hostile-share 0
+    .venv/bin/python bench/load/run.py --students 30 --submissions 1 --workers 2 --hostile-share 0 --flood 50
+
 Prints page p50/p95, submit-to-feedback p50/p95, grades per second, errors and lost submissions
 (submissions accepted by the web that never got exactly one result: must be 0). Not run in CI.
 """
@@ -48,6 +57,10 @@ HOSTILE = {
                    "        self.hog = []\n\n    def forward(self, x):\n        while True:\n"
                    "            self.hog.append(bytearray(64 * 2**20))\n",
     "syntax_error": "class IdentityBlock(:\n    pass\n",
+    # holds a worker for the whole wall limit without burning CPU (a long job, like a GPU training run)
+    "sleeper": "import time\nimport torch\nfrom torch import nn\n\n\nclass IdentityBlock(nn.Module):\n"
+               "    def __init__(self, channels, kernel_size=3):\n        super().__init__()\n\n"
+               "    def forward(self, x):\n        time.sleep(3600)\n        return x\n",
     "import_os_system": "import os\nos.system('echo pwned > /tmp/pwned')\nclass IdentityBlock: pass\n",
 }
 
@@ -210,6 +223,8 @@ class Stats:
         self.submitted: list[int] = []
         self.graded: dict[int, str] = {}
         self.kinds: dict[str, int] = {}
+        self.flood_accepted: list[int] = []
+        self.flood_refused: dict[str, int] = {}
 
     def error(self, what: str) -> None:
         with self.lock:
@@ -275,7 +290,9 @@ def student(i: int, args, stats: Stats, start_gate: threading.Event) -> None:
         stats.error("login failed")
         return
     b.request("GET", "/")
-    status, _, html = b.request("GET", "/exercises/identity-block/")
+    status, headers, html = b.request("GET", "/exercises/identity-block/")
+    if status in (301, 302):  # the course-less URL redirects to the course's page
+        status, _, html = b.request("GET", headers.get("Location", ""))
     for _ in range(args.submissions):
         kind, source = mix(rng, args.hostile_share, args.loop_share)
         t0 = time.perf_counter()
@@ -317,6 +334,52 @@ def student(i: int, args, stats: Stats, start_gate: threading.Event) -> None:
         time.sleep(rng.uniform(*args.think_s))
 
 
+def flooder(args, stats: Stats, start_gate: threading.Event) -> None:
+    """One hostile student: --flood submissions of a correct file back to back, never waiting for
+    feedback and leaving out the form's double-submit token (a script, not the page)."""
+    b = Browser(args.host, args.port, stats)
+    start_gate.wait()
+    _, _, html = b.request("GET", "/accounts/login/", page=False)
+    status, _, _ = b.request("POST", "/accounts/login/", {
+        "username": f"{args.user_prefix}{args.students:04d}", "password": args.password,
+        "csrfmiddlewaretoken": csrf(html)}, page=False)
+    if status != 302:
+        stats.error("flooder login failed")
+        return
+    _, _, html = b.request("GET", "/exercises/identity-block/", page=False)
+    token = csrf(html)
+    source = CORRECT if args.flood_kind == "correct" else HOSTILE[args.flood_kind]
+    sent = iter(range(args.flood))
+    sent_lock = threading.Lock()
+
+    def send_some(browser: Browser) -> None:
+        while True:
+            with sent_lock:
+                if next(sent, None) is None:
+                    return
+            status, headers, body = browser.request("POST", "/exercises/identity-block/",
+                                                    {"source": source, "csrfmiddlewaretoken": token}, page=False)
+            m = re.search(r"/submissions/(\d+)/", headers.get("Location", ""))
+            with stats.lock:
+                if status == 302 and m:
+                    stats.flood_accepted.append(int(m.group(1)))
+                else:
+                    reason = re.search(r'id="form-errors">([^<]{0,80})', body)
+                    key = f"{status}: {reason.group(1).strip() if reason else ''}"
+                    stats.flood_refused[key] = stats.flood_refused.get(key, 0) + 1
+
+    # several connections of the same session at once: the flood is queued before the others arrive
+    senders = []
+    for _ in range(args.flood_connections):
+        other = Browser(args.host, args.port, stats)
+        other.cookies = dict(b.cookies)
+        senders.append(threading.Thread(target=send_some, args=(other,), daemon=True))
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -338,7 +401,13 @@ def main() -> int:
     ap.add_argument("--think-s", type=float, nargs=2, default=(1.0, 4.0))
     ap.add_argument("--feedback-timeout-s", type=float, default=1800.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--flood", type=int, default=0, help="one more student submits this many times at once")
+    ap.add_argument("--flood-kind", default="correct", choices=["correct", *HOSTILE],
+                    help="what the flood submits (an infinite loop holds a worker for the exercise's wall limit)")
+    ap.add_argument("--flood-connections", type=int, default=8, help="the flood's parallel connections")
     args = ap.parse_args()
+    # 4xx answers to the flooder are the limits working, not errors of the service
+    flood_stats = Stats()
 
     stack = None
     if args.url:
@@ -346,13 +415,15 @@ def main() -> int:
         args.host, args.port = u.hostname, u.port or 80
     else:
         print(f"==> starting a private stack: Postgres, Redis, gunicorn, {args.workers} workers, reconciler", flush=True)
-        stack = Stack(args.workers, args.students, args.password)
+        stack = Stack(args.workers, args.students + (1 if args.flood else 0), args.password)
         args.host, args.port = "127.0.0.1", stack.web_port
     try:
         stats = Stats()
         gate = threading.Event()
         threads = [threading.Thread(target=student, args=(i, args, stats, gate), daemon=True)
                    for i in range(args.students)]
+        if args.flood:
+            threads.insert(0, threading.Thread(target=flooder, args=(args, flood_stats, gate), daemon=True))
         for t in threads:
             t.start()
         print(f"==> {args.students} students x {args.submissions} submissions", flush=True)
@@ -361,12 +432,19 @@ def main() -> int:
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
-        db = stack.db_check(stats.submitted) if stack else None
+        if args.flood:  # the flood's accepted jobs finish too (nothing lost), but they are not timed
+            deadline = time.monotonic() + args.feedback_timeout_s
+            while stack and time.monotonic() < deadline:
+                left = stack.db_check(flood_stats.flood_accepted)
+                if left["done"] + left["failed"] >= len(flood_stats.flood_accepted):
+                    break
+                time.sleep(2)
+        db = stack.db_check(stats.submitted + flood_stats.flood_accepted) if stack else None
     finally:
         if stack:
             stack.stop()
 
-    accepted = len(stats.submitted)
+    accepted = len(stats.submitted) + len(flood_stats.flood_accepted)
     lost = accepted - (db["one_result"] if db else len(stats.graded))
     report = {
         "students": args.students, "submissions_accepted": accepted, "mix": stats.kinds,
@@ -380,6 +458,9 @@ def main() -> int:
         "states": {s: list(stats.graded.values()).count(s) for s in set(stats.graded.values())},
         "errors": stats.errors, "db": db, "lost_submissions": lost,
     }
+    if args.flood:
+        report["flood"] = {"sent": args.flood, "accepted": len(flood_stats.flood_accepted),
+                           "refused": flood_stats.flood_refused, "errors": flood_stats.errors}
     print(json.dumps(report, indent=2))
     return 0 if lost == 0 and (not db or db["more_results"] == 0) else 1
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from courseapp import quiz, selectors
 from courseapp.models import Course, Enrolment, Exercise, GradingJob, Submission
 from courseapp import policies
+from courseapp.sanitize import STUDENT_ERROR_RESULT_MESSAGE, STUDENT_FAILED_MESSAGE
 from grader.notebook import graded_cells_note
 
 
@@ -82,7 +83,9 @@ def result_json(submission: Submission, *, as_staff: bool) -> dict[str, Any] | N
     extra = result.extra if isinstance(result.extra, dict) else {}
     out: dict[str, Any] = {
         "score": result.score, "max_score": result.max_score, "status": result.status,
-        "output": _with_note(result.output, submission.source),
+        # an error result's output names host paths and exceptions: staff only (courseapp.sanitize)
+        "output": _with_note(result.output if as_staff or result.status != "error" else STUDENT_ERROR_RESULT_MESSAGE,
+                             submission.source),
         "misconceptions": list(result.misconceptions), "execution": dict(result.execution),
     }
     out.update({k: extra[k] for k in ("confidence", "provisional") if k in extra})
@@ -129,7 +132,7 @@ def submission_json(submission: Submission, *, as_staff: bool) -> dict[str, Any]
         "finished": job.is_finished,
         "attempts": job.attempts,
         "progress": selectors.progress_text(job) if not job.is_finished else "",
-        "error": job.error if job.status == job.Status.FAILED else "",
+        "error": (job.error if as_staff else STUDENT_FAILED_MESSAGE) if job.status == job.Status.FAILED else "",
         "graded_cells": graded_cells_note(submission.source),
         "result": result_json(submission, as_staff=as_staff),
         "override": ({"score": override.score, "comment": override.comment} if override else None),

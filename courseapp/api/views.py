@@ -20,17 +20,16 @@ from rest_framework.views import APIView
 from courseapp import selectors, selectors_instructor
 from courseapp.api import selectors as api_selectors
 from courseapp.api import serializers as s
-from courseapp.api.services import (
-    IdempotencyConflict,
-    api_submission_create,
-    exercise_interface,
-    read_upload,
-    source_from_upload,
-)
+from courseapp.api.services import IdempotencyConflict, api_submission_create
 from courseapp.api.throttling import ApiReadThrottle, ApiSubmitThrottle
 from courseapp.models import Exercise, Regrade
 from courseapp import selectors_gradebook as gradebook
 from courseapp.services import regrade
+from courseapp.services.uploads import (
+    exercise_interface,
+    read_upload,
+    source_from_upload,
+)
 
 ERROR = OpenApiResponse(s.ErrorSerializer)
 

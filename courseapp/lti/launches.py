@@ -124,6 +124,8 @@ def course_offer_module_exercises(course: Course) -> None:
     for original in Exercise.objects.filter(course=source, current_revision__isnull=False).select_related(
             "current_revision"):
         rev = original.current_revision
+        if rev is None:  # filtered out above; for the type checker
+            continue
         copy = mine.get(original.slug)
         if copy is None:
             copy = Exercise.objects.create(course=course, slug=original.slug, title=original.title,

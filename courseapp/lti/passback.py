@@ -22,13 +22,12 @@ from django.utils import timezone
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem as AgsLineItem
-from pylti1p3.service_connector import ServiceConnector
 
-from courseapp.lti.http import TimeoutSession
+from courseapp.lti.http import CachedTokenConnector
 from courseapp.lti.models import LineItem, LtiContext, LtiUser, Passback
 from courseapp.lti.tool_config import registration_for
-from courseapp.models import Exercise, Result
 from courseapp import selectors_gradebook as gradebook
+from courseapp.models import Exercise
 
 log = logging.getLogger(__name__)
 
@@ -40,32 +39,18 @@ class FinalGrade:
     provisional: bool
 
 
-def _is_provisional(result: Result | None) -> bool:
-    """A result the grader marked provisional (free text awaiting review): `provisional` in its data."""
-    if result is None:
-        return False
-    if getattr(result, "provisional", False):
-        return True
-    extra = result.extra if isinstance(result.extra, dict) else {}
-    return bool(extra.get("provisional"))
-
-
 def final_grade(user_id: int, exercise: Exercise) -> FinalGrade | None:
-    """The student's final grade for the exercise by the gradebook's rule, or None before any grade."""
+    """The student's final grade for the exercise by the gradebook's rule, or None before any grade.
+    Provisional grades (free text waiting for review) do not count in the gradebook; when nothing
+    else does, the grade is provisional (sent as PendingManual without a score)."""
     attempts = gradebook.attempts_for_course(exercise.course, exercise_ids=[exercise.pk], user_ids=[user_id])
     cell = gradebook.cells(attempts).get((user_id, exercise.pk))
-    if cell is None or cell.final is None:
+    if cell is None or (cell.final is None and not cell.pending):
         return None
     max_score = exercise.current_revision.max_score if exercise.current_revision else attempts[-1].max_score
-    provisional = False
-    if not cell.overridden:
-        # The attempt that gives the final (best) score decides whether it is still provisional.
-        counting = [a for a in attempts if a.adjusted is not None and abs(a.adjusted - cell.final) < 1e-9]
-        if counting:
-            newest = max(counting, key=lambda a: (a.at, a.submission_id))
-            result = Result.objects.filter(job__submission_id=newest.submission_id).order_by("-job_id").first()
-            provisional = _is_provisional(result)
-    return FinalGrade(score=float(cell.final), max_score=float(max_score), provisional=provisional)
+    if cell.final is None:  # only a grade waiting for review (courseapp.review): PendingManual, no score
+        return FinalGrade(score=0.0, max_score=float(max_score), provisional=True)
+    return FinalGrade(score=float(cell.final), max_score=float(max_score), provisional=False)
 
 
 # ---- the outbox ---------------------------------------------------------------------------------
@@ -105,7 +90,7 @@ def _claim(passback_id: int) -> Passback | None:
 
 
 def _ags_for(context: LtiContext, lineitem_url: str | None = None) -> AssignmentsGradesService:
-    connector = ServiceConnector(registration_for(context.platform), TimeoutSession())
+    connector = CachedTokenConnector(context.platform_id, registration_for(context.platform))
     service_data = {"scope": list(context.ags_scopes), "lineitems": context.lineitems_url}
     if lineitem_url:
         service_data["lineitem"] = lineitem_url

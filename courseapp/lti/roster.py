@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from pylti1p3.names_roles import NamesRolesProvisioningService
-from pylti1p3.service_connector import ServiceConnector
 
-from courseapp.lti.http import TimeoutSession
+from courseapp.lti.http import CachedTokenConnector
 from courseapp.lti.launches import enrol, role_from, user_for
 from courseapp.lti.models import LtiContext, LtiUser
 from courseapp.lti.tool_config import registration_for
@@ -34,7 +33,7 @@ def roster_sync(context: LtiContext) -> RosterSync:
     if not context.memberships_url:
         raise RosterUnavailable(f"{context}: no launch has given a memberships URL (NRPS) yet; "
                                 "launch the tool from the course once, as an instructor")
-    connector = ServiceConnector(registration_for(context.platform), TimeoutSession())
+    connector = CachedTokenConnector(context.platform_id, registration_for(context.platform))
     service = NamesRolesProvisioningService(connector, {"context_memberships_url": context.memberships_url})
     members = service.get_members()  # network first, then one short transaction
     counts = RosterSync()

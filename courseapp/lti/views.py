@@ -73,7 +73,7 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
 def exercise_url(exercise: Exercise) -> str:
     """The exercise's page inside its own course (course-scoped URL when the site has one)."""
     try:
-        return reverse("course-exercise-detail", kwargs={"course": exercise.course.slug, "slug": exercise.slug})
+        return reverse("course-exercise", kwargs={"course": exercise.course.slug, "slug": exercise.slug})
     except NoReverseMatch:
         return reverse("exercise-detail", args=[exercise.slug])
 
@@ -145,8 +145,8 @@ def deep_link_response(request: HttpRequest) -> HttpResponse:
     if not accepted.is_staff or accepted.user.pk != request.user.pk:
         return _refused(request, "Only the instructor who started this deep-linking launch can answer it.", status=403)
     slugs = request.POST.getlist("exercise")
-    chosen = list(Exercise.objects.filter(course=accepted.context.course, slug__in=slugs,
-                                          current_revision__isnull=False).select_related("current_revision"))
+    chosen = [e for e in Exercise.objects.filter(course=accepted.context.course, slug__in=slugs)
+              .select_related("current_revision") if e.current_revision is not None]
     if not chosen:
         messages.error(request, "Pick at least one exercise.")
         exercises = Exercise.objects.filter(course=accepted.context.course, current_revision__isnull=False)
@@ -155,9 +155,8 @@ def deep_link_response(request: HttpRequest) -> HttpResponse:
     launch_url = tool_url(request, reverse("lti-launch"))
     resources = [
         DeepLinkResource().set_url(launch_url).set_title(e.title).set_custom_params({"exercise": e.slug})
-        .set_lineitem(AgsLineItem().set_label(e.title).set_score_maximum(e.current_revision.max_score)
-                      .set_resource_id(e.slug))
-        for e in chosen
+        .set_lineitem(AgsLineItem().set_label(e.title).set_score_maximum(rev.max_score).set_resource_id(e.slug))
+        for e in chosen if (rev := e.current_revision) is not None
     ]
     settings_claim = claim_map(claims, DEEP_LINKING_CLAIM)
     return_url = str(settings_claim.get("deep_link_return_url") or "")

@@ -139,6 +139,17 @@ def _progress_writer(job_id: int) -> Callable[[str, dict[str, Any]], None]:
     return write
 
 
+def _review_inputs(revision) -> dict:  # type: ignore[no-untyped-def]
+    """Free text: the teacher's labelled exemplars of this revision and the course's recalibrated
+    threshold (courseapp.review), passed only when there are any."""
+    if revision.exercise.kind != "freetext":
+        return {}
+    from courseapp.review.services import grading_inputs
+
+    inputs = grading_inputs(revision)
+    return inputs if inputs["exemplars"] or inputs["threshold"] is not None else {}
+
+
 def grading_job_run(job_id: int, *, grader: "Grader | None" = None, redelivered: bool = False) -> None:
     """Grade the job's submission with the worker's Grader and record the result."""
     with log_context(job_id=job_id):
@@ -162,7 +173,7 @@ def _run(job_id: int, *, grader: "Grader | None", redelivered: bool) -> None:
                 f"not its revision's {revision.content_hash[:12]}"
             )
         grade = (grader or get_grader()).grade(spec, submission.source.encode("utf-8"),
-                                               progress=_progress_writer(job_id))
+                                               progress=_progress_writer(job_id), **_review_inputs(revision))
     except Exception as exc:  # the grader's or the machine's fault, never the student's
         log.exception("grading job %s: the grader raised", job_id)
         grading_job_fail(job_id, f"{type(exc).__name__}: {exc}")

@@ -40,7 +40,8 @@ def grade_override(*, submission: Submission, actor: User, score: float, reason:
 
 def policy_save(*, exercise: Exercise, actor: User, data: dict[str, Any]) -> ExercisePolicy:
     """Create or change an exercise's policy and write the audit entry."""
-    fields = ("opens_at", "due_at", "late_until", "late_credit", "max_attempts", "min_seconds_between", "reveal_hidden")
+    fields = ("opens_at", "due_at", "late_until", "late_credit", "max_attempts", "min_seconds_between", "reveal_hidden",
+              "max_in_flight", "max_per_minute")
     policy = ExercisePolicy.objects.filter(exercise=exercise).first()
     before = {f: _jsonable(getattr(policy, f)) for f in fields} if policy else {}
     if policy is None:

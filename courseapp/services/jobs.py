@@ -60,13 +60,16 @@ def job_lock(job_id: int) -> GradingJob | None:
 def job_enqueue(job: GradingJob, *, countdown: float = 0) -> None:
     """Send the job to its queue once the current transaction commits (never before: the worker
     must find the rows)."""
+    from courseapp.services.fairness import job_priority
+
     job_id, queue = job.pk, job.queue
     soft, hard = job_time_limits(job.revision.wall_s)
+    priority = job_priority(job)  # fair order: how many of this student's jobs are ahead of it
 
     def send() -> None:
         try:
             celery_app.send_task(GRADE_TASK, args=[job_id], queue=queue, countdown=countdown or None,
-                                 soft_time_limit=soft, time_limit=hard)
+                                 soft_time_limit=soft, time_limit=hard, priority=priority)
         except Exception:  # noqa: BLE001 - the broker is down: the job row is committed, the reconciler re-sends it
             log.exception("grading job %s: could not reach the broker; the reconciler will send it", job_id,
                           extra={"job_id": job_id})

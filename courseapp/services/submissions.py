@@ -10,6 +10,7 @@ from django.utils import timezone
 from courseapp import idempotency
 from courseapp.models import Enrolment, Exercise, ExerciseRevision, Submission
 from courseapp import policies
+from courseapp.services import fairness
 from courseapp.services.jobs import job_create
 
 
@@ -46,6 +47,7 @@ def submission_create(*, user: User, exercise: Exercise, source: str, token: str
     revision = submission_validate(exercise, source)
     used, last_at = policies.attempt_usage(exercise, user)
     policies.submission_gate(policies.window_for(exercise, user), now=timezone.now(), used=used, last_at=last_at)
+    fairness.submission_limits_gate(user, exercise, timezone.now())  # jobs in flight, submissions per minute
     submission = Submission.objects.create(user=user, revision=revision, source=source)
     job_create(submission, revision)
     idempotency.remember_token(user, token, submission)

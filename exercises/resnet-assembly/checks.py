@@ -71,12 +71,6 @@ def output_shape(ctx: Context) -> None:
                                  Config(([1, 1, 1], 7, 1, 2), shape=(2, 1, 9, 7))])
 
 
-@check("layers follow the spec: stem, stages with the right strides, channels and shortcuts, linear head",
-       points=2, visibility="visible")
-def layer_structure(ctx: Context) -> None:
-    NET.check_structure(ctx, [DEEPER, SMALL, Config(([3],), shape=(2, 3, 6, 6))])
-
-
 @check("feature maps halve and channels double at the start of every stage after the first", points=1,
        visibility="visible")
 def feature_maps(ctx: Context) -> None:
@@ -93,6 +87,12 @@ def feature_maps(ctx: Context) -> None:
                      f"them.", *(mids or ["main_path_wrong"]))
 
 
+@check("layers follow the spec: stem, stages with the right strides, channels and shortcuts, linear head",
+       points=2, visibility="visible")
+def layer_structure(ctx: Context) -> None:
+    NET.check_structure(ctx, [DEEPER, SMALL, Config(([3],), shape=(2, 3, 6, 6))])
+
+
 @check("has the reference's parameter count (ResNet-20: about 0.27M)", points=1)
 def parameter_count(ctx: Context) -> None:
     pair = NET.pair(ctx, RESNET20, strict=False)
@@ -106,7 +106,7 @@ def parameter_count(ctx: Context) -> None:
 
 @check("matches the reference in training mode, for small, large, negative and mixed inputs", points=2)
 def matches_train(ctx: Context) -> None:
-    NET.check_matches(ctx, [SMALL, DEEPER], train=True)
+    NET.check_matches(ctx, [DEEPER], train=True)
 
 
 @check("matches the reference in evaluation mode and updates the running statistics like it", points=1)

@@ -132,7 +132,9 @@ def result_for(exercise: Exercise, rubric: Rubric, evidence: Evidence, decision:
                "votes": {b: round(v, 4) for b, v in decision.votes.items()},
                "neighbours": [{"similarity": round(n.similarity, 3), "band": n.band, "source": n.source}
                               for n in decision.neighbours[:3]],
-               "doubts": list(decision.doubts)},
+               "doubts": list(decision.doubts),
+               # Repeated here so a store that keeps only `extra` (the course app's Result) keeps them too.
+               "confidence": round(decision.confidence, 4), "provisional": provisional},
         confidence=decision.confidence,
         provisional=provisional,
     )

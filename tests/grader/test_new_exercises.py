@@ -18,10 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SLUGS = ("bottleneck-block", "preact-block", "resnet-assembly")
 CATALOGUE = load_misconceptions(ROOT / "exercises/misconceptions.toml")
 SUBMISSIONS = [(slug, p) for slug in SLUGS for p in sorted((ROOT / "tests/grader/submissions" / slug).glob("*.py"))]
-# Correct styles the structure check still refuses: its layer comparison does not yet treat
-# AdaptiveAvgPool2d((1, 1)) as AdaptiveAvgPool2d(1), nor padding='same' as padding=1 (reported to lib).
-# strict: once the library accepts them, these marks must go.
-AWAITING_LIBRARY: set[str] = set()
 
 
 def expected_of(path: Path) -> str:
@@ -30,14 +26,7 @@ def expected_of(path: Path) -> str:
     return first.removeprefix("# expect: ").strip()
 
 
-def _case(slug: str, path: Path) -> object:
-    case_id = f"{slug}/{path.stem}"
-    marks = ([pytest.mark.xfail(strict=True, reason="structure check: int vs tuple configs, padding='same'")]
-             if case_id in AWAITING_LIBRARY else [])
-    return pytest.param(slug, path, id=case_id, marks=marks)
-
-
-@pytest.mark.parametrize("slug,path", [_case(s, p) for s, p in SUBMISSIONS])
+@pytest.mark.parametrize("slug,path", SUBMISSIONS, ids=[f"{s}/{p.stem}" for s, p in SUBMISSIONS])
 def test_submission_gets_its_expected_grade(grader, slug: str, path: Path) -> None:
     result = grader.grade(load_exercise(ROOT / "exercises" / slug), path.read_bytes())
     assert result.status == "graded", result.output

@@ -62,6 +62,18 @@ def test_internal_errors_with_host_paths_are_for_staff_only(client, world, enque
     assert "/srv/courseapp/var/exercise-cache/3f2a/checks.py" in staff
 
 
+def test_the_api_shows_students_no_internal_errors_either(world, enqueued, settings):
+    from courseapp.api.selectors import submission_json
+
+    settings.GRADING_MAX_ATTEMPTS = 1
+    sub = services.submission_create(user=world.alice, exercise=world.code, source=CODE)
+    boom = RuntimeError("/srv/courseapp/var/exercise-cache/3f2a/checks.py: Permission denied")
+    services.grading_job_run(sub.latest_job.pk, grader=StandInGrader(fail_with=boom))
+    student = str(submission_json(Submission.objects.get(pk=sub.pk), as_staff=False))
+    assert "/srv/courseapp" not in student and "could not be graded" in student
+    assert "/srv/courseapp" in str(submission_json(Submission.objects.get(pk=sub.pk), as_staff=True))
+
+
 def test_an_error_result_shows_students_a_generic_message(client, world, enqueued):
     class ErrorGrader(StandInGrader):
         def grade(self, spec, data, progress=None):
@@ -75,6 +87,9 @@ def test_an_error_result_shows_students_a_generic_message(client, world, enqueue
     client.force_login(world.alice)
     body = client.get(reverse("submission-feedback", args=[sub.pk])).content.decode()
     assert "/app/exercises" not in body and "could not be graded" in body
+    from courseapp.api.selectors import submission_json
+
+    assert "/app/exercises" not in str(submission_json(Submission.objects.get(pk=sub.pk), as_staff=False))
 
 
 # ---- check output capped, NUL bytes stripped before the insert ---------------------------------

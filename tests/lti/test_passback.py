@@ -122,12 +122,19 @@ def test_passback_after_a_grade_an_override_and_a_regrade(platform, browser, que
     passback.passback_drain()
     assert [s["scoreGiven"] for s in platform.scores_for(item["id"])] == [2.0, 10.0, 4.0]
 
-    # The tool's key is rotated; the platform verifies the next token request against the new key.
+    # Three sends, one access token: the tool reuses it.
+    assert len(platform.received.token_requests) == 1
+
+    # The tool's key is rotated and the platform revokes its tokens: the next send is refused
+    # (401), the tool drops the token, and its retry gets a new one, signed with the new key.
     call_command("lti_rotate_key")
+    platform.tokens.clear()
     # An instructor overrides the first submission: the override is the final grade.
     teacher = launch(platform, type(browser)(browser.tool_url), "teacher-1", [INSTRUCTOR])
     grade_override(submission=first, actor=teacher, score=7, reason="partial credit for the idea")
-    passback.passback_drain()
+    assert passback.passback_drain() == {"due": 1, "sent": 0, "failed": 1}
+    Passback.objects.filter(user=student).update(next_attempt_at=timezone.now())
+    assert passback.passback_drain() == {"due": 1, "sent": 1, "failed": 0}
     scores = platform.scores_for(item["id"])
     assert [s["scoreGiven"] for s in scores] == [2.0, 10.0, 4.0, 7.0]
     assert all(s["userId"] == "learner-1" and s["scoreMaximum"] == 10.0 for s in scores)
@@ -138,7 +145,8 @@ def test_passback_after_a_grade_an_override_and_a_regrade(platform, browser, que
 
     # Every token request carried an assertion the platform verified against /lti/jwks/; the last
     # one was signed with the rotated key.
-    assert platform.received.token_requests and not platform.received.refused
+    assert len(platform.received.token_requests) == 2
+    assert platform.received.refused == ["no token with the score scope"]  # the revoked token, once
     last = jwt.get_unverified_header(platform.received.token_requests[-1]["client_assertion"])
     assert last["kid"] == ToolKey.objects.latest().kid
 
@@ -239,3 +247,15 @@ def test_no_passback_for_courses_or_users_that_did_not_come_from_lti(platform, q
     assert not Passback.objects.exists()
     assert not any(kind == "passback" for kind, _ in queued_tasks)
 
+
+
+def test_a_provisional_attempt_after_a_counted_grade_leaves_that_grade_final(platform, browser, queued_tasks):
+    item = platform.add_lineitem(label="A mini block", score_maximum=10)
+    launch(platform, browser, "learner-7", [LEARNER], custom={"exercise": "mini-block"}, lineitem=item["id"])
+    submit(browser, "/exercises/mini-block/", "first answer\n")
+    grade_queued(FixedScoreGrader(6))
+    submit(browser, "/exercises/mini-block/", "second answer\n")
+    grade_queued(FixedScoreGrader(6, provisional=True))  # same score, but waiting for review
+    passback.passback_drain()
+    last = platform.scores_for(item["id"])[-1]
+    assert last["gradingProgress"] == "FullyGraded" and last["scoreGiven"] == 6.0

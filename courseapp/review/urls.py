@@ -1,0 +1,9 @@
+from django.urls import path
+
+from courseapp.review import views
+
+urlpatterns = [
+    path("<slug:course>/exercises/<slug:slug>/review/", views.queue, name="review-queue"),
+    path("<slug:course>/exercises/<slug:slug>/review/decide/", views.decide, name="review-decide"),
+    path("<slug:course>/exercises/<slug:slug>/review/settings/", views.settings, name="review-settings"),
+]

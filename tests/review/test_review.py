@@ -1,0 +1,226 @@
+"""The free-text review queue (courseapp.review): provisional grades wait, are grouped by meaning,
+one teacher decision grades a group through the override service (audit trail), becomes an
+exemplar, tells the gradebook/LTI (final_grade_changed), and the next similar answer is graded
+automatically with the teacher's band. Provisional grades are never exported as final."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from courseapp.models import (
+    AuditEntry,
+    Course,
+    Enrolment,
+    Exercise,
+    ExercisePolicy,
+    GradeOverride,
+    GradingJob,
+    Result,
+    Submission,
+)
+from courseapp.review import services
+from courseapp.review.models import Exemplar, ReviewSettings
+from courseapp.services import exercise_sync, gradebook
+from courseapp.services.grader_runtime import revision_folder
+from courseapp.signals import final_grade_changed
+from tests.conftest import EXERCISES, StandInGrader
+
+pytestmark = pytest.mark.django_db
+
+# Three students write much the same thing in their own words; the rubric reads none of it.
+SIMILAR = [
+    ("Honestly the trick is that the block only learns a correction F(x) on top of x, and a correction of zero "
+     "costs nothing to learn, so stacking more of them is harmless."),
+    ("The trick is that each block only learns a correction F(x) on top of x; a zero correction costs nothing to "
+     "learn, so stacking more blocks is harmless."),
+    ("the block just learns a correction F(x) on top of x, and a zero correction costs nothing, so stacking "
+     "more blocks is harmless"),
+]
+LATER = ("The trick: each block only learns a correction F(x) on top of x, a zero correction costs nothing "
+         "to learn, so stacking many more blocks is harmless.")
+OTHER = "Skip connections are a kind of regularisation that stops very deep networks from overfitting."
+
+
+@pytest.fixture
+def course(settings, tmp_path):
+    root = tmp_path / "exercises"
+    root.mkdir()
+    shutil.copy(EXERCISES / "misconceptions.toml", root)
+    shutil.copytree(EXERCISES / "why-skip-helps", root / "why-skip-helps")
+    settings.EXERCISES_DIR = root
+    settings.EXERCISE_CACHE_DIR = tmp_path / "cache"
+    exercise_sync(root, grader=StandInGrader())
+    course = Course.objects.get(slug=settings.COURSE_SLUG)
+    User = get_user_model()
+    prof = User.objects.create_user("prof", password="pw-prof-1")
+    Enrolment.objects.create(user=prof, course=course, role=Enrolment.Role.INSTRUCTOR)
+    students = []
+    for name in ("ana", "ben", "cai", "dee", "eve"):
+        user = User.objects.create_user(name, password=f"pw-{name}-1")
+        Enrolment.objects.create(user=user, course=course)
+        students.append(user)
+    return course, Exercise.objects.get(course=course, slug="why-skip-helps"), prof, students
+
+
+def submit_and_grade(user, exercise: Exercise, text: str, **grade_args) -> Submission:
+    """What the worker does for a free-text answer: the real grader with the revision's exemplars and
+    threshold (courseapp.review.services.grading_inputs), the result stored as the worker stores it."""
+    from grader.exercise import load_exercise
+    from grader.freetext import grade
+
+    revision = exercise.current_revision
+    spec = load_exercise(revision_folder(revision))
+    result = grade(text, spec, **{**services.grading_inputs(revision), **grade_args}).to_json()
+    sub = Submission.objects.create(user=user, revision=revision, source=text)
+    job = GradingJob.objects.create(submission=sub, revision=revision, status=GradingJob.Status.DONE, attempts=1)
+    Result.objects.create(job=job, score=result["score"], max_score=result["max_score"], status=result["status"],
+                          outcome=result["outcome"], output=result["output"], tests=result["tests"],
+                          misconceptions=result["misconceptions"], execution=result["execution"],
+                          extra=result.get("extra", {}))
+    return sub
+
+
+def final_cells(course: Course, exercise: Exercise) -> dict[str, str]:
+    rows = list(csv.reader(io.StringIO(gradebook.gradebook_csv(course, "final"))))
+    col = next(i for i, h in enumerate(rows[0]) if "why-skip-helps" in h or exercise.title in h)
+    return {r[0]: r[col] for r in rows[1:] if r and r[0] not in ("Points Possible", "")}
+
+
+def test_a_group_decision_grades_everyone_in_it_and_the_grader_learns(course, django_capture_on_commit_callbacks):
+    _, exercise, prof, students = course
+    # A threshold of 1: every grade waits for review (the queue is what is under test here).
+    subs = [submit_and_grade(s, exercise, t, threshold=1.0) for s, t in zip(students, [*SIMILAR, OTHER])]
+    assert all(s.current_result.extra["provisional"] for s in subs)
+    assert len(services.pending(exercise)) == 4
+
+    groups = services.review_groups(exercise)
+    assert [g.size for g in groups] == [3, 1]  # the three similar answers together, largest first
+    assert {s.pk for s in groups[0].submissions} == {s.pk for s in subs[:3]}
+
+    sent: list[dict] = []
+
+    def receiver(sender, **kwargs):
+        sent.append(kwargs)
+
+    final_grade_changed.connect(receiver, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.review_decide(actor=prof, exercise=exercise, submission_ids=[s.pk for s in groups[0].submissions],
+                                   band="full", score=8.0, comment="Right idea: the block learns a correction.")
+    finally:
+        final_grade_changed.disconnect(receiver)
+
+    reviewed = [k for k in sent if k["reason"] == "review"]
+    assert sorted(k["user_id"] for k in reviewed) == sorted(s.user_id for s in subs[:3])
+    assert {k["exercise_id"] for k in reviewed} == {exercise.pk}
+    assert GradeOverride.objects.filter(submission__in=subs[:3], score=8.0).count() == 3
+    assert AuditEntry.objects.filter(action="override", reason__startswith="free-text review: full").count() == 3
+    assert Exemplar.objects.filter(revision=exercise.current_revision, band="full", score=8.0).count() == 3
+    assert [s.pk for s in services.pending(exercise)] == [subs[3].pk]  # only the other answer still waits
+
+    # The next similar answer is graded by the machine with the teacher's band, released at once.
+    later = submit_and_grade(students[4], exercise, LATER)
+    extra = later.current_result.extra
+    assert extra["band"] == "full" and extra["provisional"] is False and extra["followed"] == "exemplars"
+    assert later.current_result.score == 8.0
+
+
+def test_changing_a_decision_updates_the_exemplar(course):
+    _, exercise, prof, students = course
+    sub = submit_and_grade(students[0], exercise, SIMILAR[0], threshold=1.0)
+    services.review_decide(actor=prof, exercise=exercise, submission_ids=[sub.pk], band="full", score=8.0)
+    services.review_decide(actor=prof, exercise=exercise, submission_ids=[sub.pk], band="partial", score=4.0)
+    exemplar = Exemplar.objects.get(submission=sub)
+    assert (exemplar.band, exemplar.score) == ("partial", 4.0)
+    assert Exemplar.objects.count() == 1 and GradeOverride.objects.filter(submission=sub).count() == 2
+    assert services.grading_inputs(exercise.current_revision)["exemplars"][0].band == "partial"
+
+
+@pytest.mark.parametrize("band, score", [("full", 5.0), ("none", 3.0), ("partial", 9.0), ("great", None)])
+def test_a_score_outside_the_chosen_band_is_refused(course, band, score):
+    _, exercise, prof, students = course
+    sub = submit_and_grade(students[0], exercise, SIMILAR[0], threshold=1.0)
+    with pytest.raises(ValidationError):
+        services.review_decide(actor=prof, exercise=exercise, submission_ids=[sub.pk], band=band, score=score)
+    assert not GradeOverride.objects.exists() and not Exemplar.objects.exists()
+
+
+def test_provisional_grades_are_not_exported_as_final(course):
+    c, exercise, prof, students = course
+    waiting = submit_and_grade(students[0], exercise, SIMILAR[0], threshold=1.0)
+    released = submit_and_grade(students[1], exercise, (EXERCISES / "why-skip-helps" / "solution.md").read_text(),
+                                threshold=0.0)
+    cells = final_cells(c, exercise)
+    assert cells["ana"] == "" and cells["ben"] == "10"
+    rows = {r["submission_id"]: r for r in csv.DictReader(io.StringIO(gradebook.submissions_csv(c)))}
+    assert rows[str(waiting.pk)]["final_score"] == "" and rows[str(waiting.pk)]["outcome"] == "pending review"
+    assert rows[str(released.pk)]["final_score"] == "10"
+
+    # LTI passback reads the same rule: pending manual grading, no score, until the review.
+    from courseapp.lti.passback import final_grade
+
+    pending = final_grade(students[0].pk, exercise)
+    assert pending is not None and pending.provisional
+    assert final_grade(students[1].pk, exercise).provisional is False
+
+    services.review_decide(actor=prof, exercise=exercise, submission_ids=[waiting.pk], band="partial", score=5.0)
+    assert final_cells(c, exercise)["ana"] == "5"
+    reviewed = final_grade(students[0].pk, exercise)
+    assert reviewed is not None and not reviewed.provisional and reviewed.score == 5.0
+    rows = {r["submission_id"]: r for r in csv.DictReader(io.StringIO(gradebook.submissions_csv(c)))}
+    assert rows[str(waiting.pk)]["final_score"] == "5"
+
+
+def test_release_after_the_due_date_when_the_course_chooses(course, django_capture_on_commit_callbacks):
+    _, exercise, _, students = course
+    sub = submit_and_grade(students[0], exercise, SIMILAR[0], threshold=1.0)
+    ExercisePolicy.objects.update_or_create(exercise=exercise, defaults={"due_at": timezone.now() - timedelta(hours=1)})
+    assert services.release_due() == 0  # the course has not chosen it
+    ReviewSettings.objects.update_or_create(exercise=exercise, defaults={"release_at_due": True})
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert services.release_due() == 1
+    assert callbacks
+    assert GradeOverride.objects.get(submission=sub).score == sub.current_result.score
+    assert not services.pending(exercise) and not Exemplar.objects.exists()  # not a teacher's label
+
+
+def test_queue_page_is_for_the_course_instructors_and_grades_a_group(course, client):
+    c, exercise, prof, students = course
+    subs = [submit_and_grade(s, exercise, t, threshold=1.0) for s, t in zip(students, SIMILAR[:2])]
+    url = f"/instructor/{c.slug}/exercises/{exercise.slug}/review/"
+    client.force_login(students[0])
+    assert client.get(url).status_code == 404
+    client.force_login(prof)
+    page = client.get(url)
+    assert page.status_code == 200 and b"Group of 2" in page.content and b"agreement-plot" in page.content
+    response = client.post(url + "decide/", {"submission": [s.pk for s in subs], "band": "none", "score": "0"})
+    assert response.status_code == 302
+    assert GradeOverride.objects.filter(submission__in=subs, score=0).count() == 2
+    bad = client.post(url + "decide/", {"submission": [subs[0].pk], "band": "full", "score": "1"}, follow=True)
+    assert b"is not full credit" in bad.content
+
+
+def test_the_threshold_is_recalibrated_from_the_teachers_labels(course):
+    import json
+
+    from grader.exercise import load_exercise
+
+    _, exercise, prof, _ = course
+    rows = [json.loads(line) for line in (EXERCISES / "why-skip-helps" / "answers_dev.jsonl").read_text().splitlines()]
+    assert services.recalibrate(exercise, load_exercise(revision_folder(exercise.current_revision))) is None
+    for r in rows[:services.MIN_LABELS_TO_RECALIBRATE]:
+        Exemplar.objects.create(revision=exercise.current_revision, text=r["text"], band=r["band"], score=r["score"],
+                                decided_by=prof)
+    threshold = services.recalibrate(exercise, load_exercise(revision_folder(exercise.current_revision)))
+    assert threshold is not None and 0.0 <= threshold <= 1.0
+    settings = ReviewSettings.objects.get(exercise=exercise)
+    assert settings.confidence_threshold == threshold and settings.calibrated_on == services.MIN_LABELS_TO_RECALIBRATE
+    assert services.grading_inputs(exercise.current_revision)["threshold"] == threshold
