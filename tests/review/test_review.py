@@ -28,7 +28,8 @@ from courseapp.models import (
 )
 from courseapp.review import services
 from courseapp.review.models import Exemplar, ReviewSettings
-from courseapp.services import exercise_sync, gradebook
+from courseapp import selectors_gradebook as gradebook
+from courseapp.services import exercise_sync
 from courseapp.services.grader_runtime import revision_folder
 from courseapp.signals import final_grade_changed
 from tests.conftest import EXERCISES, StandInGrader
