@@ -19,7 +19,7 @@ class TimeoutSession(requests.Session):
         super().__init__()
         self.headers["User-Agent"] = REQUESTS_USER_AGENT
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", settings.LTI_HTTP_TIMEOUT_S)
         return super().request(*args, **kwargs)
 

@@ -135,7 +135,7 @@ def _send(row: Passback) -> dict:
     ags = _ags_for(context)
     url = lineitem_url_for(context, exercise, ags)
     score = score_body(row, sub, grade)
-    ags.put_grade(score, AgsLineItem({"id": url}))  # type: ignore[typeddict-item]
+    ags.put_grade(score, AgsLineItem({"id": url}))
     return {"lineitem": url, **json.loads(score.get_value())}
 
 
