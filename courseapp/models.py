@@ -31,6 +31,8 @@ class Course(models.Model):
     # settings' defaults; 0: no limit. An exercise's policy can set its own.
     max_in_flight = models.PositiveIntegerField(null=True, blank=True, help_text="a student's jobs queued or running per exercise")
     max_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="a student's submissions per exercise per minute")
+    # Students enrol themselves with this code (courseapp.services.rostering); "" = joining is off.
+    join_code = models.CharField(max_length=16, blank=True, default="", db_index=True)
 
     def __str__(self) -> str:
         return self.title

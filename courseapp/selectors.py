@@ -37,13 +37,26 @@ def exercise_list_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[E
     )
 
 
-def exercise_get_for_user(user, slug: str) -> Exercise:
-    """One exercise of a course the user is enrolled in, with its current revision; else 404."""
-    exercise = (
-        Exercise.objects.filter(slug=slug, course__enrolments__user=user, current_revision__isnull=False)
-        .select_related("course", "current_revision")
-        .first()
-    )
+def exercises_for_user_by_slug(user, slug: str) -> list[Exercise]:
+    """Every exercise with this slug in the user's courses (one per course), for the course-less URL."""
+    return list(Exercise.objects.filter(slug=slug, course__enrolments__user=user, current_revision__isnull=False)
+                .select_related("course", "current_revision").order_by("course__title"))
+
+
+def exercise_get_for_user_in_course(user, course_slug: str, slug: str) -> Exercise:
+    """The exercise `slug` of the course `course_slug`, when the user is enrolled there; else 404."""
+    exercise = (Exercise.objects.filter(slug=slug, course__slug=course_slug, course__enrolments__user=user,
+                                        current_revision__isnull=False)
+                .select_related("course", "current_revision").first())
+    if exercise is None:
+        raise Http404("No such exercise")
+    return exercise
+
+
+def exercise_get_for_user_by_pk(user, exercise_id: int) -> Exercise:
+    """An exercise by primary key, when the user is enrolled in its course; else 404."""
+    exercise = (Exercise.objects.filter(pk=exercise_id, course__enrolments__user=user, current_revision__isnull=False)
+                .select_related("course", "current_revision").first())
     if exercise is None:
         raise Http404("No such exercise")
     return exercise

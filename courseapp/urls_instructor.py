@@ -1,6 +1,7 @@
 from django.urls import path
 
 from courseapp import views_instructor as v
+from courseapp import views_roster
 
 urlpatterns = [
     path("", v.course_list, name="instructor-courses"),
@@ -11,6 +12,7 @@ urlpatterns = [
     path("<slug:course>/submissions.csv", v.submissions_csv, name="instructor-submissions-csv"),
     path("<slug:course>/progress/", v.progress, name="instructor-progress"),
     path("<slug:course>/audit/", v.audit, name="instructor-audit"),
+    path("<slug:course>/roster/", views_roster.roster, name="instructor-roster"),
     path("<slug:course>/exercises/<slug:slug>/", v.exercise_settings, name="instructor-exercise"),
     path("<slug:course>/exercises/<slug:slug>/regrade/", v.regrade_start, name="instructor-regrade-start"),
     path("<slug:course>/regrades/<int:regrade_id>/", v.regrade_report, name="instructor-regrade"),

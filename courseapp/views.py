@@ -21,13 +21,25 @@ from courseapp.forms import SubmissionForm
 from courseapp.models import Exercise, Submission
 from courseapp.rendering import render_markdown
 from courseapp.services import fairness, policies
+from grader.notebook import graded_cells_note
 
 
 @login_required
 @require_GET
 def exercise_list(request: HttpRequest) -> HttpResponse:
-    exercises = selectors.exercise_list_for_user(request.user)
-    return render(request, "courseapp/exercise_list.html", {"exercises": exercises})
+    exercises = list(selectors.exercise_list_for_user(request.user))
+    several_courses = len({e.course_id for e in exercises}) > 1  # then each row names its course
+    return render(request, "courseapp/exercise_list.html", {"exercises": exercises, "several_courses": several_courses})
+
+
+@login_required
+@require_GET
+def course_exercise_list(request: HttpRequest, course: str) -> HttpResponse:
+    """The exercises of one of the user's courses (404 when not enrolled in it)."""
+    if not request.user.enrolments.filter(course__slug=course).exists():
+        raise Http404("No such course")
+    exercises = list(selectors.exercise_list_for_user(request.user).filter(course__slug=course))
+    return render(request, "courseapp/exercise_list.html", {"exercises": exercises, "several_courses": False})
 
 
 def _exercise_page(request: HttpRequest, exercise: Exercise, form: SubmissionForm,
@@ -107,13 +119,63 @@ def _feedback_context(submission: Submission, window: policies.Window | None = N
         "counted": result.score * factor if result else None,
         "curves_svg": mark_safe(selectors.training_curves_svg(result.extra)) if result else "",  # numbers only
         "progress": selectors.progress_text(job) if job is not None else "",
+        "graded_cells": graded_cells_note(submission.source),  # a notebook: which cells were graded
     }
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    exercise = selectors.exercise_get_for_user(request.user, slug)
+    """The old, course-less URL. Unambiguous for this user: a GET redirects to the course's page and a
+    POST (old forms, scripts) is taken here; the slug in several of the user's courses: a choice."""
+    matches = selectors.exercises_for_user_by_slug(request.user, slug)
+    if not matches:
+        raise Http404("No such exercise")
+    if len(matches) > 1:
+        return render(request, "courseapp/exercise_choose.html", {"exercises": matches, "slug": slug}, status=300)
+    if request.method == "GET":
+        return redirect("course-exercise", course=matches[0].course.slug, slug=slug)
+    return _exercise_detail(request, matches[0])
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def course_exercise(request: HttpRequest, course: str, slug: str) -> HttpResponse:
+    return _exercise_detail(request, selectors.exercise_get_for_user_in_course(request.user, course, slug))
+
+
+@login_required
+@require_GET
+def exercise_by_id(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    exercise = selectors.exercise_get_for_user_by_pk(request.user, exercise_id)
+    return redirect("course-exercise", course=exercise.course.slug, slug=exercise.slug)
+
+
+def _upload_source(request: HttpRequest, exercise: Exercise) -> str | None:
+    """The source of an uploaded .py or .ipynb file (a notebook reduced to its defining cells), or None
+    when no file came; ValidationError with the student's message when the file cannot be used."""
+    from courseapp.services.uploads import read_upload, source_from_upload
+
+    upload = request.FILES.get("upload")
+    if upload is None:
+        return None
+    return source_from_upload(exercise, upload.name or "", read_upload(upload))
+
+
+def _exercise_detail(request: HttpRequest, exercise: Exercise) -> HttpResponse:
+    if request.method == "POST" and "upload" in request.FILES:
+        token = request.POST.get(idempotency.FIELD, "")
+        if (earlier := idempotency.submission_for_token(request.user, token)) is not None:
+            return redirect("submission-detail", submission_id=earlier.pk)  # the same upload sent again
+        form = SubmissionForm({"source": exercise.current_revision.starter})
+        form.is_valid()
+        try:
+            source = _upload_source(request, exercise) or ""
+            submission = services.submission_create(user=request.user, exercise=exercise, source=source, token=token)
+        except ValidationError as exc:
+            form.add_error("source", exc)
+            return _exercise_page(request, exercise, form, None, status=400)
+        return redirect("submission-detail", submission_id=submission.pk)
     if request.method == "POST":
         token = request.POST.get(idempotency.FIELD, "")
         if (earlier := idempotency.submission_for_token(request.user, token)) is not None:
@@ -147,7 +209,7 @@ def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = selectors.submission_get_for_user(request.user, submission_id)
-    exercise = selectors.exercise_get_for_user(request.user, submission.revision.exercise.slug)
+    exercise = selectors.exercise_get_for_user_by_pk(request.user, submission.revision.exercise_id)
     form = SubmissionForm(initial={"source": submission.source})
     return _exercise_page(request, exercise, form, submission)
 

@@ -291,7 +291,9 @@ def student(i: int, args, stats: Stats, start_gate: threading.Event) -> None:
         stats.error("login failed")
         return
     b.request("GET", "/")
-    status, _, html = b.request("GET", "/exercises/identity-block/")
+    status, headers, html = b.request("GET", "/exercises/identity-block/")
+    if status in (301, 302):  # the course-less URL redirects to the course's page
+        status, _, html = b.request("GET", headers.get("Location", ""))
     for _ in range(args.submissions):
         kind, source = mix(rng, args.hostile_share, args.loop_share)
         t0 = time.perf_counter()

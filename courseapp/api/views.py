@@ -20,16 +20,15 @@ from rest_framework.views import APIView
 from courseapp import selectors, selectors_instructor
 from courseapp.api import selectors as api_selectors
 from courseapp.api import serializers as s
-from courseapp.api.services import (
-    IdempotencyConflict,
-    api_submission_create,
+from courseapp.api.services import IdempotencyConflict, api_submission_create
+from courseapp.api.throttling import ApiReadThrottle, ApiSubmitThrottle
+from courseapp.models import Exercise, Regrade
+from courseapp.services import gradebook, regrade
+from courseapp.services.uploads import (
     exercise_interface,
     read_upload,
     source_from_upload,
 )
-from courseapp.api.throttling import ApiReadThrottle, ApiSubmitThrottle
-from courseapp.models import Exercise, Regrade
-from courseapp.services import gradebook, regrade
 
 ERROR = OpenApiResponse(s.ErrorSerializer)
 

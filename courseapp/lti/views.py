@@ -73,7 +73,7 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
 def exercise_url(exercise: Exercise) -> str:
     """The exercise's page inside its own course (course-scoped URL when the site has one)."""
     try:
-        return reverse("course-exercise-detail", kwargs={"course": exercise.course.slug, "slug": exercise.slug})
+        return reverse("course-exercise", kwargs={"course": exercise.course.slug, "slug": exercise.slug})
     except NoReverseMatch:
         return reverse("exercise-detail", args=[exercise.slug])
 

@@ -370,20 +370,17 @@ def _ping(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str
 Handler = Callable[[_State, dict[str, Any], list[bytes]], tuple[dict[str, Any], list[bytes]]]
 
 
-def _no_blobs(fn: Callable[..., dict[str, Any]], *, takes_blobs: bool = False) -> Handler:
-    return lambda st, req, blobs: (fn(st, req, blobs) if takes_blobs else fn(st, req), [])
-
-
-# op -> handler; every handler replies data, and student exceptions become error replies in handle().
+# op -> handler (state, request, request blobs) -> (reply, reply blobs). Every handler replies data;
+# the student's exceptions become error replies in handle(). "load" comes first and is handled there.
 COMMANDS: dict[str, Handler] = {
-    "construct": _no_blobs(_construct),
+    "construct": lambda st, req, blobs: (_construct(st, req), []),
     "describe": _describe,
     "mode": _mode,
     "forward": _forward,
     "backward": _backward,
     "run": _run,
     "state": lambda st, req, blobs: _state(st, req),
-    "train": _no_blobs(_train, takes_blobs=True),
+    "train": lambda st, req, blobs: (_train(st, req, blobs), []),
     "ping": _ping,
 }
 # Commands that may carry a deferred load_state (applied first, from the same message's blobs).

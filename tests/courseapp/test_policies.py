@@ -161,7 +161,7 @@ def test_the_student_page_shows_the_policy_and_attempts_left(client, world):
                                   late_credit=0.5, max_attempts=3, min_seconds_between=30)
     graded(world.alice, world.code)
     client.force_login(world.alice)
-    page = client.get(reverse("exercise-detail", args=[world.code.slug])).content.decode()
+    page = client.get(reverse("exercise-detail", args=[world.code.slug]), follow=True).content.decode()
     assert "2</strong> of 3 attempts left" in page
     assert "count 50%" in page and "every 30 s" in page
     assert "No deadline" not in page

@@ -40,7 +40,7 @@ def _right_answers(exercise, user) -> dict:
 def test_quiz_page_shows_questions_with_numbers_drawn_per_student(client, quiz_world):
     exercise, (quinn, rory) = quiz_world
     client.force_login(quinn)
-    html = client.get(reverse("exercise-detail", args=["resnet-quiz"])).content.decode()
+    html = client.get(reverse("exercise-detail", args=["resnet-quiz"]), follow=True).content.decode()
     assert 'type="radio" name="q-degradation"' in html and "codemirror" not in html.lower()
     generated = [q.id for q in quiz._quiz(exercise.current_revision).questions if q.type == "generated"]
     mine = {q.id: q.prompt for q in quiz.quiz_questions(quinn, exercise)}

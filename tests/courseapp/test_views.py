@@ -42,7 +42,7 @@ def test_exercise_list_shows_my_status(alice, world, enqueued):
 def test_exercise_page_has_editor_with_starter_and_safe_prompt(alice, world):
     ExerciseRevision.objects.filter(pk=world.code.current_revision_id).update(
         prompt="# Title\n\n<script>alert('x')</script>\n\n*emphasis* and `code`\n\n[bad](javascript:alert(1))")
-    html = alice.get(reverse("exercise-detail", args=["mini-block"])).content.decode()
+    html = alice.get(reverse("exercise-detail", args=["mini-block"]), follow=True).content.decode()
     assert "<h1>Title</h1>" in html and "<em>emphasis</em>" in html and "<code>code</code>" in html
     assert "<script>alert" not in html and "javascript:" not in html
     assert 'class="code"' in html and "class Mini(torch.nn.Module):" in html
@@ -51,7 +51,7 @@ def test_exercise_page_has_editor_with_starter_and_safe_prompt(alice, world):
 
 
 def test_freetext_exercise_gets_a_plain_textarea(alice, world):
-    html = alice.get(reverse("exercise-detail", args=["mini-text"])).content.decode()
+    html = alice.get(reverse("exercise-detail", args=["mini-text"]), follow=True).content.decode()
     assert 'class="prose"' in html and 'maxlength="300"' in html and "codemirror.js" not in html
 
 
@@ -101,7 +101,7 @@ def test_a_student_sees_only_their_own_submissions(client, world, enqueued):
     client.force_login(world.bob)
     for name in ("submission-detail", "submission-status", "submission-feedback"):
         assert client.get(reverse(name, args=[sub.pk])).status_code == 404, name
-    html = client.get(reverse("exercise-detail", args=["mini-block"])).content.decode()
+    html = client.get(reverse("exercise-detail", args=["mini-block"]), follow=True).content.decode()
     assert "No submissions yet." in html and f"#{sub.pk}" not in html
 
 

@@ -65,7 +65,7 @@ def test_generated_numbers_change_with_every_attempt(client, quiz_world, quiz_gr
     second = {q.id: q.prompt for q in quiz.quiz_questions(quinn, exercise)}
     assert all(first[i] != second[i] for i in generated), "a second attempt draws new numbers"
     # the page shows the second attempt's numbers
-    page = client.get(URL).content.decode()
+    page = client.get(URL, follow=True).content.decode()
     assert all(second[i].split("\n")[-1][:60] in page.replace("<br>", "\n") for i in generated)
     # the submission keeps the seed of the numbers it answered, so a regrade grades the same numbers
     assert json.loads(sub.source)["seed"] == quiz.quiz_seed(quinn, exercise, 1)

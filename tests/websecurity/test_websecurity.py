@@ -73,7 +73,7 @@ def test_a_post_with_the_token_from_the_form_is_accepted(world, enqueued):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world.alice)
     url = reverse("exercise-detail", args=["mini-block"])
-    html = client.get(url).content.decode()
+    html = client.get(url, follow=True).content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
     assert client.post(url, {"source": "x + x", "csrfmiddlewaretoken": token}).status_code == 302
 
@@ -243,7 +243,7 @@ def test_payloads_are_escaped_on_every_student_page(client, hostile):
         pages += [reverse("submission-detail", args=[sub.pk]), reverse("submission-feedback", args=[sub.pk])]
     seen_escaped = 0
     for url in pages:
-        response = client.get(url)
+        response = client.get(url, follow=True)
         assert response.status_code == 200, url
         html = response.content.decode()
         _assert_escaped(html, url)
@@ -293,7 +293,7 @@ def test_student_b_cannot_reach_a_s_submission_by_changing_an_id(client, world, 
                 assert response.status_code in (302, 403, 404, 405), (route, response.status_code)
                 assert b"alice-secret-7f3c" not in response.content
     # and bob's own pages never list it
-    html = client.get(reverse("exercise-detail", args=["mini-block"])).content.decode()
+    html = client.get(reverse("exercise-detail", args=["mini-block"]), follow=True).content.decode()
     assert "alice-secret-7f3c" not in html and f"#{sub.pk}" not in html
 
 
