@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('courseapp', '0008_queue_limits'),
+        ('courseapp', '0009_course_join_code'),
     ]
 
     operations = [
