@@ -40,17 +40,16 @@ class JobCgroup:
     memory_dir: Path
     pids_dir: Path | None
     released: bool = False  # its sandbox is over: remove it as soon as its processes are gone
-    cpu_dir: Path | None = None  # cgroup v1: the cpu hierarchy's directory (v2: memory_dir holds it all)
 
     def dirs(self) -> list[Path]:
-        return [d for d in (self.memory_dir, self.pids_dir, self.cpu_dir) if d is not None]
+        return [self.memory_dir] + ([self.pids_dir] if self.pids_dir is not None else [])
 
     def yield_cpu(self, weight: int) -> None:
-        """A CPU weight below the default (100 in v2 terms), so the web's processes win a busy core."""
+        """A CPU weight below the default (100), so the web's processes win a busy core. cgroup v2 only:
+        on v1 a third hierarchy per sandbox would put a slow cgroup migration on every spawn, and nice
+        (set by the fork server) already orders processes that share one cpu cgroup."""
         if self.version == 2:
             _write(self.memory_dir / "cpu.weight", str(weight), optional=True)
-        elif self.cpu_dir is not None:
-            _write(self.cpu_dir / "cpu.shares", str(max(2, weight * 1024 // 100)), optional=True)
 
     def limit(self, memory_bytes: int, pids: int) -> None:
         if self.version == 2:
@@ -153,7 +152,6 @@ class CgroupParent:
     memory_base: Path
     pids_base: Path | None
     seq: int = 0
-    cpu_base: Path | None = None
     cpu_weight: int = 0  # 0: leave the sandboxes' CPU weight alone
     _jobs: list[JobCgroup] = field(default_factory=list)  # made and not removed yet
 
@@ -178,8 +176,7 @@ class CgroupParent:
             if (ROOT / "memory" / "memory.limit_in_bytes").exists() and "memory" in own:  # cgroup v1
                 mem = ROOT / "memory" / own["memory"].lstrip("/") / name
                 pids = ROOT / "pids" / own["pids"].lstrip("/") / name if "pids" in own and (ROOT / "pids").is_dir() else None
-                cpu = ROOT / "cpu" / own["cpu"].lstrip("/") / name if "cpu" in own and (ROOT / "cpu" / "cpu.shares").exists() else None
-                return cls._make(1, mem, pids, cpu)
+                return cls._make(1, mem, pids)
             raise OSError("no cgroup memory controller is mounted")
         except OSError as exc:
             print(f"grader: no per-sandbox cgroup ({exc}); memory is limited per process (RLIMIT_AS) only",
@@ -187,9 +184,8 @@ class CgroupParent:
             return None
 
     @classmethod
-    def _make(cls, version: int, memory_base: Path, pids_base: Path | None,
-              cpu_base: Path | None = None) -> "CgroupParent":
-        for base in (memory_base, pids_base, cpu_base):
+    def _make(cls, version: int, memory_base: Path, pids_base: Path | None) -> "CgroupParent":
+        for base in (memory_base, pids_base):
             if base is not None:
                 _remove_orphans(base.parent)
         memory_base.mkdir(exist_ok=True)
@@ -210,12 +206,7 @@ class CgroupParent:
                     pids_base.mkdir(exist_ok=True)
                 except OSError:
                     pids_base = None
-            if cpu_base is not None:
-                try:
-                    cpu_base.mkdir(exist_ok=True)
-                except OSError:
-                    cpu_base = None
-            parent = cls(version, memory_base, pids_base, cpu_base=cpu_base, cpu_weight=grading_cpu_weight())
+            parent = cls(version, memory_base, pids_base, cpu_weight=grading_cpu_weight())
             probe = parent.create()  # prove a job cgroup can be made and limited here (the fork server
             probe.limit(64 << 20, 16)  # reports, per sandbox, whether it could join one)
             probe.remove()
@@ -240,14 +231,7 @@ class CgroupParent:
                 pids.mkdir()
             except OSError:
                 pids = None
-        cpu = None
-        if self.cpu_base is not None:
-            cpu = self.cpu_base / name
-            try:
-                cpu.mkdir()
-            except OSError:
-                cpu = None
-        cg = JobCgroup(self.version, mem, pids, cpu_dir=cpu)
+        cg = JobCgroup(self.version, mem, pids)
         self._jobs.append(cg)
         if self.cpu_weight:
             cg.yield_cpu(self.cpu_weight)
@@ -271,7 +255,7 @@ class CgroupParent:
             self.collect()
             if self._jobs:
                 time.sleep(0.02)
-        for d in (self.memory_base, self.pids_base, self.cpu_base):
+        for d in (self.memory_base, self.pids_base):
             if d is not None:
                 try:
                     d.rmdir()
