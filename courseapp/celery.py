@@ -31,6 +31,25 @@ def _consumes_grading_queues(sender) -> bool:
     return not queues or any(q.startswith("grade.") for q in queues)
 
 
+def lower_worker_priority(nice: int) -> int:
+    """Run this process at nice `nice` (0..19) or lower priority, never higher (an unprivileged
+    process cannot raise it back). Absolute, so calling it twice does not add up. Returns the level."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    target = max(0, min(19, nice))
+    if target > current:
+        os.setpriority(os.PRIO_PROCESS, 0, target)
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+@worker_init.connect
+def _web_first(**_kwargs) -> None:
+    """The worker yields the CPU to the web (GRADING_WORKER_NICE): on a small machine pages stay fast
+    while every core grades. Pool processes forked later inherit it; _warm_grader re-applies it."""
+    from django.conf import settings
+
+    lower_worker_priority(settings.GRADING_WORKER_NICE)
+
+
 @worker_init.connect
 def _require_sandbox(sender=None, **_kwargs) -> None:
     """Refuse to start a worker on a host where the sandbox cannot be set up (no user namespaces,
@@ -58,6 +77,9 @@ def _require_sandbox(sender=None, **_kwargs) -> None:
 @worker_process_init.connect
 def _warm_grader(**_kwargs) -> None:
     """Start this pool process's warm executors now, not on its first job."""
+    from django.conf import settings
+
+    lower_worker_priority(settings.GRADING_WORKER_NICE)  # also under pools that do not fork from the worker
     if not _GRADES:
         return
     from courseapp.services.grader_runtime import get_grader

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from courseapp.appendonly import AppendOnlyManager
+
+if TYPE_CHECKING:
+    from grader.sandbox.limits import JobLimits
 
 
 class ImmutableRowError(Exception):
@@ -92,7 +97,17 @@ class ExerciseRevision(models.Model):
     max_source_bytes = models.PositiveIntegerField(default=64 * 1024)
     wall_s = models.FloatField(default=20.0)  # the sandbox's wall limit for one grade (sets the task's limits)
     files = models.JSONField(default=dict)  # {relative path: UTF-8 text}
+    # Limits sized to the work, derived at sync from the reference's measured cost (see
+    # grader.engine.derive_limits): {wall_s, cpu_s, memory_mb, step_cpu_s, "toml": the TOML's ceilings}.
+    # {}: none derived, grades run under the TOML's limits. wall_s above is the derived wall limit.
+    limits = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def job_limits(self) -> JobLimits | None:
+        """The limits this revision's grades run under (None: the exercise TOML's)."""
+        from grader.sandbox.limits import JobLimits
+
+        return JobLimits.from_json(self.limits) if self.limits else None
 
     class Meta:
         ordering = ["exercise", "-created_at", "-id"]

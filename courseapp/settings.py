@@ -260,6 +260,12 @@ GRADING_SOFT_MARGIN_S = int(os.environ.get("GRADING_SOFT_MARGIN_S", "60"))
 GRADING_HARD_MARGIN_S = int(os.environ.get("GRADING_HARD_MARGIN_S", "30"))
 # The longest sandbox wall limit an exercise may ask for (sync_exercises refuses more).
 GRADING_MAX_WALL_S = int(os.environ.get("GRADING_MAX_WALL_S", "900"))
+# Limits sized to the work (#13): sync_exercises measures each module reference's grading cost and
+# stores max(floor, 10 x cost) per limit on the revision, the TOML value as the ceiling. Off: TOML limits.
+GRADING_LIMITS_FROM_REFERENCE = env_bool("GRADING_LIMITS_FROM_REFERENCE", True)
+# The Celery worker process runs at this nice level (0..19), so on a small machine the web keeps the
+# CPU it needs while every core grades; the sandboxes run at GRADER_NICE (grader/sandbox/hostcheck.py).
+GRADING_WORKER_NICE = int(os.environ.get("GRADING_WORKER_NICE", "10"))
 # An exercise's queue ("cpu" or "gpu" in exercise.toml) picks the Celery queue. Without GPU workers
 # (GRADING_GPU_WORKERS unset) gpu exercises go to grade.cpu and are graded on the CPU.
 GRADING_GPU_WORKERS = env_bool("GRADING_GPU_WORKERS", False)

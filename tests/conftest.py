@@ -90,10 +90,11 @@ class StandInGrader:
         self.fail_with = fail_with
         self.closed = False
 
-    def grade(self, spec, data: bytes, progress=None):
+    def grade(self, spec, data: bytes, progress=None, limits=None):
         from grader.results import CheckResult, Execution, GradeResult, Outcome
 
         self.calls.append((spec.slug, data))
+        self.limits_seen = limits
         self.progress_seen = None
         if progress is not None:
             progress("train", {"net": "plain", "step": 1, "total": 2, "loss": 2.5})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -74,6 +74,26 @@ def _verify_reference(spec: ExerciseSpec, grader: "Grader") -> None:
         raise ExerciseSyncError(f"{spec.path}: the self-test failed: {'; '.join(problems)}")
 
 
+def _stored_limits(spec: ExerciseSpec) -> bool:
+    """Whether this content's revision already has derived limits (they stay fixed for a revision, so
+    every grade of it runs under the same limits and re-syncing measures nothing)."""
+    return ExerciseRevision.objects.filter(
+        exercise__course__slug=settings.COURSE_SLUG, exercise__slug=spec.slug, content_hash=spec.content_hash
+    ).exclude(limits={}).exists()
+
+
+def _derive_limits(spec: ExerciseSpec, grader: "Grader") -> dict[str, Any]:
+    """The revision's limits: a multiple of the reference's measured cost with a floor, each capped by
+    the TOML value (grader.engine.derive_limits), and the TOML's ceilings to show beside them."""
+    from grader.engine import JobLimits, derive_limits
+
+    try:
+        derived = derive_limits(grader, spec)
+    except ExerciseError as exc:
+        raise ExerciseSyncError(f"{spec.path}: measuring the reference's grading cost failed: {exc}") from None
+    return {**derived.to_json(), "toml": JobLimits.of(spec.limits).to_json()}
+
+
 def exercise_sync(exercises_dir: str | Path | None = None, *, grader: "Grader | None" = None) -> list[SyncedExercise]:
     """Load every folder under exercises_dir; write a new ExerciseRevision for each folder whose
     content changed. Each folder must be valid and its reference must score full marks with the real
@@ -103,9 +123,12 @@ def exercise_sync(exercises_dir: str | Path | None = None, *, grader: "Grader | 
 
     own_grader = grader is None
     grader = grader or new_grader()
+    limits: dict[str, dict[str, Any]] = {}
     try:
         for spec, _files in loaded:
             _verify_reference(spec, grader)
+            if settings.GRADING_LIMITS_FROM_REFERENCE and not _stored_limits(spec):
+                limits[spec.slug] = _derive_limits(spec, grader)
     finally:
         if own_grader:
             grader.close()
@@ -128,10 +151,14 @@ def exercise_sync(exercises_dir: str | Path | None = None, *, grader: "Grader | 
                     "starter": spec.starter_code,
                     "max_chars": spec.max_chars,
                     "max_source_bytes": spec.limits.max_source_bytes,
-                    "wall_s": spec.limits.wall_s,
+                    "wall_s": limits.get(spec.slug, {}).get("wall_s", spec.limits.wall_s),
+                    "limits": limits.get(spec.slug, {}),
                     "files": files,
                 },
             )
+            if not created and spec.slug in limits:  # a revision synced before limits were derived
+                revision.limits, revision.wall_s = limits[spec.slug], limits[spec.slug]["wall_s"]
+                revision.save(update_fields=["limits", "wall_s"])
             if exercise.current_revision_id != revision.pk:
                 exercise.current_revision = revision
                 exercise.save(update_fields=["current_revision"])

@@ -150,6 +150,13 @@ def _review_inputs(revision) -> dict:  # type: ignore[no-untyped-def]
     return inputs if inputs["exemplars"] or inputs["threshold"] is not None else {}
 
 
+def _limit_inputs(revision) -> dict:  # type: ignore[no-untyped-def]
+    """The limits derived for this revision at sync (sized to its reference's cost), passed only when
+    there are any: without them the grader uses the exercise TOML's."""
+    limits = revision.job_limits()
+    return {"limits": limits} if limits is not None else {}
+
+
 def grading_job_run(job_id: int, *, grader: "Grader | None" = None, redelivered: bool = False) -> None:
     """Grade the job's submission with the worker's Grader and record the result."""
     with log_context(job_id=job_id):
@@ -173,7 +180,8 @@ def _run(job_id: int, *, grader: "Grader | None", redelivered: bool) -> None:
                 f"not its revision's {revision.content_hash[:12]}"
             )
         grade = (grader or get_grader()).grade(spec, submission.source.encode("utf-8"),
-                                               progress=_progress_writer(job_id), **_review_inputs(revision))
+                                               progress=_progress_writer(job_id), **_review_inputs(revision),
+                                               **_limit_inputs(revision))
     except Exception as exc:  # the grader's or the machine's fault, never the student's
         log.exception("grading job %s: the grader raised", job_id)
         grading_job_fail(job_id, f"{type(exc).__name__}: {exc}")

@@ -22,8 +22,8 @@ def test_submission_create_writes_both_rows_and_enqueues_after_commit(world, enq
     assert sub.latest_job.status == S.QUEUED and sub.latest_job.attempts == 0 and sub.latest_job.queue == "grade.cpu"
     for cb in callbacks:
         cb()
-    # the mini exercise's sandbox wall limit is the default 20 s: soft 20 + 60, hard 80 + 30
-    assert enqueued == [{"args": [sub.latest_job.pk], "queue": "grade.cpu", "countdown": None, "limits": (80, 110)}]
+    # the mini revision's wall limit is derived at sync: its reference costs 0.5 s, 10 x that = 5 s; soft 5 + 60, hard 65 + 30
+    assert enqueued == [{"args": [sub.latest_job.pk], "queue": "grade.cpu", "countdown": None, "limits": (65, 95)}]
 
 
 def test_gpu_exercises_go_to_the_gpu_queue(world, enqueued, django_capture_on_commit_callbacks, settings):
@@ -115,7 +115,7 @@ def test_infrastructure_failure_retries_with_backoff_then_fails(queued, settings
     job.refresh_from_db()
     assert job.status == S.QUEUED and job.attempts == 1
     assert "Grading delayed" in job.error and "sandbox pool unavailable" in job.error
-    assert enqueued == [{"args": [job.pk], "queue": "grade.cpu", "countdown": 3, "limits": (80, 110)}]
+    assert enqueued == [{"args": [job.pk], "queue": "grade.cpu", "countdown": 3, "limits": (65, 95)}]
 
     with django_capture_on_commit_callbacks(execute=True):
         services.grading_job_run(job.pk, grader=broken)

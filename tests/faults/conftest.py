@@ -233,11 +233,12 @@ class FaultWorld:
         app.conf.broker_transport_options = options
         self._saved_settings = {k: getattr(settings, k) for k in (
             "EXERCISES_DIR", "EXERCISE_CACHE_DIR", "GRADING_SOFT_MARGIN_S", "GRADING_HARD_MARGIN_S",
-            "RECONCILE_GRACE_S", "RECONCILE_QUEUED_AFTER_S")}
+            "RECONCILE_GRACE_S", "RECONCILE_QUEUED_AFTER_S", "GRADING_LIMITS_FROM_REFERENCE")}
         settings.EXERCISES_DIR = self.exercises
         settings.EXERCISE_CACHE_DIR = self.workdir / "exercise-cache"
         settings.GRADING_SOFT_MARGIN_S = settings.GRADING_HARD_MARGIN_S = settings.RECONCILE_GRACE_S = 2
         settings.RECONCILE_QUEUED_AFTER_S = 8
+        settings.GRADING_LIMITS_FROM_REFERENCE = False  # the deadlines here assume the TOML's wall_s = WALL_S
         call_command("migrate", verbosity=0, interactive=False)
         exercise_sync(self.exercises, grader=real_grader)
 

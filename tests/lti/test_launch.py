@@ -30,7 +30,7 @@ def test_learner_launch_opens_the_linked_exercise_in_the_contexts_new_course(pla
     trip = browser.login_then_launch(platform, PendingLaunch(claims))
 
     assert trip.response.status_code == 200, trip.response.text[:2000]
-    assert trip.response.url.endswith("/exercises/mini-two/")
+    assert trip.response.url.endswith(f"/courses/{_enrolment('learner-1').course.slug}/exercises/mini-two/")
     assert "A second block" in trip.response.text
 
     context = LtiContext.objects.select_related("course").get(context_id=platform.context_id)

@@ -15,10 +15,11 @@ from datetime import timedelta
 import jwt
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from courseapp.lti import passback
-from courseapp.lti.models import LineItem, LtiUser, Passback, ToolKey
+from courseapp.lti.models import LineItem, LtiContext, LtiUser, Passback, ToolKey
 from courseapp.models import Enrolment, GradingJob, Submission
 from courseapp.services import exercise_sync, grading_job_run
 from courseapp.services.instructor import grade_override
@@ -68,8 +69,9 @@ def launch(platform, browser, sub: str, roles: list[str], **claims):
     return LtiUser.objects.select_related("user").get(sub=sub).user
 
 
-def submit(browser, path: str, source: str) -> Submission:
-    """The student hands in through the exercise page, as in the browser."""
+def submit(browser, slug: str, source: str) -> Submission:
+    """The student hands in through the exercise's page in the LTI course, as in the browser."""
+    path = reverse("course-exercise", kwargs={"course": LtiContext.objects.get().course.slug, "slug": slug})
     page = browser.get(path)
     token = CSRF.search(page.text).group(1)
     before = set(Submission.objects.values_list("pk", flat=True))
@@ -93,7 +95,7 @@ def test_passback_after_a_grade_an_override_and_a_regrade(platform, browser, que
                      lineitem=item["id"])
     exercise = exercise_in_lti_course("mini-block")
 
-    first = submit(browser, "/exercises/mini-block/", "def wrong(): pass\n")
+    first = submit(browser, "mini-block", "def wrong(): pass\n")
     assert first.revision.exercise == exercise
     grade_queued(StandInGrader())  # no '+ x': 2 of 10
     assert ("passback", [Passback.objects.get(user=student, exercise=exercise).pk]) in queued_tasks
@@ -105,7 +107,7 @@ def test_passback_after_a_grade_an_override_and_a_regrade(platform, browser, que
     assert score["timestamp"]
     assert platform.received.lineitems_created == []  # the launch's line item was used
 
-    submit(browser, "/exercises/mini-block/", "y = x + x\n")
+    submit(browser, "mini-block", "y = x + x\n")
     grade_queued(StandInGrader())  # '+ x': 10 of 10, the best so far
     passback.passback_drain()
     assert [s["scoreGiven"] for s in platform.scores_for(item["id"])] == [2.0, 10.0]
@@ -154,7 +156,7 @@ def test_passback_after_a_grade_an_override_and_a_regrade(platform, browser, que
 def test_without_a_launch_line_item_one_is_created_with_the_slug_as_resource_id(platform, browser, queued_tasks,
                                                                              exercise_in_lti_course):
     launch(platform, browser, "learner-2", [LEARNER], custom={"exercise": "mini-two"})
-    submit(browser, "/exercises/mini-two/", "x = 1\n")
+    submit(browser, "mini-two", "x = 1\n")
     grade_queued(StandInGrader())
     passback.passback_drain()
     assert platform.received.lineitems_created == [
@@ -166,7 +168,7 @@ def test_without_a_launch_line_item_one_is_created_with_the_slug_as_resource_id(
     # A second student's grade goes to the same line item: it is created once.
     other = type(browser)(browser.tool_url)
     launch(platform, other, "learner-3", [LEARNER], custom={"exercise": "mini-two"})
-    submit(other, "/exercises/mini-two/", "y = x + x\n")
+    submit(other, "mini-two", "y = x + x\n")
     grade_queued(StandInGrader())
     passback.passback_drain()
     assert len(platform.lineitems) == 1 and len(platform.received.lineitems_created) == 1
@@ -177,7 +179,7 @@ def test_without_a_launch_line_item_one_is_created_with_the_slug_as_resource_id(
 def test_a_line_item_the_platform_already_has_is_found_by_resource_id(platform, browser, queued_tasks):
     existing = platform.add_lineitem(label="Made in the LMS", score_maximum=10, resource_id="mini-block")
     launch(platform, browser, "learner-4", [LEARNER], custom={"exercise": "mini-block"})
-    submit(browser, "/exercises/mini-block/", "z = x + x\n")
+    submit(browser, "mini-block", "z = x + x\n")
     grade_queued(StandInGrader())
     passback.passback_drain()
     assert platform.received.lineitems_created == []
@@ -189,7 +191,7 @@ def test_a_provisional_grade_goes_as_pending_manual_without_a_score(platform, br
     item = platform.add_lineitem(label="A mini block", score_maximum=10)
     student = launch(platform, browser, "learner-5", [LEARNER], custom={"exercise": "mini-block"},
                      lineitem=item["id"])
-    submission = submit(browser, "/exercises/mini-block/", "answer\n")
+    submission = submit(browser, "mini-block", "answer\n")
     grade_queued(FixedScoreGrader(6, provisional=True))
     passback.passback_drain()
     [pending] = platform.scores_for(item["id"])
@@ -211,7 +213,7 @@ def test_passback_is_retried_with_back_off_until_the_platform_is_back(platform, 
     student = launch(platform, browser, "learner-6", [LEARNER], custom={"exercise": "mini-block"},
                      lineitem=item["id"])
     platform.down = True
-    submit(browser, "/exercises/mini-block/", "w = x + x\n")
+    submit(browser, "mini-block", "w = x + x\n")
     grade_queued(StandInGrader())
     assert passback.passback_drain() == {"due": 1, "sent": 0, "failed": 1}
     row = Passback.objects.get(user=student)
@@ -252,9 +254,9 @@ def test_no_passback_for_courses_or_users_that_did_not_come_from_lti(platform, q
 def test_a_provisional_attempt_after_a_counted_grade_leaves_that_grade_final(platform, browser, queued_tasks):
     item = platform.add_lineitem(label="A mini block", score_maximum=10)
     launch(platform, browser, "learner-7", [LEARNER], custom={"exercise": "mini-block"}, lineitem=item["id"])
-    submit(browser, "/exercises/mini-block/", "first answer\n")
+    submit(browser, "mini-block", "first answer\n")
     grade_queued(FixedScoreGrader(6))
-    submit(browser, "/exercises/mini-block/", "second answer\n")
+    submit(browser, "mini-block", "second answer\n")
     grade_queued(FixedScoreGrader(6, provisional=True))  # same score, but waiting for review
     passback.passback_drain()
     last = platform.scores_for(item["id"])[-1]

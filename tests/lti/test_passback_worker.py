@@ -79,7 +79,7 @@ def test_worker_retries_the_passback_until_the_platform_is_back(maintenance_work
                      lineitem=item["id"])
 
     platform.down = True
-    submission = submit(browser, "/exercises/mini-block/", "y = x + x\n")
+    submission = submit(browser, "mini-block", "y = x + x\n")
     grade_queued(StandInGrader())
     row = wait_until(lambda: Passback.objects.filter(user=student, failures__gte=2).first(), maintenance_worker)
     assert row.pending and "503" in row.last_error and platform.scores_for(item["id"]) == []
