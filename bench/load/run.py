@@ -351,6 +351,8 @@ class Browser:
             c.load(value)
             for k, morsel in c.items():
                 self.cookies[k] = morsel.value
+        if method == "GET" and resp.status in (301, 302) and resp.headers.get("Location", "").startswith("/"):
+            return self.request("GET", resp.headers["Location"], headers=headers, page=page)  # e.g. the course's page
         if page:
             with self.stats.lock:
                 getattr(self.stats, page if isinstance(page, str) else "pages").append(elapsed)

@@ -83,7 +83,7 @@ def test_the_page_says_which_limit_applies(client, world, sent):
     assert response.status_code == 400
     assert "still being graded" in response.content.decode()
     assert Submission.objects.filter(user=world.alice).count() == 1
-    page = client.get(url).content.decode()
+    page = client.get(url, follow=True).content.decode()  # the course's own page
     assert "Your submission is being graded: you can submit again as soon as its feedback is in." in page
 
 

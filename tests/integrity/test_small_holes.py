@@ -76,7 +76,7 @@ def test_the_api_shows_students_no_internal_errors_either(world, enqueued, setti
 
 def test_an_error_result_shows_students_a_generic_message(client, world, enqueued):
     class ErrorGrader(StandInGrader):
-        def grade(self, spec, data, progress=None):
+        def grade(self, spec, data, progress=None, **options):
             from grader.results import zero_result
 
             return zero_result(10.0, Outcome.ERROR, "This quiz could not be graded: /app/exercises/q/questions.toml "
@@ -95,7 +95,7 @@ def test_an_error_result_shows_students_a_generic_message(client, world, enqueue
 # ---- check output capped, NUL bytes stripped before the insert ---------------------------------
 
 class NulGrader(StandInGrader):
-    def grade(self, spec, data, progress=None):
+    def grade(self, spec, data, progress=None, **options):
         huge = "A" * 3_000_000
         return GradeResult(
             score=1.0, max_score=10.0, status="graded", output="bad\x00output " + huge, outcome=Outcome.WRONG,
@@ -167,7 +167,7 @@ def test_an_unknown_regrade_scope_is_a_form_error(client, world):
 def test_the_same_form_sent_twice_makes_one_submission(client, world, enqueued):
     client.force_login(world.alice)
     url = reverse("exercise-detail", args=[world.code.slug])
-    page = client.get(url).content.decode()
+    page = client.get(url, follow=True).content.decode()  # the course's own page
     assert 'name="submit_token"' in page
     import re
 
@@ -178,7 +178,7 @@ def test_the_same_form_sent_twice_makes_one_submission(client, world, enqueued):
     assert first["Location"] == second["Location"]
     assert Submission.objects.filter(user=world.alice).count() == 1
     # a new page (a new token) is a new submission
-    token2 = re.search(r'name="submit_token" value="([^"]+)"', client.get(url).content.decode()).group(1)
+    token2 = re.search(r'name="submit_token" value="([^"]+)"', client.get(url, follow=True).content.decode()).group(1)
     assert token2 != token
     client.post(url, {"source": CODE, "submit_token": token2})
     assert Submission.objects.filter(user=world.alice).count() == 2
