@@ -249,6 +249,12 @@ class Stack:
              "--workers", "2", "--threads", "4", "--backlog", "2048"], cwd=ROOT, env=self.env,
             start_new_session=True, stdout=open(logs / "web.log", "wb"), stderr=subprocess.STDOUT))
         wait_until(lambda: port_open(self.web_port), 60, "gunicorn")
+        self.roles = {self.procs[0].pid: "redis", self.procs[-2].pid: "reconciler", self.procs[-1].pid: "web"}
+        self.roles.update({p.pid: "workers (+ sandboxes)" for p in self.procs[1:-2]})
+        try:
+            self.roles[int((pgdir / "data" / "postmaster.pid").read_text().split()[0])] = "postgres"
+        except (OSError, ValueError, IndexError):
+            pass
         time.sleep(8)  # workers warm their sandboxes
 
     def grades_per_host(self) -> dict[str, int]:
@@ -287,6 +293,85 @@ class Stack:
             subprocess.run([*self.pg_ctl, "-m", "immediate", "-w", "stop"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# ---- where the CPU goes ----------------------------------------------------------------------------
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(ppid, CPU seconds used) of a live process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK
+
+
+def _machine_busy_s() -> float:
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / CLK  # all but idle and iowait
+
+
+class CpuSampler(threading.Thread):
+    """Samples every process twice a second and charges its CPU time to the component whose process it
+    descends from (web, postgres, redis, workers with their sandboxes, reconciler, the load generator).
+    A process that ends between samples loses its last half second (the short-lived sandboxes), so
+    the workers' share is also given as the machine's busy time minus everything else."""
+
+    def __init__(self, roles: dict[int, str]):
+        super().__init__(daemon=True)
+        self.roles = {**roles, os.getpid(): "load generator"}
+        self.seen: dict[int, tuple[str, float, float]] = {}  # pid -> (role, first seen, last seen CPU s)
+        self.stop_event = threading.Event()
+        self.busy0 = _machine_busy_s()
+        self.t0 = time.perf_counter()
+        self._baseline = True  # processes already running count from now on
+        self.sample()
+        self._baseline = False
+
+    def _role(self, pid: int, stats: dict[int, tuple[int, float]]) -> str | None:
+        for _ in range(64):
+            if pid in self.roles:
+                return self.roles[pid]
+            parent = stats.get(pid)
+            if parent is None or parent[0] <= 1:
+                return None
+            pid = parent[0]
+        return None
+
+    def sample(self) -> None:
+        stats = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit() and (st := _proc_stat(int(name))) is not None:
+                stats[int(name)] = st
+        for pid, (_ppid, cpu) in stats.items():
+            if pid in self.seen:
+                role, first, _ = self.seen[pid]
+                self.seen[pid] = (role, first, cpu)
+            elif (role := self._role(pid, stats)) is not None:
+                self.seen[pid] = (role, cpu if self._baseline else 0.0, cpu)
+
+    def run(self) -> None:
+        while not self.stop_event.wait(0.5):
+            self.sample()
+
+    def report(self) -> dict:
+        self.stop_event.set()
+        self.sample()
+        wall = time.perf_counter() - self.t0
+        busy = _machine_busy_s() - self.busy0
+        by_role: dict[str, float] = {}
+        for role, first, last in self.seen.values():
+            by_role[role] = by_role.get(role, 0.0) + max(0.0, last - first)
+        others = sum(v for k, v in by_role.items() if not k.startswith("workers"))
+        return {"wall_s": round(wall, 1), "cores": os.cpu_count(), "machine_busy_cpu_s": round(busy, 1),
+                "machine_busy_cores": round(busy / wall, 2),
+                "cpu_s_by_component": {k: round(v, 1) for k, v in sorted(by_role.items())},
+                "workers_cpu_s_as_busy_minus_others": round(busy - others, 1)}
 
 
 # ---- a simulated student ------------------------------------------------------------------------
@@ -621,11 +706,15 @@ def main() -> int:
         login_s = time.perf_counter() - t_login
         print(f"==> {args.students} students logged in ({login_s:.1f} s); the rush: {args.submissions} "
               f"submissions each", flush=True)
+        sampler = CpuSampler(stack.roles) if stack else None
+        if sampler:
+            sampler.start()
         t0 = time.perf_counter()
         gate.set()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
+        cpu = sampler.report() if sampler else None
         if args.flood:  # the flood's accepted jobs finish too (nothing lost), but they are not timed
             deadline = time.monotonic() + args.feedback_timeout_s
             while stack and time.monotonic() < deadline:
@@ -666,6 +755,7 @@ def main() -> int:
         "limits": {slug: {k: v for k, v in lim.items() if k != "toml"} for slug, lim in stack.limits.items()}
         if stack else None,
         "sync_s": round(stack.sync_s, 1) if stack else None,
+        "cpu_during_rush": cpu,
         "status_polls": stats.status_polls, "status_304": stats.not_modified,
         "states": {s: list(stats.graded.values()).count(s) for s in set(stats.graded.values())},
         "errors": stats.errors, "db": db, "lost_submissions": lost,
