@@ -1,25 +1,39 @@
-"""Deadline-rush load scenario: N simulated students log in, open the exercises, submit a
-realistic mix (correct, buggy, hostile) and follow their status the way the page does (status.json
-with If-None-Match and back-off) until feedback arrives.
+"""Deadline-rush load scenario: N simulated students (logged in before the rush, as they are at a
+deadline) open the exercises, submit a realistic mix and follow their status the way the page does
+(status.json with If-None-Match and back-off) until feedback arrives.
+
+The mix covers the course's module exercises (identity-block, conv-block, bottleneck-block,
+preact-block, resnet-assembly; --exercises): ~45% correct (the reference and the correct styles in
+tests/grader/submissions/<slug>/), the rest buggy (every mistakes/ file appended to the reference,
+and the student-written bugs in tests/grader/submissions/<slug>/), --hostile-share hostile (of which
+--loop-share endless loops; memory bombs, syntax errors, os.system).
 
 By default it brings up its own stack on this machine, like scripts/run.sh but on a PRIVATE
-Postgres and Redis (free ports, a temp dir; never the shared ones): gunicorn (2 processes x 4
-threads) and W Celery worker processes (concurrency 1 each), on a copy of exercises/identity-block.
-With --url it only drives an existing deployment (the users must exist: --password).
+Postgres and Redis (free ports, a temp dir; never the shared ones): sync_exercises (self-tests,
+derives each revision's limits), gunicorn (2 processes x 4 threads), --worker-hosts simulated worker
+machines (each its own hostname and var/, one broker and database) of --workers Celery worker
+processes (concurrency 1 each), the reconciler. Before the stack starts it measures the capacity
+baselines for the same number of workers: warm Graders on a queue of correct submissions to the same
+exercises, and bench/grading.py's throughput (identity-block). With --url it only drives an existing
+deployment (the users must exist: --password).
 
-    .venv/bin/python bench/load/run.py --students 40 --submissions 3 --workers 2
+    .venv/bin/python bench/load/run.py --students 300 --submissions 10 --workers 2
+    .venv/bin/python bench/load/run.py --students 20 --submissions 2 --workers 1 --worker-hosts 2
 
 Flood scenario (issue 12, fair queues): --flood N makes one more student submit N times as fast as
 the web answers, over --flood-connections connections (no waiting for feedback, no double-submit
-token; --flood-kind infinite_loop holds a worker for the wall limit per job), while the --students others
+token; --flood-kind sleeper holds a worker for the wall limit per job), while the --students others
 submit as usual; the report gives the others' submit-to-feedback latency apart, to compare with the
 same run without --flood:
 
-    .venv/bin/python bench/load/run.py --students 30 --submissions 1 --workers 2 --hostile-share 0
-    .venv/bin/python bench/load/run.py --students 30 --submissions 1 --workers 2 --hostile-share 0 --flood 50
+    .venv/bin/python bench/load/run.py --students 30 --submissions 1 --workers 2 --hostile-share 0 --loop-share 0
+    .venv/bin/python bench/load/run.py --students 30 --submissions 1 --workers 2 --hostile-share 0 --loop-share 0 \
+        --flood 50 --flood-kind sleeper
 
-Prints page p50/p95, submit-to-feedback p50/p95, grades per second, errors and lost submissions
-(submissions accepted by the web that never got exactly one result: must be 0). Not run in CI.
+Prints page p50/p95 (HTML pages), status-poll p50/p95, submit POST and login POST apart,
+submit-to-feedback p50/p95, grades per second against the capacity baselines, grades per worker
+host, errors and lost submissions (accepted by the web but without exactly one result: must be 0).
+Not run in CI.
 """
 
 from __future__ import annotations
@@ -44,40 +58,83 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SUBS = ROOT / "tests" / "grader" / "submissions" / "identity-block"
+SUBMISSIONS = ROOT / "tests" / "grader" / "submissions"
 PY = sys.executable
-
-CORRECT = (SUBS / "correct_sequential.py").read_text() if (SUBS / "correct_sequential.py").exists() else ""
-HOSTILE = {
-    "infinite_loop": "import torch\nfrom torch import nn\n\n\nclass IdentityBlock(nn.Module):\n"
-                     "    def __init__(self, channels, kernel_size=3):\n        super().__init__()\n\n"
-                     "    def forward(self, x):\n        while True:\n            pass\n",
-    "memory_bomb": "import torch\nfrom torch import nn\n\n\nclass IdentityBlock(nn.Module):\n"
-                   "    def __init__(self, channels, kernel_size=3):\n        super().__init__()\n"
-                   "        self.hog = []\n\n    def forward(self, x):\n        while True:\n"
-                   "            self.hog.append(bytearray(64 * 2**20))\n",
-    "syntax_error": "class IdentityBlock(:\n    pass\n",
-    # holds a worker for the whole wall limit without burning CPU (a long job, like a GPU training run)
-    "sleeper": "import time\nimport torch\nfrom torch import nn\n\n\nclass IdentityBlock(nn.Module):\n"
-               "    def __init__(self, channels, kernel_size=3):\n        super().__init__()\n\n"
-               "    def forward(self, x):\n        time.sleep(3600)\n        return x\n",
-    "import_os_system": "import os\nos.system('echo pwned > /tmp/pwned')\nclass IdentityBlock: pass\n",
-}
+# The module exercises of the course (the rush's mix); identity-block first (the flood's target).
+EXERCISES = ["identity-block", "conv-block", "bottleneck-block", "preact-block", "resnet-assembly"]
 
 
-def mix(rng: random.Random, hostile_share: float, loop_share: float) -> tuple[str, str]:
-    """(kind, source): ~45% correct, the rest buggy (every known mistake), a few hostile."""
+def _interface(slug: str) -> tuple[str, str]:
+    """("class" | "function", name) from the exercise's [interface]."""
+    toml = (ROOT / "exercises" / slug / "exercise.toml").read_text()
+    m = re.search(r'^class_name\s*=\s*"(\w+)"', toml, re.M)
+    if m:
+        return "class", m.group(1)
+    m = re.search(r'^function_name\s*=\s*"(\w+)"', toml, re.M)
+    if not m:
+        raise SystemExit(f"exercises/{slug}/exercise.toml names no class_name or function_name")
+    return "function", m.group(1)
+
+
+def hostile_sources(slug: str) -> dict[str, str]:
+    """Hostile submissions that define the exercise's interface: an endless loop, a memory bomb, a
+    sleeper (holds a worker for the wall limit without burning CPU), a syntax error, os.system."""
+    kind, name = _interface(slug)
+    bodies = {
+        "infinite_loop": "while True:\n            pass\n",
+        "memory_bomb": "hog = []\n        while True:\n            hog.append(bytearray(64 * 2**20))\n",
+        "sleeper": "time.sleep(3600)\n",
+    }
+    out = {}
+    for what, body in bodies.items():
+        if kind == "class":
+            out[what] = (f"import time\nimport torch\nfrom torch import nn\n\n\nclass {name}(nn.Module):\n"
+                         f"    def __init__(self, *args, **kwargs):\n        super().__init__()\n\n"
+                         f"    def forward(self, x):\n        {body}")
+        else:
+            out[what] = f"import time\nimport torch\n\n\ndef {name}(*args, **kwargs):\n    if True:\n        {body}"
+    out["syntax_error"] = f"{'class' if kind == 'class' else 'def'} {name}(:\n    pass\n"
+    stub = f"class {name}: pass\n" if kind == "class" else f"def {name}(): pass\n"
+    out["import_os_system"] = "import os\nos.system('echo pwned > /tmp/pwned')\n" + stub
+    return out
+
+
+class Sources:
+    """Per exercise: correct answers (the reference, and the correct styles under
+    tests/grader/submissions/<slug>/), buggy ones (every mistakes/ file appended to the reference, as
+    the self-test builds them, and the student-written bugs under tests/grader/submissions/<slug>/),
+    and the hostile ones."""
+
+    def __init__(self, slugs: list[str]):
+        self.correct: dict[str, list[tuple[str, str]]] = {}
+        self.buggy: dict[str, list[tuple[str, str]]] = {}
+        self.hostile: dict[str, dict[str, str]] = {}
+        for slug in slugs:
+            folder = ROOT / "exercises" / slug
+            solution = (folder / "solution.py").read_text()
+            subs = sorted((SUBMISSIONS / slug).glob("*.py")) if (SUBMISSIONS / slug).is_dir() else []
+            self.correct[slug] = [("reference", solution)] + [(p.stem, p.read_text()) for p in subs
+                                                               if p.stem.startswith("correct")]
+            self.buggy[slug] = ([(f"mistake:{p.stem}", solution + "\n" + p.read_text())
+                                 for p in sorted((folder / "mistakes").glob("*.py"))]
+                                + [(p.stem, p.read_text()) for p in subs if not p.stem.startswith("correct")])
+            self.hostile[slug] = hostile_sources(slug)
+
+
+def mix(rng: random.Random, sources: Sources, slug: str, hostile_share: float, loop_share: float) -> tuple[str, str]:
+    """(kind, source) for one submission to `slug`: ~45% correct, the rest buggy (every known mistake),
+    a few hostile (loop_share endless loops, the rest of hostile_share bombs, syntax errors, os.system)."""
     r = rng.random()
     if r < loop_share:
-        return "hostile:infinite_loop", HOSTILE["infinite_loop"]
+        return "hostile:infinite_loop", sources.hostile[slug]["infinite_loop"]
     if r < hostile_share:
         name = rng.choice(["memory_bomb", "syntax_error", "import_os_system"])
-        return f"hostile:{name}", HOSTILE[name]
+        return f"hostile:{name}", sources.hostile[slug][name]
     if r < hostile_share + 0.45:
-        return "correct", CORRECT
-    buggy = sorted(p for p in SUBS.glob("*.py") if p.name != "correct_sequential.py")
-    path = rng.choice(buggy)
-    return f"buggy:{path.stem}", path.read_text()
+        name, source = rng.choice(sources.correct[slug])
+        return f"correct:{name}", source
+    name, source = rng.choice(sources.buggy[slug])
+    return f"buggy:{name}", source
 
 
 # ---- a private stack ---------------------------------------------------------------------------
@@ -106,18 +163,18 @@ def port_open(port: int) -> bool:
 
 
 class Stack:
-    def __init__(self, workers: int, students: int, password: str):
+    def __init__(self, workers: int, students: int, password: str, slugs: list[str], worker_hosts: int = 1):
         self.tmp = Path(tempfile.mkdtemp(prefix="courseapp-load-"))
         os.chmod(self.tmp, 0o755)
         self.procs: list[subprocess.Popen] = []
         self.pg_ctl = None
         try:
-            self._start(workers, students, password)
+            self._start(workers, students, password, slugs, worker_hosts)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, workers: int, students: int, password: str) -> None:
+    def _start(self, workers: int, students: int, password: str, slugs: list[str], worker_hosts: int) -> None:
         redis_port, pg_port, self.web_port = free_port(), free_port(), free_port()
         self.procs.append(subprocess.Popen(
             ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -138,19 +195,25 @@ class Stack:
         exercises = self.tmp / "exercises"
         exercises.mkdir()
         shutil.copy(ROOT / "exercises" / "misconceptions.toml", exercises)
-        shutil.copytree(ROOT / "exercises" / "identity-block", exercises / "identity-block",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        for slug in slugs:
+            shutil.copytree(ROOT / "exercises" / slug, exercises / slug, ignore=shutil.ignore_patterns("__pycache__"))
         self.env = {
             **os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_port}/postgres",
             "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "REDIS_KEY_PREFIX": "", "VAR_DIR": str(self.tmp / "var"),
             "EXERCISES_DIR": str(exercises), "DJANGO_SETTINGS_MODULE": "courseapp.settings", "GRADER_DEVICE": "cpu",
             "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING", "DEBUG": "0", "DB_CONN_MAX_AGE": "60",
-            "LOGIN_MAX_FAILURES": "1000",
+            "LOGIN_MAX_FAILURES": "1000", "SECRET_KEY": "load-test-" + "k" * 40,
         }
         run = lambda *a: subprocess.run([PY, "manage.py", *a], cwd=ROOT, env=self.env, check=True,  # noqa: E731
                                         stdout=subprocess.DEVNULL)
         run("migrate", "--noinput")
-        run("sync_exercises")
+        t = time.perf_counter()
+        run("sync_exercises")  # self-tests every exercise and derives its limits from the reference's cost
+        self.sync_s = time.perf_counter() - t
+        self.limits = json.loads(subprocess.run([PY, "manage.py", "shell", "-c", (
+            "import json; from courseapp.models import Exercise;"
+            "print(json.dumps({e.slug: e.current_revision.limits for e in Exercise.objects.all()}))")],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
         run("shell", "-c", (
             "from django.contrib.auth import get_user_model; from django.contrib.auth.hashers import make_password;"
             "from courseapp.models import Course, Enrolment;"
@@ -160,12 +223,23 @@ class Stack:
         ) % (password, students))
         logs = self.tmp / "logs"
         logs.mkdir()
-        for i in range(workers):
-            self.procs.append(subprocess.Popen(
-                [PY, "-m", "celery", "-A", "courseapp", "worker", "-Q", "grade.cpu,grade.gpu", "--concurrency", "1",
-                 "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle", "--hostname", f"load{i}@%h",
-                 "--loglevel", "WARNING"], cwd=ROOT, env=self.env, start_new_session=True,
-                stdout=open(logs / f"worker{i}.log", "wb"), stderr=subprocess.STDOUT))
+        # --worker-hosts H: H simulated worker machines, each with its own hostname and var/ (exercise
+        # cache, sandbox state), sharing only the broker and the database, as separate hosts would.
+        self.worker_logs: dict[str, list[Path]] = {}
+        for h in range(worker_hosts):
+            host = f"host{h}" if worker_hosts > 1 else "%h"
+            env = {**self.env, "LOG_LEVEL": "INFO"}  # grade_finished lines: which host graded what
+            if worker_hosts > 1:
+                env["VAR_DIR"] = str(self.tmp / f"var-{host}")
+                env["EXERCISE_CACHE_DIR"] = str(self.tmp / f"var-{host}" / "exercise-cache")
+            for i in range(workers):
+                log = logs / f"worker-{h}-{i}.log"
+                self.worker_logs.setdefault(host, []).append(log)
+                self.procs.append(subprocess.Popen(
+                    [PY, "-m", "celery", "-A", "courseapp", "worker", "-Q", "grade.cpu,grade.gpu", "--concurrency",
+                     "1", "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle",
+                     "--hostname", f"load{i}@{host}", "--loglevel", "WARNING"], cwd=ROOT, env=env,
+                    start_new_session=True, stdout=open(log, "wb"), stderr=subprocess.STDOUT))
         # the reconciler, as the beat service runs it
         self.procs.append(subprocess.Popen(
             [PY, "manage.py", "reconcile_jobs", "--loop", "30"], cwd=ROOT, env=self.env, start_new_session=True,
@@ -175,7 +249,18 @@ class Stack:
              "--workers", "2", "--threads", "4", "--backlog", "2048"], cwd=ROOT, env=self.env,
             start_new_session=True, stdout=open(logs / "web.log", "wb"), stderr=subprocess.STDOUT))
         wait_until(lambda: port_open(self.web_port), 60, "gunicorn")
+        self.roles = {self.procs[0].pid: "redis", self.procs[-2].pid: "reconciler", self.procs[-1].pid: "web"}
+        self.roles.update({p.pid: "workers (+ sandboxes)" for p in self.procs[1:-2]})
+        try:
+            self.roles[int((pgdir / "data" / "postmaster.pid").read_text().split()[0])] = "postgres"
+        except (OSError, ValueError, IndexError):
+            pass
         time.sleep(8)  # workers warm their sandboxes
+
+    def grades_per_host(self) -> dict[str, int]:
+        """How many grades each (simulated) worker host finished, from its workers' JSON log lines."""
+        return {host: sum(p.read_text(errors="replace").count('"grade_finished"') for p in logs if p.exists())
+                for host, logs in self.worker_logs.items()}
 
     def db_check(self, submission_ids: list[int]) -> dict:
         code = (
@@ -210,12 +295,95 @@ class Stack:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+# ---- where the CPU goes ----------------------------------------------------------------------------
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(ppid, CPU seconds used) of a live process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK
+
+
+def _machine_busy_s() -> float:
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / CLK  # all but idle and iowait
+
+
+class CpuSampler(threading.Thread):
+    """Samples every process twice a second and charges its CPU time to the component whose process it
+    descends from (web, postgres, redis, workers with their sandboxes, reconciler, the load generator).
+    A process that ends between samples loses its last half second (the short-lived sandboxes), so
+    the workers' share is also given as the machine's busy time minus everything else."""
+
+    def __init__(self, roles: dict[int, str]):
+        super().__init__(daemon=True)
+        self.roles = {**roles, os.getpid(): "load generator"}
+        self.seen: dict[int, tuple[str, float, float]] = {}  # pid -> (role, first seen, last seen CPU s)
+        self.stop_event = threading.Event()
+        self.busy0 = _machine_busy_s()
+        self.t0 = time.perf_counter()
+        self._baseline = True  # processes already running count from now on
+        self.sample()
+        self._baseline = False
+
+    def _role(self, pid: int, stats: dict[int, tuple[int, float]]) -> str | None:
+        for _ in range(64):
+            if pid in self.roles:
+                return self.roles[pid]
+            parent = stats.get(pid)
+            if parent is None or parent[0] <= 1:
+                return None
+            pid = parent[0]
+        return None
+
+    def sample(self) -> None:
+        stats = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit() and (st := _proc_stat(int(name))) is not None:
+                stats[int(name)] = st
+        for pid, (_ppid, cpu) in stats.items():
+            if pid in self.seen:
+                role, first, _ = self.seen[pid]
+                self.seen[pid] = (role, first, cpu)
+            elif (role := self._role(pid, stats)) is not None:
+                self.seen[pid] = (role, cpu if self._baseline else 0.0, cpu)
+
+    def run(self) -> None:
+        while not self.stop_event.wait(0.5):
+            self.sample()
+
+    def report(self) -> dict:
+        self.stop_event.set()
+        self.sample()
+        wall = time.perf_counter() - self.t0
+        busy = _machine_busy_s() - self.busy0
+        by_role: dict[str, float] = {}
+        for role, first, last in self.seen.values():
+            by_role[role] = by_role.get(role, 0.0) + max(0.0, last - first)
+        others = sum(v for k, v in by_role.items() if not k.startswith("workers"))
+        return {"wall_s": round(wall, 1), "cores": os.cpu_count(), "machine_busy_cpu_s": round(busy, 1),
+                "machine_busy_cores": round(busy / wall, 2),
+                "cpu_s_by_component": {k: round(v, 1) for k, v in sorted(by_role.items())},
+                "workers_cpu_s_as_busy_minus_others": round(busy - others, 1)}
+
+
 # ---- a simulated student ------------------------------------------------------------------------
 
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
-        self.pages: list[float] = []
+        self.pages: list[float] = []  # HTML pages a student opens (login, list, exercise, submission, feedback)
+        self.polls: list[float] = []  # status.json polls (the page's script)
+        self.submits: list[float] = []  # the submit POST (writes the rows, queues the job)
+        self.logins: list[float] = []  # the login POST (a deliberately slow password hash), apart from pages
+        self.rate_limited = 0  # submissions refused by the queue limits, then sent again after the wait
         self.feedback: list[float] = []
         self.status_polls = 0
         self.not_modified = 0
@@ -225,6 +393,7 @@ class Stats:
         self.kinds: dict[str, int] = {}
         self.flood_accepted: list[int] = []
         self.flood_refused: dict[str, int] = {}
+        self.by_exercise: dict[str, int] = {}
 
     def error(self, what: str) -> None:
         with self.lock:
@@ -238,7 +407,9 @@ class Browser:
         self.conn = http.client.HTTPConnection(host, port, timeout=60)
 
     def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None,
-                page: bool = True) -> tuple[int, dict, str]:
+                page: bool | str = True, expect: tuple[int, ...] = ()) -> tuple[int, dict, str]:
+        """page: True times it as a page, "polls"/"submits" into that list, False not at all.
+        expect: 4xx answers that are part of the scenario (not errors)."""
         hdrs = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), **(headers or {})}
         data = None
         if body is not None:
@@ -269,8 +440,8 @@ class Browser:
             return self.request("GET", resp.headers["Location"], headers=headers, page=page)  # e.g. the course's page
         if page:
             with self.stats.lock:
-                self.stats.pages.append(elapsed)
-        if resp.status >= 500 or (resp.status >= 400 and resp.status not in (404,)):
+                getattr(self.stats, page if isinstance(page, str) else "pages").append(elapsed)
+        if resp.status >= 500 or (resp.status >= 400 and resp.status not in (404, *expect)):
             self.stats.error(f"{method} {re.sub(r'[0-9]+', 'N', path)} -> {resp.status}")
         return resp.status, dict(resp.headers), text
 
@@ -280,40 +451,66 @@ def csrf(html: str) -> str:
     return m.group(1) if m else ""
 
 
-def student(i: int, args, stats: Stats, start_gate: threading.Event) -> None:
+RATE_WAIT = re.compile(r"Please wait (\d+) second")
+
+
+LOGIN_SLOTS = threading.BoundedSemaphore(4)
+
+
+def student(i: int, args, stats: Stats, start_gate: threading.Event, logged_in: threading.Semaphore) -> None:
     rng = random.Random(args.seed * 100003 + i)
     b = Browser(args.host, args.port, stats)
-    start_gate.wait()
-    time.sleep(rng.uniform(0, args.ramp_s))
-    status, _, html = b.request("GET", "/accounts/login/")
-    status, headers, _ = b.request("POST", "/accounts/login/", {
-        "username": f"{args.user_prefix}{i:04d}", "password": args.password, "csrfmiddlewaretoken": csrf(html)})
+    # Logged in before the rush (at a deadline students already have a session): the login POST's
+    # password hash costs ~0.5 s of CPU each, timed apart, a few at a time.
+    with LOGIN_SLOTS:
+        status, _, html = b.request("GET", "/accounts/login/", page=False)
+        status, headers, _ = b.request("POST", "/accounts/login/", {
+            "username": f"{args.user_prefix}{i:04d}", "password": args.password, "csrfmiddlewaretoken": csrf(html)},
+            page="logins")
+    logged_in.release()
     if status != 302:
         stats.error("login failed")
         return
+    start_gate.wait()
+    time.sleep(rng.uniform(0, args.ramp_s))
     b.request("GET", "/")
-    status, headers, html = b.request("GET", "/exercises/identity-block/")
-    if status in (301, 302):  # the course-less URL redirects to the course's page
-        status, _, html = b.request("GET", headers.get("Location", ""))
+    token = ""
+    opened: set[str] = set()
     for _ in range(args.submissions):
-        kind, source = mix(rng, args.hostile_share, args.loop_share)
+        slug = rng.choice(args.exercises)
+        if slug not in opened:  # the exercise's page, once (the course-less URL redirects to the course's)
+            status, headers, html = b.request("GET", f"/exercises/{slug}/")
+            if status in (301, 302):
+                status, _, html = b.request("GET", headers.get("Location", ""))
+            token = csrf(html) or token
+            opened.add(slug)
+        kind, source = mix(rng, args.sources, slug, args.hostile_share, args.loop_share)
         t0 = time.perf_counter()
-        status, headers, _ = b.request("POST", "/exercises/identity-block/",
-                                       {"source": source, "csrfmiddlewaretoken": csrf(html)})
+        for _attempt in range(20):
+            status, headers, body = b.request("POST", f"/exercises/{slug}/", {"source": source, "csrfmiddlewaretoken": token},
+                                              page="submits", expect=(400,))
+            wait = RATE_WAIT.search(body) if status == 400 else None
+            if not wait:
+                break
+            with stats.lock:  # the queue limits (6 a minute): a student waits as told and sends it again
+                stats.rate_limited += 1
+            time.sleep(int(wait.group(1)) + rng.uniform(0, 1))
         m = re.search(r"/submissions/(\d+)/", headers.get("Location", ""))
         if status != 302 or not m:
-            stats.error(f"submit refused ({status})")
+            reason = re.search(r'id="form-errors">([^<]{0,80})', body)
+            stats.error(f"submit refused ({status}: {reason.group(1).strip() if reason else ''})")
             continue
         sid = int(m.group(1))
         with stats.lock:
             stats.submitted.append(sid)
             stats.kinds[kind.split(":")[0]] = stats.kinds.get(kind.split(":")[0], 0) + 1
+            stats.by_exercise[slug] = stats.by_exercise.get(slug, 0) + 1
         status, _, html = b.request("GET", f"/submissions/{sid}/")
         etag, delay, deadline = None, 0.5, time.monotonic() + args.feedback_timeout_s
         while time.monotonic() < deadline:
             time.sleep(delay)
             hdrs = {"Accept": "application/json", **({"If-None-Match": etag} if etag else {})}
-            status, headers, body = b.request("GET", f"/submissions/{sid}/status.json", headers=hdrs, page=False)
+            status, headers, body = b.request("GET", f"/submissions/{sid}/status.json", headers=hdrs, page="polls")
             with stats.lock:
                 stats.status_polls += 1
                 stats.not_modified += status == 304
@@ -348,9 +545,13 @@ def flooder(args, stats: Stats, start_gate: threading.Event) -> None:
     if status != 302:
         stats.error("flooder login failed")
         return
-    _, _, html = b.request("GET", "/exercises/identity-block/", page=False)
+    status, headers, html = b.request("GET", f"/exercises/{args.exercises[0]}/", page=False)
+    if status in (301, 302):  # the course-less URL redirects to the course's page
+        _, _, html = b.request("GET", headers.get("Location", ""), page=False)
     token = csrf(html)
-    source = CORRECT if args.flood_kind == "correct" else HOSTILE[args.flood_kind]
+    slug = args.exercises[0]
+    source = (args.sources.correct[slug][0][1] if args.flood_kind == "correct"
+              else args.sources.hostile[slug][args.flood_kind])
     sent = iter(range(args.flood))
     sent_lock = threading.Lock()
 
@@ -359,7 +560,7 @@ def flooder(args, stats: Stats, start_gate: threading.Event) -> None:
             with sent_lock:
                 if next(sent, None) is None:
                     return
-            status, headers, body = browser.request("POST", "/exercises/identity-block/",
+            status, headers, body = browser.request("POST", f"/exercises/{args.exercises[0]}/",
                                                     {"source": source, "csrfmiddlewaretoken": token}, page=False)
             m = re.search(r"/submissions/(\d+)/", headers.get("Location", ""))
             with stats.lock:
@@ -382,6 +583,58 @@ def flooder(args, stats: Stats, start_gate: threading.Event) -> None:
         t.join()
 
 
+# ---- the capacity baseline: what the same number of workers grade on correct submissions alone ----
+
+def _capacity_worker(slugs: list[str], n: int, start, out) -> None:  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(ROOT))
+    from grader.engine import Grader
+    from grader.exercise import load_exercise
+
+    sources = Sources(slugs)
+    work = [(load_exercise(ROOT / "exercises" / slug), src.encode()) for slug in slugs
+            for _name, src in sources.correct[slug]]
+    g = Grader(device="cpu", dedicated=True)  # as a Celery worker's
+    g.start()
+    for exercise, data in work:  # warm the trusted side (reference observations) for every exercise
+        g.grade(exercise, data)
+    start.wait()
+    t = time.perf_counter()
+    for i in range(n):
+        exercise, data = work[i % len(work)]
+        g.grade(exercise, data)
+    out.put((n, time.perf_counter() - t))
+    g.close()
+
+
+def capacity(workers: int, total: int, slugs: list[str]) -> float:
+    """Grades/s of `workers` processes, each a warm Grader, on a queue of correct submissions to the
+    rush's exercises (no web, no broker, no database): what the service's graders can do at best."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(workers + 1)
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_capacity_worker, args=(slugs, max(1, total // workers), barrier, q))
+             for _ in range(workers)]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    t = time.perf_counter()
+    results = [q.get() for _ in procs]
+    wall = time.perf_counter() - t
+    for p in procs:
+        p.join()
+    return sum(n for n, _ in results) / wall
+
+
+def grading_bench_throughput(workers: int, total: int) -> float:
+    """bench/grading.py's throughput figure (identity-block, mixed submissions) for the same workers."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import grading  # bench/grading.py
+
+    return grading.throughput(workers, total, "cpu")
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -393,7 +646,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--students", type=int, default=300)
     ap.add_argument("--submissions", type=int, default=10, help="per student (300 x 10 = the issue's 3,000)")
-    ap.add_argument("--workers", type=int, default=2, help="Celery worker processes (own stack only)")
+    ap.add_argument("--workers", type=int, default=2, help="Celery worker processes per worker host (own stack only)")
+    ap.add_argument("--worker-hosts", type=int, default=1,
+                    help="simulated worker machines: each --workers processes with its own hostname and var/, "
+                         "one broker and database")
+    ap.add_argument("--exercises", default=",".join(EXERCISES), help="comma-separated exercise slugs of the mix")
+    ap.add_argument("--capacity", type=int, default=200,
+                    help="grades for the capacity baselines (run before the stack starts; 0: skip)")
     ap.add_argument("--url", default="", help="drive an existing deployment instead of starting one")
     ap.add_argument("--user-prefix", default="load")
     ap.add_argument("--password", default="load-pw-" + "x" * 8)
@@ -404,10 +663,20 @@ def main() -> int:
     ap.add_argument("--feedback-timeout-s", type=float, default=1800.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--flood", type=int, default=0, help="one more student submits this many times at once")
-    ap.add_argument("--flood-kind", default="correct", choices=["correct", *HOSTILE],
+    ap.add_argument("--flood-kind", default="correct", choices=["correct", "infinite_loop", "memory_bomb", "sleeper", "syntax_error",
+                                                          "import_os_system"],
                     help="what the flood submits (an infinite loop holds a worker for the exercise's wall limit)")
     ap.add_argument("--flood-connections", type=int, default=8, help="the flood's parallel connections")
     args = ap.parse_args()
+    args.exercises = [e for e in args.exercises.split(",") if e]
+    args.sources = Sources(args.exercises)
+    total_workers = args.workers * args.worker_hosts
+    baseline = {}
+    if args.capacity and not args.url:
+        print(f"==> capacity baselines: {total_workers} worker processes, {args.capacity} grades", flush=True)
+        baseline["capacity_correct_mix_grades_per_s"] = round(capacity(total_workers, args.capacity, args.exercises), 2)
+        baseline["bench_grading_py_grades_per_s"] = round(grading_bench_throughput(total_workers, args.capacity), 2)
+        print(json.dumps(baseline), flush=True)
     # 4xx answers to the flooder are the limits working, not errors of the service
     flood_stats = Stats()
 
@@ -416,24 +685,36 @@ def main() -> int:
         u = urllib.parse.urlparse(args.url)
         args.host, args.port = u.hostname, u.port or 80
     else:
-        print(f"==> starting a private stack: Postgres, Redis, gunicorn, {args.workers} workers, reconciler", flush=True)
-        stack = Stack(args.workers, args.students + (1 if args.flood else 0), args.password)
+        print(f"==> starting a private stack: Postgres, Redis, gunicorn, {args.worker_hosts} worker host(s) x "
+              f"{args.workers} workers, reconciler; exercises {', '.join(args.exercises)}", flush=True)
+        stack = Stack(args.workers, args.students + (1 if args.flood else 0), args.password, args.exercises,
+                      args.worker_hosts)
         args.host, args.port = "127.0.0.1", stack.web_port
     try:
         stats = Stats()
         gate = threading.Event()
-        threads = [threading.Thread(target=student, args=(i, args, stats, gate), daemon=True)
+        logged_in = threading.Semaphore(0)
+        threads = [threading.Thread(target=student, args=(i, args, stats, gate, logged_in), daemon=True)
                    for i in range(args.students)]
         if args.flood:
             threads.insert(0, threading.Thread(target=flooder, args=(args, flood_stats, gate), daemon=True))
         for t in threads:
             t.start()
-        print(f"==> {args.students} students x {args.submissions} submissions", flush=True)
+        t_login = time.perf_counter()
+        for _ in range(args.students):
+            logged_in.acquire()
+        login_s = time.perf_counter() - t_login
+        print(f"==> {args.students} students logged in ({login_s:.1f} s); the rush: {args.submissions} "
+              f"submissions each", flush=True)
+        sampler = CpuSampler(stack.roles) if stack else None
+        if sampler:
+            sampler.start()
         t0 = time.perf_counter()
         gate.set()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
+        cpu = sampler.report() if sampler else None
         if args.flood:  # the flood's accepted jobs finish too (nothing lost), but they are not timed
             deadline = time.monotonic() + args.feedback_timeout_s
             while stack and time.monotonic() < deadline:
@@ -442,20 +723,39 @@ def main() -> int:
                     break
                 time.sleep(2)
         db = stack.db_check(stats.submitted + flood_stats.flood_accepted) if stack else None
+        per_host = stack.grades_per_host() if stack else None
     finally:
         if stack:
             stack.stop()
 
     accepted = len(stats.submitted) + len(flood_stats.flood_accepted)
     lost = accepted - (db["one_result"] if db else len(stats.graded))
+    grades_per_s = len(stats.graded) / wall
     report = {
         "students": args.students, "submissions_accepted": accepted, "mix": stats.kinds,
+        "by_exercise": stats.by_exercise, "workers": total_workers, "worker_hosts": args.worker_hosts,
         "wall_s": round(wall, 1),
         "page_p50_ms": round(1000 * pct(stats.pages, 50), 1), "page_p95_ms": round(1000 * pct(stats.pages, 95), 1),
         "pages": len(stats.pages),
+        "status_poll_p50_ms": round(1000 * pct(stats.polls, 50), 1),
+        "status_poll_p95_ms": round(1000 * pct(stats.polls, 95), 1),
+        "login_phase_s": round(login_s, 1),
+        "login_post_p50_ms": round(1000 * pct(stats.logins, 50), 1),
+        "login_post_p95_ms": round(1000 * pct(stats.logins, 95), 1),
+        "submit_post_p50_ms": round(1000 * pct(stats.submits, 50), 1),
+        "submit_post_p95_ms": round(1000 * pct(stats.submits, 95), 1),
         "submit_to_feedback_p50_s": round(pct(stats.feedback, 50), 2),
         "submit_to_feedback_p95_s": round(pct(stats.feedback, 95), 2),
-        "grades_per_s": round(len(stats.graded) / wall, 3),
+        "grades_per_s": round(grades_per_s, 3),
+        **baseline,
+        **({"grades_per_s_vs_capacity": round(grades_per_s / baseline["capacity_correct_mix_grades_per_s"], 3)}
+           if baseline else {}),
+        "rate_limited_resubmits": stats.rate_limited,
+        "grades_per_worker_host": per_host,
+        "limits": {slug: {k: v for k, v in lim.items() if k != "toml"} for slug, lim in stack.limits.items()}
+        if stack else None,
+        "sync_s": round(stack.sync_s, 1) if stack else None,
+        "cpu_during_rush": cpu,
         "status_polls": stats.status_polls, "status_304": stats.not_modified,
         "states": {s: list(stats.graded.values()).count(s) for s in set(stats.graded.values())},
         "errors": stats.errors, "db": db, "lost_submissions": lost,

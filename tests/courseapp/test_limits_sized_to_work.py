@@ -103,7 +103,7 @@ def test_the_instructor_sees_the_limits_and_the_toml_ceilings(client, world):
     assert "CPU time, whole grade</td><td>4 s</td>" in card
 
 
-def test_a_spinning_submission_is_stopped_early_and_told_the_limit(db, settings, exercises_root, real_grader):
+def test_a_spinning_submission_is_stopped_early_and_told_the_limit(db, settings, exercises_root, real_grader, client):
     """Real sandbox: the limits derived for identity-block stop an endless loop at the per-step CPU
     limit, far below the TOML's 20 s, and the student's message states the limits."""
     shutil.copytree(IDENTITY_BLOCK, exercises_root / "identity-block", ignore=shutil.ignore_patterns("__pycache__"))
@@ -122,12 +122,16 @@ def test_a_spinning_submission_is_stopped_early_and_told_the_limit(db, settings,
                     pass
         """)
     settings.GRADING_MAX_IN_FLIGHT = 0
-    sub = submission_create(user=_student(exercise.course), exercise=exercise, source=spinning)
+    student = _student(exercise.course)
+    sub = submission_create(user=student, exercise=exercise, source=spinning)
     grading_job_run(sub.latest_job.pk, grader=real_grader)
     result = sub.latest_job.__class__.objects.get(pk=sub.latest_job.pk).result
     assert result.outcome == "timeout", result.output
     assert f"{lim.wall_s:g} s in total" in result.output and f"{lim.step_cpu_s:g} s of CPU time per step" in result.output
     assert result.execution["cpu_s"] < toml.cpu_s  # stopped by the derived limit, not the TOML's
+    client.force_login(student)  # what the student reads on the submission's page
+    page = client.get(reverse("submission-detail", args=[sub.pk])).content.decode()
+    assert f"The limits are {lim.wall_s:g} s in total and {lim.step_cpu_s:g} s of CPU time per step" in page
 
 
 NICE_PROBE = textwrap.dedent("""\

@@ -15,7 +15,7 @@ from tests.courseapp.conftest import _isolated_paths, enqueued, world  # noqa: F
 class QuizGrader:
     """Grades quizzes exactly as the worker's Grader does (grader.engine.grade_quiz_file)."""
 
-    def grade(self, spec, data: bytes, progress=None):
+    def grade(self, spec, data: bytes, progress=None, **options):
         from grader.engine import grade_quiz_file
 
         return grade_quiz_file(spec, data)

@@ -76,7 +76,7 @@ def test_the_api_shows_students_no_internal_errors_either(world, enqueued, setti
 
 def test_an_error_result_shows_students_a_generic_message(client, world, enqueued):
     class ErrorGrader(StandInGrader):
-        def grade(self, spec, data, progress=None):
+        def grade(self, spec, data, progress=None, **options):
             from grader.results import zero_result
 
             return zero_result(10.0, Outcome.ERROR, "This quiz could not be graded: /app/exercises/q/questions.toml "
@@ -95,7 +95,7 @@ def test_an_error_result_shows_students_a_generic_message(client, world, enqueue
 # ---- check output capped, NUL bytes stripped before the insert ---------------------------------
 
 class NulGrader(StandInGrader):
-    def grade(self, spec, data, progress=None):
+    def grade(self, spec, data, progress=None, **options):
         huge = "A" * 3_000_000
         return GradeResult(
             score=1.0, max_score=10.0, status="graded", output="bad\x00output " + huge, outcome=Outcome.WRONG,
