@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def seeded(tmp_path, settings, monkeypatch):
+def seeded(tmp_path, settings, monkeypatch, real_grader):
     sent = []
     capture_grading_sends(monkeypatch, lambda args, options: sent.append(args[0]))
     settings.EXERCISE_CACHE_DIR = tmp_path / "exercise-cache"
@@ -34,7 +34,9 @@ def seeded(tmp_path, settings, monkeypatch):
     shutil.copy(EXERCISES / "misconceptions.toml", root)
     shutil.copytree(IDENTITY_BLOCK, root / "identity-block", ignore=shutil.ignore_patterns("__pycache__"))
     settings.EXERCISES_DIR = root
-    exercise_sync(root, grader=StandInGrader())
+    # The real grader: sync runs the exercise's self-test (its mistakes must fail), which the stand-in
+    # cannot pass; the grading below still uses the stand-in.
+    exercise_sync(root, grader=real_grader)
     out = StringIO()
     call_command("seed_course", students=30, stdout=out)
     assert "Seeded 30 students" in out.getvalue()
@@ -42,7 +44,7 @@ def seeded(tmp_path, settings, monkeypatch):
     prof = User.objects.get(username="instructor")
     prof.set_password("pw-instructor-walk")
     prof.save()
-    return {"root": root, "sent": sent}
+    return {"root": root, "sent": sent, "grader": real_grader}
 
 
 def login(page, url, username, password):
@@ -123,7 +125,7 @@ def test_instructor_walkthrough(live_server, seeded, browser, tmp_path):  # noqa
     # the exercise changes; sync makes a new revision; regrade everyone's latest
     (seeded["root"] / "identity-block" / "prompt.md").write_text(
         (IDENTITY_BLOCK / "prompt.md").read_text() + "\nClarified: keep the input for the shortcut.\n")
-    exercise_sync(seeded["root"], grader=StandInGrader())
+    exercise_sync(seeded["root"], grader=seeded["grader"])
     page.click("text=policy & regrade")
     expect(page.locator("#regrade-form")).to_contain_text("graded against an older revision")
     page.select_option("#regrade-form select[name=scope]", "latest")
