@@ -18,8 +18,8 @@ class CurvesGrader(StandInGrader):
         super().__init__()
         self.progress_rows: list[dict] = []
 
-    def grade(self, spec, data: bytes, progress=None):
-        result = super().grade(spec, data, progress=progress)
+    def grade(self, spec, data: bytes, progress=None, **options):
+        result = super().grade(spec, data, progress=progress, **options)
         # While "running", the job row carries the latest event (what the status endpoint reads).
         self.progress_rows.append(dict(GradingJob.objects.get(submission__source=data.decode()).progress))
         result.extra = {"curves": {"plain": [2.3, 2.0, 1.4], "residual": [2.3, 0.9, 0.1]},

@@ -1,6 +1,7 @@
 """The reconciler: nothing lost (stale jobs are re-sent), nothing graded twice (duplicates are
 no-ops), and a retry cap that ends with a clear message instead of a spinner."""
 
+import math
 from datetime import timedelta
 
 import pytest
@@ -44,7 +45,8 @@ def test_a_fresh_queued_or_running_job_is_left_alone(job, enqueued, django_captu
 
 def test_a_running_job_past_its_deadline_is_requeued_and_resent(job, enqueued, django_capture_on_commit_callbacks):
     deadline = job_deadline_s(job)
-    assert deadline == 20 + 60 + 30 + 30  # the exercise's wall limit -> soft -> hard, plus the grace
+    # the revision's wall limit (derived from its reference's cost at sync) -> soft -> hard, plus the grace
+    assert deadline == math.ceil(job.revision.wall_s) + 60 + 30 + 30
     _age(job, status=S.RUNNING, attempts=1, started_at=timezone.now() - timedelta(seconds=deadline + 1))
     with django_capture_on_commit_callbacks(execute=True):
         report = reconcile_jobs()
