@@ -64,8 +64,17 @@ def seed(n_students: int, per_student: int, n_exercises: int):
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
-    from courseapp.models import (Course, Enrolment, Exercise, ExercisePolicy, ExerciseRevision, GradeOverride,
-                                  GradingJob, Result, Submission)
+    from courseapp.models import (
+        Course,
+        Enrolment,
+        Exercise,
+        ExercisePolicy,
+        ExerciseRevision,
+        GradeOverride,
+        GradingJob,
+        Result,
+        Submission,
+    )
     from courseapp.services.seeding import identity_block_samples
 
     rng = random.Random(7)
@@ -78,15 +87,18 @@ def seed(n_students: int, per_student: int, n_exercises: int):
     now = timezone.now()
     for i in range(n_exercises):
         ex = Exercise.objects.create(course=course, slug=f"ex-{i}", title=f"Exercise {i}", kind="module", order=i)
-        rev = ExerciseRevision.objects.create(exercise=ex, content_hash=f"{i:064d}", max_score=10, prompt="p",
-                                              starter="import torch\n")
+        rev = ExerciseRevision.objects.create(
+            exercise=ex, content_hash=f"{i:064d}", max_score=10, prompt="p", starter="import torch\n"
+        )
         ex.current_revision = rev
         ex.save()
-        ExercisePolicy.objects.create(exercise=ex, due_at=now - timedelta(days=3), late_until=now + timedelta(days=3),
-                                      late_credit=0.5)
+        ExercisePolicy.objects.create(
+            exercise=ex, due_at=now - timedelta(days=3), late_until=now + timedelta(days=3), late_credit=0.5
+        )
         exercises.append((ex, rev))
-    users = User.objects.bulk_create([User(username=f"s{i:04d}", first_name="S", last_name=f"{i:04d}", password="!")
-                                      for i in range(n_students)])
+    users = User.objects.bulk_create(
+        [User(username=f"s{i:04d}", first_name="S", last_name=f"{i:04d}", password="!") for i in range(n_students)]
+    )
     Enrolment.objects.bulk_create([Enrolment(user=u, course=course) for u in users])
     t0 = time.perf_counter()
     subs, times = [], []
@@ -97,21 +109,47 @@ def seed(n_students: int, per_student: int, n_exercises: int):
             subs.append(Submission(user=u, revision=rev, source=s["source"]))
             times.append((now - timedelta(days=rng.uniform(0, 14)), s["result"]))
     subs = Submission.objects.bulk_create(subs, batch_size=2000)
-    jobs = GradingJob.objects.bulk_create([GradingJob(submission=s, revision_id=s.revision_id, status="done", attempts=1, queued_at=at,
-                                                      started_at=at, finished_at=at) for s, (at, _) in zip(subs, times)],
-                                          batch_size=2000)
-    Result.objects.bulk_create([Result(job=j, score=r["score"], max_score=10, status=r["status"], outcome=r["outcome"],
-                                       output=r.get("output", ""), tests=r["tests"], misconceptions=r["misconceptions"],
-                                       execution=r.get("execution", {})) for j, (_, r) in zip(jobs, times)],
-                               batch_size=2000)
+    jobs = GradingJob.objects.bulk_create(
+        [
+            GradingJob(
+                submission=s,
+                revision_id=s.revision_id,
+                status="done",
+                attempts=1,
+                queued_at=at,
+                started_at=at,
+                finished_at=at,
+            )
+            for s, (at, _) in zip(subs, times)
+        ],
+        batch_size=2000,
+    )
+    Result.objects.bulk_create(
+        [
+            Result(
+                job=j,
+                score=r["score"],
+                max_score=10,
+                status=r["status"],
+                outcome=r["outcome"],
+                output=r.get("output", ""),
+                tests=r["tests"],
+                misconceptions=r["misconceptions"],
+                execution=r.get("execution", {}),
+            )
+            for j, (_, r) in zip(jobs, times)
+        ],
+        batch_size=2000,
+    )
     # spread the submission times (auto_now_add set them all to now)
     from django.db import connection
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("UPDATE courseapp_submission SET created_at = now() - (random() * interval '14 days')")
-    GradeOverride.objects.bulk_create([GradeOverride(submission=s, score=7, reason="bench", created_by=prof)
-                                       for s in subs[::97]])
+    GradeOverride.objects.bulk_create(
+        [GradeOverride(submission=s, score=7, reason="bench", created_by=prof) for s in subs[::97]]
+    )
     return course, prof, len(subs), time.perf_counter() - t0
 
 
@@ -128,15 +166,20 @@ def run(args) -> None:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     call_command("migrate", verbosity=0)
     course, prof, n, seed_s = seed(args.students, args.per_student, args.exercises)
-    print(f"seeded {args.students} students x {args.per_student} submissions = {n} submissions "
-          f"over {args.exercises} exercises in {seed_s:.1f} s")
+    print(
+        f"seeded {args.students} students x {args.per_student} submissions = {n} submissions "
+        f"over {args.exercises} exercises in {seed_s:.1f} s"
+    )
     client = Client()
     client.force_login(prof)
     c = course.slug
     pages = [
         ("dashboard", f"/instructor/{c}/"),
         ("submissions browser", f"/instructor/{c}/submissions/"),
-        ("submissions, filtered", f"/instructor/{c}/submissions/?exercise=ex-1&misconception=shortcut_missing&min_score=1"),
+        (
+            "submissions, filtered",
+            f"/instructor/{c}/submissions/?exercise=ex-1&misconception=shortcut_missing&min_score=1",
+        ),
         ("submissions, page 100", f"/instructor/{c}/submissions/?page=100"),
         ("progress table", f"/instructor/{c}/progress/"),
         ("gradebook CSV", f"/instructor/{c}/gradebook.csv?score=final"),
@@ -163,8 +206,10 @@ def run(args) -> None:
                 resp = client.get(url)
                 times.append((time.perf_counter() - t) * 1000)
             assert resp.status_code == 200, (url, resp.status_code)
-        print(f"{label:<26} {statistics.median(times):>10.0f} {min(times):>8.0f} {len(ctx.captured_queries):>8} "
-              f"{len(resp.content) / 1024:>8.0f}")
+        print(
+            f"{label:<26} {statistics.median(times):>10.0f} {min(times):>8.0f} {len(ctx.captured_queries):>8} "
+            f"{len(resp.content) / 1024:>8.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -64,8 +64,13 @@ def grade(grader: Grader, folder: Path) -> tuple[float, dict[str, Any]]:
 
 def cli_seconds() -> float:
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "grader", "grade", str(EXERCISE), str(SOLUTION), "--json"],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(EXERCISE), str(SOLUTION), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     elapsed = time.perf_counter() - t
     assert json.loads(out)["score"] == 10, out
     return elapsed
@@ -94,7 +99,9 @@ def main() -> None:
             with Grader(device=device) as grader:
                 grader.start()
                 print(f"\n== device {device} ==")
-                print(f"{'seeds':>11} {'wall s':>7} {'train s':>8} {'plain':>7} {'resid.':>7} {'ratio':>6} {'score':>6}")
+                print(
+                    f"{'seeds':>11} {'wall s':>7} {'train s':>8} {'plain':>7} {'resid.':>7} {'ratio':>6} {'score':>6}"
+                )
                 for i in range(args.seeds):
                     init_seed, data_seed = 1234 + i, 7 + i
                     folder = EXERCISE if i == 0 else copy_with_seeds(Path(tmp) / f"s{i}", init_seed, data_seed)
@@ -104,9 +111,12 @@ def main() -> None:
                     ratio = f"{q / p:.3f}" if p and q is not None else "-"
                     train_s = r.get("extra", {}).get("experiment", {}).get("seconds", float("nan"))
                     tag = f"{init_seed}/{data_seed}" + ("*" if i == 0 else "")
-                    print(f"{tag:>11} {wall:7.2f} {train_s:8.2f} {p if p is not None else float('nan'):7.3f} "
-                          f"{q if q is not None else float('nan'):7.3f} {ratio:>6} {r['score']:>4g}/{r['max_score']:g}"
-                          f"  [{r['execution']['device']}, peak {r['execution']['peak_rss_mb']:.0f} MB]", flush=True)
+                    print(
+                        f"{tag:>11} {wall:7.2f} {train_s:8.2f} {p if p is not None else float('nan'):7.3f} "
+                        f"{q if q is not None else float('nan'):7.3f} {ratio:>6} {r['score']:>4g}/{r['max_score']:g}"
+                        f"  [{r['execution']['device']}, peak {r['execution']['peak_rss_mb']:.0f} MB]",
+                        flush=True,
+                    )
                     for t in r.get("tests", []):
                         if t["status"] != "passed":
                             print(f"{'':>11}   failed: {t['name']}: {t['output'][:300]}")

@@ -60,9 +60,28 @@ def main() -> None:
         subprocess.run([py, "manage.py", *cmd], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
     worker = subprocess.Popen(
-        [py, "-m", "celery", "-A", "courseapp", "worker", "-Q", "grade.cpu,grade.gpu", "--concurrency", "1",
-         "--prefetch-multiplier", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "courseapp",
+            "worker",
+            "-Q",
+            "grade.cpu,grade.gpu",
+            "--concurrency",
+            "1",
+            "--prefetch-multiplier",
+            "1",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         sys.path.insert(0, str(ROOT))
@@ -119,10 +138,14 @@ def main() -> None:
 
         poll = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("polling_interval", 1.0)
         print(f"embedded broker (filesystem), polling_interval {poll} s, 1 worker, {args.exercise}")
-        print(f"  idle worker, one job:  queue->start p50 {statistics.median(single):.0f} ms, "
-              f"max {max(single):.0f} ms  (n={len(single)})")
-        print(f"  {args.jobs} jobs at once:      queued in {queued_s:.2f} s, drained in {drain.total_seconds():.2f} s, "
-              f"worker idle between jobs p50 {statistics.median(between):.0f} ms / p95 {pct(between, 0.95):.0f} ms")
+        print(
+            f"  idle worker, one job:  queue->start p50 {statistics.median(single):.0f} ms, "
+            f"max {max(single):.0f} ms  (n={len(single)})"
+        )
+        print(
+            f"  {args.jobs} jobs at once:      queued in {queued_s:.2f} s, drained in {drain.total_seconds():.2f} s, "
+            f"worker idle between jobs p50 {statistics.median(between):.0f} ms / p95 {pct(between, 0.95):.0f} ms"
+        )
         print(f"                          queue->start p50 {statistics.median(waits):.0f} ms, max {max(waits):.0f} ms")
         print(f"  idle worker CPU:        {idle_cpu * 100:.1f}% of one core")
     finally:

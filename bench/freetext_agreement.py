@@ -62,8 +62,11 @@ def load_labelled(exercise: Exercise, rubric: Rubric, files: Sequence[str], sour
             if line.strip():
                 ex = exemplar_from_json(json.loads(line), source=source)
                 text = normalise(ex.text.strip())
-                out.append(Labelled(Exemplar(text, ex.band, ex.score, ex.source),
-                                    read_answer(text, rubric, exercise.max_score)))
+                out.append(
+                    Labelled(
+                        Exemplar(text, ex.band, ex.score, ex.source), read_answer(text, rubric, exercise.max_score)
+                    )
+                )
     return out
 
 
@@ -91,11 +94,16 @@ def loo_threshold(train: Sequence[Labelled], bank: ExemplarBank, rubric: Rubric,
 def summarise(outcomes: Sequence[Trial], threshold: float) -> dict[str, Any]:
     n = len(outcomes)
     released, correct, two_off = released_stats(outcomes, threshold)
-    return {"answers": n, "threshold": round(threshold, 4),
-            "agreement_all": round(sum(o.correct for o in outcomes) / n, 4) if n else None,
-            "two_band_all": sum(o.two_bands_off for o in outcomes),
-            "released": released, "released_agreement": round(correct / released, 4) if released else None,
-            "released_two_band": two_off, "review_share": round(1 - released / n, 4) if n else None}
+    return {
+        "answers": n,
+        "threshold": round(threshold, 4),
+        "agreement_all": round(sum(o.correct for o in outcomes) / n, 4) if n else None,
+        "two_band_all": sum(o.two_bands_off for o in outcomes),
+        "released": released,
+        "released_agreement": round(correct / released, 4) if released else None,
+        "released_two_band": two_off,
+        "review_share": round(1 - released / n, 4) if n else None,
+    }
 
 
 def curve(outcomes: Sequence[Trial]) -> list[dict[str, Any]]:
@@ -135,9 +143,14 @@ def development(dev: list[Labelled], rubric: Rubric, max_score: float, repeats: 
                 out_k = trials(test, small, rubric, max_score)
                 by_k[str(k)] += out_k
                 by_k_thr[str(k)].append((out_k, threshold))
-    return {"cross_validated": {"curve": curve(pooled), "at_calibrated": merge(at_calibrated),
-                                "threshold_from_pooled": choose_threshold(pooled, rubric.review.target_precision)},
-            "teacher_labels": {k: {"curve": curve(v), "at_calibrated": merge(by_k_thr[k])} for k, v in by_k.items()}}
+    return {
+        "cross_validated": {
+            "curve": curve(pooled),
+            "at_calibrated": merge(at_calibrated),
+            "threshold_from_pooled": choose_threshold(pooled, rubric.review.target_precision),
+        },
+        "teacher_labels": {k: {"curve": curve(v), "at_calibrated": merge(by_k_thr[k])} for k, v in by_k.items()},
+    }
 
 
 def merge(parts: Sequence[tuple[list[Trial], float]]) -> dict[str, Any]:
@@ -148,14 +161,21 @@ def merge(parts: Sequence[tuple[list[Trial], float]]) -> dict[str, Any]:
         n, released, correct, two_off = n + len(outcomes), released + r, correct + c, two_off + t
         agree += sum(o.correct for o in outcomes)
         two_all += sum(o.two_bands_off for o in outcomes)
-    return {"answers": n, "thresholds": sorted({round(t, 4) for _, t in parts}),
-            "agreement_all": round(agree / n, 4) if n else None, "two_band_all": two_all, "released": released,
-            "released_agreement": round(correct / released, 4) if released else None,
-            "released_two_band": two_off, "review_share": round(1 - released / n, 4) if n else None}
+    return {
+        "answers": n,
+        "thresholds": sorted({round(t, 4) for _, t in parts}),
+        "agreement_all": round(agree / n, 4) if n else None,
+        "two_band_all": two_all,
+        "released": released,
+        "released_agreement": round(correct / released, 4) if released else None,
+        "released_two_band": two_off,
+        "review_share": round(1 - released / n, 4) if n else None,
+    }
 
 
-def heldback(dev: list[Labelled], held: list[Labelled], rubric: Rubric, max_score: float, repeats: int,
-             seed: int) -> dict[str, Any]:
+def heldback(
+    dev: list[Labelled], held: list[Labelled], rubric: Rubric, max_score: float, repeats: int, seed: int
+) -> dict[str, Any]:
     threshold = rubric.review.confidence_threshold
     out: dict[str, Any] = {"threshold": threshold, "teacher_labels": {}}
     for k in KS:
@@ -183,9 +203,13 @@ def svg(data: dict[str, Any]) -> str:
     title = "held-back answers" if data.get("heldback") else "development answers (cross-validated)"
     w, h, pad = 340, 220, 46
     panels = [("sent to review", "review_share"), ("released grades matching the teacher", "released_agreement")]
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * w + 20}" height="{h + 70}" '
-            f'font-family="sans-serif" font-size="11" role="img" aria-label="free-text grader agreement">'),
-           f'<text x="10" y="16" font-size="13">Free-text grader: {title}, by confidence threshold</text>']
+    out = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * w + 20}" height="{h + 70}" '
+            f'font-family="sans-serif" font-size="11" role="img" aria-label="free-text grader agreement">'
+        ),
+        f'<text x="10" y="16" font-size="13">Free-text grader: {title}, by confidence threshold</text>',
+    ]
     for p, (label, key) in enumerate(panels):
         x0, y0 = 10 + p * (w + 10), 30
         lo = 0.0 if key == "review_share" else 0.6
@@ -204,20 +228,26 @@ def svg(data: dict[str, Any]) -> str:
         for t in (0.5, 0.75, 1.0):
             out.append(f'<text x="{px(t) - 8:.1f}" y="{y0 + h - 14}">{t:g}</text>')
         target = 0.25 if key == "review_share" else 0.95
-        out.append(f'<line x1="{px(0.5)}" x2="{px(1.0)}" y1="{py(target):.1f}" y2="{py(target):.1f}" '
-                   f'stroke="#e53935" stroke-dasharray="4 3"/>')
+        out.append(
+            f'<line x1="{px(0.5)}" x2="{px(1.0)}" y1="{py(target):.1f}" y2="{py(target):.1f}" '
+            f'stroke="#e53935" stroke-dasharray="4 3"/>'
+        )
         for k, series in part["teacher_labels"].items():
             pts = [(px(c["threshold"]), py(c[key])) for c in series["curve"] if c[key] is not None]
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
             out.append(f'<polyline points="{path}" fill="none" stroke="{COLOURS.get(k, "#000")}" stroke-width="2"/>')
         thr = part.get("threshold")
         if isinstance(thr, float):
-            out.append(f'<line x1="{px(thr):.1f}" x2="{px(thr):.1f}" y1="{y0 + 20}" y2="{y0 + h - 30}" '
-                       f'stroke="#555" stroke-dasharray="2 2"/>')
+            out.append(
+                f'<line x1="{px(thr):.1f}" x2="{px(thr):.1f}" y1="{y0 + 20}" y2="{y0 + h - 30}" '
+                f'stroke="#555" stroke-dasharray="2 2"/>'
+            )
     for i, k in enumerate(part["teacher_labels"]):
         x = 12 + i * 130
-        out.append(f'<line x1="{x}" x2="{x + 20}" y1="{h + 52}" y2="{h + 52}" stroke="{COLOURS.get(k, "#000")}" '
-                   f'stroke-width="2"/><text x="{x + 24}" y="{h + 56}">{k} teacher labels</text>')
+        out.append(
+            f'<line x1="{x}" x2="{x + 20}" y1="{h + 52}" y2="{h + 52}" stroke="{COLOURS.get(k, "#000")}" '
+            f'stroke-width="2"/><text x="{x + 24}" y="{h + 56}">{k} teacher labels</text>'
+        )
     out.append(f'<text x="12" y="{h + 68}" fill="#e53935">dashed red: goals (25% review, 95% agreement)</text>')
     out.append("</svg>")
     return "\n".join(out)
@@ -225,8 +255,10 @@ def svg(data: dict[str, Any]) -> str:
 
 def line(name: str, s: dict[str, Any]) -> str:
     ra = "-" if s["released_agreement"] is None else f"{s['released_agreement']:.1%}"
-    return (f"{name:<34} n={s['answers']:<5} all-agree {s['agreement_all']:.1%}  released {s['released']:<4} "
-            f"released-agree {ra:>6}  released two-band {s['released_two_band']}  review {s['review_share']:.1%}")
+    return (
+        f"{name:<34} n={s['answers']:<5} all-agree {s['agreement_all']:.1%}  released {s['released']:<4} "
+        f"released-agree {ra:>6}  released two-band {s['released_two_band']}  review {s['review_share']:.1%}"
+    )
 
 
 def main() -> None:
@@ -243,9 +275,12 @@ def main() -> None:
     t0 = time.perf_counter()
     dev = load_labelled(exercise, rubric, rubric.review.seed_exemplars, "seed")
     print(f"read {len(dev)} development answers in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    data: dict[str, Any] = {"exercise": exercise.slug, "shipped_threshold": rubric.review.confidence_threshold,
-                            "target_precision": rubric.review.target_precision,
-                            "development": development(dev, rubric, exercise.max_score, args.repeats, args.seed)}
+    data: dict[str, Any] = {
+        "exercise": exercise.slug,
+        "shipped_threshold": rubric.review.confidence_threshold,
+        "target_precision": rubric.review.target_precision,
+        "development": development(dev, rubric, exercise.max_score, args.repeats, args.seed),
+    }
     print(f"== development answers ({len(dev)}), {FOLDS}-fold cross-validation, threshold calibrated per fold")
     print(line("all exemplars of the other folds", data["development"]["cross_validated"]["at_calibrated"]))
     for k, v in data["development"]["teacher_labels"].items():
@@ -255,18 +290,25 @@ def main() -> None:
     data["calibrated_on_all_development"] = {"leave_one_out": loo, "cross_validated": pooled}
     # The cross-validated figure is the one to ship: its exemplar banks are smaller than the deployed
     # one, so it is the more cautious of the two (leave-one-out sees 179 of 180 answers each time).
-    print(f"threshold from the pooled cross-validated grades: {pooled:.4f}; leave-one-out on all: {loo:.4f} "
-          f"(shipped in rubric.toml: {rubric.review.confidence_threshold})")
+    print(
+        f"threshold from the pooled cross-validated grades: {pooled:.4f}; leave-one-out on all: {loo:.4f} "
+        f"(shipped in rubric.toml: {rubric.review.confidence_threshold})"
+    )
     if args.heldback:
         held = load_labelled(exercise, rubric, ["answers_heldback.jsonl"], "teacher")
         data["heldback"] = heldback(dev, held, rubric, exercise.max_score, args.repeats, args.seed)
-        print(f"\n== held-back answers ({len(held)}), development answers as exemplars, threshold "
-              f"{rubric.review.confidence_threshold}")
+        print(
+            f"\n== held-back answers ({len(held)}), development answers as exemplars, threshold "
+            f"{rubric.review.confidence_threshold}"
+        )
         for k, v in data["heldback"]["teacher_labels"].items():
             print(line(f"+ {k} held-back teacher labels", v["at_threshold"]))
     print("\nthreshold curve (" + ("held-back, 0 labels" if args.heldback else "development CV") + ")")
-    series = (data["heldback"]["teacher_labels"]["0"]["curve"] if args.heldback
-              else data["development"]["cross_validated"]["curve"])
+    series = (
+        data["heldback"]["teacher_labels"]["0"]["curve"]
+        if args.heldback
+        else data["development"]["cross_validated"]["curve"]
+    )
     for c in series[::2]:
         print(line(f"  threshold {c['threshold']:.3f}", c))
     out = Path(args.out) if args.out else exercise.path

@@ -23,7 +23,7 @@ from grader.exercise import load_exercise  # noqa: E402
 ATTACKS = ROOT / "tests" / "security" / "attacks"
 HONEST = (ROOT / "exercises" / "identity-block" / "solution.py").read_bytes()
 
-GPU_LOOP = b'''
+GPU_LOOP = b"""
 import torch
 from torch import nn
 class IdentityBlock(nn.Module):
@@ -34,7 +34,7 @@ class IdentityBlock(nn.Module):
         a = torch.randn(4096, 4096, device=x.device)
         while True:            # keeps the GPU busy forever: only the wall-clock limit ends it
             a = torch.tanh(a @ a)
-'''
+"""
 
 
 def main() -> int:
@@ -45,13 +45,19 @@ def main() -> int:
     grader = Grader(device=device)
     grader.start()
     watch = grader._pool._gpu_watch  # noqa: SLF001 - report whether NVML enforcement is active
-    print(f"device={grader.device} start={time.perf_counter() - t:.2f}s nvml_watch="
-          f"{'on, cap %.1f GiB' % (watch.cap_bytes / 2**30) if watch and watch.reads_gpu else 'off'}")
+    print(
+        f"device={grader.device} start={time.perf_counter() - t:.2f}s nvml_watch="
+        f"{'on, cap %.1f GiB' % (watch.cap_bytes / 2**30) if watch and watch.reads_gpu else 'off'}"
+    )
     hog = int(watch.cap_bytes * 1.5) if watch and watch.reads_gpu else 8 << 30
     cases = [
         ("honest", ex, HONEST, {"outcome": "ok", "full": True}),
-        ("gpu memory over cap", ex, (ATTACKS / "dos_gpu_memory.py").read_text().replace("__HOG_BYTES__", str(hog)).encode(),
-         {"outcome": "memory"}),
+        (
+            "gpu memory over cap",
+            ex,
+            (ATTACKS / "dos_gpu_memory.py").read_text().replace("__HOG_BYTES__", str(hog)).encode(),
+            {"outcome": "memory"},
+        ),
         ("honest after", ex, HONEST, {"full": True}),
         ("gpu busy loop", short, GPU_LOOP, {"outcome": "timeout"}),
         ("honest after", ex, HONEST, {"full": True}),
@@ -77,8 +83,10 @@ def main() -> int:
             ok = False
         failed += not ok
         first = next((ln for ln in r.output.splitlines() if ln.strip()), "")[:150]
-        print(f"{'PASS' if ok else 'FAIL'} {name:<22} outcome={r.outcome.value:<8} score={r.score:g}/{r.max_score:g} "
-              f"device={r.execution.device} {dt:6.2f}s  {first}")
+        print(
+            f"{'PASS' if ok else 'FAIL'} {name:<22} outcome={r.outcome.value:<8} score={r.score:g}/{r.max_score:g} "
+            f"device={r.execution.device} {dt:6.2f}s  {first}"
+        )
     grader.close()
     return 1 if failed else 0
 

@@ -1,4 +1,5 @@
 """Which parent-side torch calls leave a forked child unable to initialise CUDA (bench/gpu_check.sh)."""
+
 import os
 import sys
 
@@ -30,6 +31,7 @@ def libcuda() -> bool:
 
 print("after import torch:        libcuda", libcuda(), "child:", child_can_use_cuda())
 import torch.fx.experimental.symbolic_shapes  # noqa: E402,F401
+
 print("after symbolic_shapes:     libcuda", libcuda(), "child:", child_can_use_cuda())
 torch.nn.Conv2d(2, 2, 3)(torch.randn(1, 2, 5, 5))
 print("after cpu conv forward:    libcuda", libcuda(), "child:", child_can_use_cuda())

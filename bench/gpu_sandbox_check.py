@@ -27,7 +27,7 @@ from grader.exercise import load_exercise  # noqa: E402
 
 ATTACKS = ROOT / "tests" / "security" / "attacks"
 HONEST = (ROOT / "exercises" / "identity-block" / "solution.py").read_bytes()
-LIST_DEV = b'''
+LIST_DEV = b"""
 import os
 import torch
 from torch import nn
@@ -45,8 +45,8 @@ class IdentityBlock(nn.Module):
         self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)
     def forward(self, x):
         return x
-'''
-SPIN = b'''
+"""
+SPIN = b"""
 import torch
 from torch import nn
 class IdentityBlock(nn.Module):
@@ -56,7 +56,7 @@ class IdentityBlock(nn.Module):
     def forward(self, x):
         while True:  # host CPU spent on a GPU job: the per-step CPU limit stops it
             x = x + 1
-'''
+"""
 
 failed = 0
 
@@ -74,8 +74,11 @@ def main() -> int:
     env = dict(os.environ, GRADER_CGROUP="off")
     env.pop("GRADER_INSECURE_GPU_NO_CGROUP", None)
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    report(out.returncode != 0 and "needs a cgroup" in out.stderr, "no cgroup: refuses to start",
-           out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "started")
+    report(
+        out.returncode != 0 and "needs a cgroup" in out.stderr,
+        "no cgroup: refuses to start",
+        out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "started",
+    )
 
     grader = Grader(device=device)
     grader.start()
@@ -89,23 +92,32 @@ def main() -> int:
     r = grader.grade(ex, (ATTACKS / "dos_memory_fork.py").read_bytes())
     held = sum(int(ln.split()[1]) for ln in r.stdout.splitlines() if ln.startswith("HELD "))
     budget = ex.limits.memory_mb + 384 + 4096
-    report(held <= budget and r.status == "graded", "forked host-memory bomb", f"held {held} MB (budget {budget} MB), "
-           f"outcome {r.outcome.value}")
+    report(
+        held <= budget and r.status == "graded",
+        "forked host-memory bomb",
+        f"held {held} MB (budget {budget} MB), outcome {r.outcome.value}",
+    )
     watch = pool._gpu_watch  # noqa: SLF001
     if watch is not None and watch.reads_gpu:
         hog = int(watch.cap_bytes * 1.5)
         src = (ATTACKS / "dos_gpu_memory.py").read_text().replace("__HOG_BYTES__", str(hog)).encode()
         r = grader.grade(ex, src)
-        report(r.outcome.value == "memory" and "process(es)" in r.output, "GPU memory over the cap (summed)",
-               r.output.splitlines()[-1] if r.output else "")
+        report(
+            r.outcome.value == "memory" and "process(es)" in r.output,
+            "GPU memory over the cap (summed)",
+            r.output.splitlines()[-1] if r.output else "",
+        )
     else:
         report(False, "GPU memory over the cap (summed)", "no NVML: install nvidia-ml-py")
     limits = derive_limits(grader, ex, runs=3)
     print(f"derived limits: {limits.to_json()}")
     t = time.monotonic()
     r = grader.grade(ex, SPIN, limits=limits)
-    report(r.outcome.value == "timeout" and "CPU time" in r.output, "busy loop stopped per step",
-           f"{time.monotonic() - t:.1f} s: {r.output.splitlines()[0] if r.output else ''}")
+    report(
+        r.outcome.value == "timeout" and "CPU time" in r.output,
+        "busy loop stopped per step",
+        f"{time.monotonic() - t:.1f} s: {r.output.splitlines()[0] if r.output else ''}",
+    )
     r = grader.grade(ex, HONEST, limits=limits)
     report(r.full_marks, "honest under derived limits", r.output.splitlines()[0])
     grader.close()

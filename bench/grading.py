@@ -64,8 +64,12 @@ def cold_ms(path: Path, n: int) -> float:
     times = []
     for _ in range(n):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "grader", "grade", str(EXERCISE), str(path), "--json"], cwd=ROOT,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "grader", "grade", str(EXERCISE), str(path), "--json"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times)
 
@@ -78,12 +82,20 @@ def cli_per_file_ms(path: Path, n: int) -> float:
             p.write_bytes(path.read_bytes())
             files.append(str(p))
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "grader", "grade", str(EXERCISE), str(path), "--json"], cwd=ROOT,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "grader", "grade", str(EXERCISE), str(path), "--json"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         one = time.perf_counter() - t
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "grader", "grade", str(EXERCISE), str(path), *files, "--json"],
-                       cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "grader", "grade", str(EXERCISE), str(path), *files, "--json"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         many = time.perf_counter() - t
     return (many - one) / n * 1000  # the marginal cost of one more file in the same call
 
@@ -124,7 +136,12 @@ def throughput(workers: int, total: int, device: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=30)
-    ap.add_argument("--cold", type=int, default=3, help="fresh processes per case for the cold column (0: skip the cold and cli/file columns)")
+    ap.add_argument(
+        "--cold",
+        type=int,
+        default=3,
+        help="fresh processes per case for the cold column (0: skip the cold and cli/file columns)",
+    )
     ap.add_argument("--throughput", type=int, default=120, help="grades per throughput run")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (the GPU this process is pinned to)")
     args = ap.parse_args()
@@ -166,10 +183,14 @@ def main() -> None:
         f50, w50, w95 = pct(floor, 0.5), pct(warm, 0.5), pct(warm, 0.95)
         print(f"{name:<16}{score:>7g}{f50:>11.1f}{cold:>9.0f}{w50:>10.1f}{w95:>10.1f}{w50 - f50:>11.1f}{cli:>10.1f}")
     f50 = pct(all_floor, 0.5)
-    print(f"{'all':<16}{'':>7}{f50:>11.1f}{'':>9}{pct(all_warm, 0.5):>10.1f}{pct(all_warm, 0.95):>10.1f}"
-          f"{pct(all_warm, 0.5) - f50:>11.1f}")
-    print(f"targets: warm p50 <= floor + 25 ms -> {pct(all_warm, 0.5) - f50:.1f} ms over the floor; "
-          f"warm p95 <= floor + 60 ms -> {pct(all_warm, 0.95) - pct(all_floor, 0.95):.1f} ms over the floor p95")
+    print(
+        f"{'all':<16}{'':>7}{f50:>11.1f}{'':>9}{pct(all_warm, 0.5):>10.1f}{pct(all_warm, 0.95):>10.1f}"
+        f"{pct(all_warm, 0.5) - f50:>11.1f}"
+    )
+    print(
+        f"targets: warm p50 <= floor + 25 ms -> {pct(all_warm, 0.5) - f50:.1f} ms over the floor; "
+        f"warm p95 <= floor + 60 ms -> {pct(all_warm, 0.95) - pct(all_floor, 0.95):.1f} ms over the floor p95"
+    )
     pool_grader.close()
 
     print("\nthroughput (each worker a process with its own warm pool, mixed submissions):")

@@ -33,8 +33,9 @@ class InProcessChild:
     def isolated(self) -> bool:
         return False
 
-    def call(self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None, *,
-             deadline: float) -> tuple[dict[str, Any], list[bytes]]:
+    def call(
+        self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None, *, deadline: float
+    ) -> tuple[dict[str, Any], list[bytes]]:
         req = dict(header or {})
         req.pop("limits", None)  # never limit the benchmark process itself
         req["op"] = op

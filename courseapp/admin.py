@@ -10,8 +10,20 @@ from decimal import Decimal
 from django.contrib import admin
 from django.db import models
 
-from courseapp.models import (AuditEntry, Course, Enrolment, Exercise, ExercisePolicy, ExerciseRevision, Extension,
-                              GradeOverride, GradingJob, Regrade, Result, Submission)
+from courseapp.models import (
+    AuditEntry,
+    Course,
+    Enrolment,
+    Exercise,
+    ExercisePolicy,
+    ExerciseRevision,
+    Extension,
+    GradeOverride,
+    GradingJob,
+    Regrade,
+    Result,
+    Submission,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -39,8 +51,11 @@ def _value(value):
 
 
 def _fields(obj, names=None) -> dict:
-    return {f.name: _value(getattr(obj, f.attname if f.is_relation else f.name))
-            for f in obj._meta.concrete_fields if not f.primary_key and (names is None or f.name in names)}
+    return {
+        f.name: _value(getattr(obj, f.attname if f.is_relation else f.name))
+        for f in obj._meta.concrete_fields
+        if not f.primary_key and (names is None or f.name in names)
+    }
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -51,8 +66,14 @@ class AuditedAdmin(admin.ModelAdmin):
         raise NotImplementedError
 
     def _audit(self, request, obj, action: str, before: dict, after: dict) -> None:
-        AuditEntry.objects.create(course=self.course_of(obj), actor=request.user, action=f"admin:{action}",
-                                  target=f"{obj._meta.verbose_name} {obj.pk}: {obj}"[:200], before=before, after=after)
+        AuditEntry.objects.create(
+            course=self.course_of(obj),
+            actor=request.user,
+            action=f"admin:{action}",
+            target=f"{obj._meta.verbose_name} {obj.pk}: {obj}"[:200],
+            before=before,
+            after=after,
+        )
 
     def save_model(self, request, obj, form, change):
         changed = set(form.changed_data) if change else None
@@ -130,8 +151,16 @@ class ResultAdmin(ReadOnlyAdmin):
 
 @admin.register(ExercisePolicy)
 class ExercisePolicyAdmin(AuditedAdmin):
-    list_display = ("exercise", "opens_at", "due_at", "late_until", "late_credit", "max_attempts",
-                    "min_seconds_between", "reveal_hidden")
+    list_display = (
+        "exercise",
+        "opens_at",
+        "due_at",
+        "late_until",
+        "late_credit",
+        "max_attempts",
+        "min_seconds_between",
+        "reveal_hidden",
+    )
 
     def course_of(self, obj):
         return obj.exercise.course

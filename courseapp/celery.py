@@ -69,7 +69,8 @@ def _require_sandbox(sender=None, **_kwargs) -> None:
             f"grading worker refuses to start: the sandbox cannot be set up on this host ({exc}). "
             "It needs Linux user, mount, pid, net, ipc and uts namespaces (run as root, or with unprivileged "
             "user namespaces enabled). For development only, GRADER_INSECURE_NO_ISOLATION=1 grades without "
-            "isolation and marks every result so.") from None
+            "isolation and marks every result so."
+        ) from None
     finally:
         grader.close()
 

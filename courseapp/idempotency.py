@@ -37,4 +37,6 @@ def submission_for_token(user, token: str):
 
 def remember_token(user, token: str, submission) -> None:
     if token:
-        caches["default"].set(_key(user.pk, token), submission.pk, timeout=getattr(settings, "SUBMIT_TOKEN_TTL_S", 86400))
+        caches["default"].set(
+            _key(user.pk, token), submission.pk, timeout=getattr(settings, "SUBMIT_TOKEN_TTL_S", 86400)
+        )

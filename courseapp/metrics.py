@@ -29,12 +29,15 @@ LATENCY_BUCKETS_S = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
 def _queue_gauges():
     from courseapp.models import GradingJob
 
-    rows = (GradingJob.objects.filter(status__in=["queued", "running"])
-            .values("queue", "status").annotate(n=Count("id")))
+    rows = GradingJob.objects.filter(status__in=["queued", "running"]).values("queue", "status").annotate(n=Count("id"))
     depth = GaugeMetricFamily("courseapp_queue_depth", "Grading jobs waiting, per queue", labels=["queue"])
     running = GaugeMetricFamily("courseapp_jobs_running", "Grading jobs being graded, per queue", labels=["queue"])
-    seen = {(settings.GRADING_CPU_QUEUE, "queued"): 0, (settings.GRADING_GPU_QUEUE, "queued"): 0,
-            (settings.GRADING_CPU_QUEUE, "running"): 0, (settings.GRADING_GPU_QUEUE, "running"): 0}
+    seen = {
+        (settings.GRADING_CPU_QUEUE, "queued"): 0,
+        (settings.GRADING_GPU_QUEUE, "queued"): 0,
+        (settings.GRADING_CPU_QUEUE, "running"): 0,
+        (settings.GRADING_GPU_QUEUE, "running"): 0,
+    }
     for row in rows:
         seen[(row["queue"], row["status"])] = row["n"]
     for (queue, status), n in sorted(seen.items()):
@@ -50,20 +53,27 @@ def _latency_histogram():
 
     aggregates = {f"le_{b}": Count("id", filter=Q(latency__lte=timedelta(seconds=b))) for b in LATENCY_BUCKETS_S}
     aggregates["count"] = Count("id")
-    row = (GradingJob.objects.filter(status="done", finished_at__isnull=False)
-           .annotate(latency=latency).aggregate(**aggregates))
+    row = (
+        GradingJob.objects.filter(status="done", finished_at__isnull=False)
+        .annotate(latency=latency)
+        .aggregate(**aggregates)
+    )
     total_s = 0.0
     # the sum: one more aggregate (as seconds) would be backend-specific; an average from buckets is
     # not a sum, so compute it exactly from the durations (bounded by the table's size).
     from django.db.models import Sum
 
-    s = (GradingJob.objects.filter(status="done", finished_at__isnull=False)
-         .annotate(latency=latency).aggregate(total=Sum("latency"))["total"])
+    s = (
+        GradingJob.objects.filter(status="done", finished_at__isnull=False)
+        .annotate(latency=latency)
+        .aggregate(total=Sum("latency"))["total"]
+    )
     if s is not None:
         total_s = s.total_seconds() if hasattr(s, "total_seconds") else float(s) / 1e6
     buckets = [(str(float(b)), row[f"le_{b}"]) for b in LATENCY_BUCKETS_S] + [("+Inf", row["count"])]
-    hist = HistogramMetricFamily("courseapp_grade_latency_seconds",
-                                 "Time from submission to feedback, finished jobs", labels=[])
+    hist = HistogramMetricFamily(
+        "courseapp_grade_latency_seconds", "Time from submission to feedback, finished jobs", labels=[]
+    )
     hist.add_metric([], buckets, sum_value=total_s)
     return [hist]
 
@@ -74,8 +84,9 @@ def _outcomes():
     outcomes = CounterMetricFamily("courseapp_grading_outcomes", "Grading results by outcome", labels=["outcome"])
     for row in Result.objects.values("outcome").annotate(n=Count("id")).order_by("outcome"):
         outcomes.add_metric([row["outcome"]], row["n"])
-    failures = CounterMetricFamily("courseapp_sandbox_failures",
-                                   "Grader or sandbox errors, and jobs that could not be graded", labels=["kind"])
+    failures = CounterMetricFamily(
+        "courseapp_sandbox_failures", "Grader or sandbox errors, and jobs that could not be graded", labels=["kind"]
+    )
     failures.add_metric(["grader_error"], Result.objects.filter(status="error").count())
     failures.add_metric(["job_failed"], GradingJob.objects.filter(status="failed").count())
     return [outcomes, failures]
@@ -85,8 +96,12 @@ def _gpu_memory():
     if not shutil.which("nvidia-smi"):
         return []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=index,memory.used,memory.total",
-                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,memory.used,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     gauge = GaugeMetricFamily("courseapp_gpu_memory_bytes", "GPU memory (nvidia-smi)", labels=["gpu", "kind"])

@@ -29,8 +29,12 @@ class Course(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Queue limits for every exercise of the course (courseapp.services.fairness); empty: the
     # settings' defaults; 0: no limit. An exercise's policy can set its own.
-    max_in_flight = models.PositiveIntegerField(null=True, blank=True, help_text="a student's jobs queued or running per exercise")
-    max_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="a student's submissions per exercise per minute")
+    max_in_flight = models.PositiveIntegerField(
+        null=True, blank=True, help_text="a student's jobs queued or running per exercise"
+    )
+    max_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="a student's submissions per exercise per minute"
+    )
     # Students enrol themselves with this code (courseapp.services.rostering); "" = joining is off.
     join_code = models.CharField(max_length=16, blank=True, default="", db_index=True)
 
@@ -275,6 +279,7 @@ class Result(models.Model):
 
 # ---- instructor side: policies, extensions, overrides, audit trail, regrades ---------------------
 
+
 class ExercisePolicy(models.Model):
     """When and how often an exercise may be submitted, and when hidden checks are revealed.
     No row (or empty fields) means: open, no deadline, no limits."""
@@ -375,4 +380,3 @@ class Regrade(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-

@@ -55,18 +55,30 @@ def window_from(policy: ExercisePolicy | None, extension: Extension | None = Non
     if policy is None:
         base = DEFAULT
     else:
-        base = Window(opens_at=policy.opens_at, due_at=policy.due_at, late_until=policy.late_until,
-                      late_credit=min(max(float(policy.late_credit), 0.0), 1.0),
-                      max_attempts=policy.max_attempts, min_seconds_between=policy.min_seconds_between or 0,
-                      reveal_hidden=policy.reveal_hidden)
+        base = Window(
+            opens_at=policy.opens_at,
+            due_at=policy.due_at,
+            late_until=policy.late_until,
+            late_credit=min(max(float(policy.late_credit), 0.0), 1.0),
+            max_attempts=policy.max_attempts,
+            min_seconds_between=policy.min_seconds_between or 0,
+            reveal_hidden=policy.reveal_hidden,
+        )
     if extension is None:
         return base
     late_until = extension.late_until
     if late_until is None and base.due_at and base.late_until and base.late_until > base.due_at:
         late_until = extension.due_at + (base.late_until - base.due_at)
-    return Window(opens_at=base.opens_at, due_at=extension.due_at, late_until=late_until,
-                  late_credit=base.late_credit, max_attempts=base.max_attempts,
-                  min_seconds_between=base.min_seconds_between, reveal_hidden=base.reveal_hidden, extended=True)
+    return Window(
+        opens_at=base.opens_at,
+        due_at=extension.due_at,
+        late_until=late_until,
+        late_credit=base.late_credit,
+        max_attempts=base.max_attempts,
+        min_seconds_between=base.min_seconds_between,
+        reveal_hidden=base.reveal_hidden,
+        extended=True,
+    )
 
 
 def late_factor(window: Window, at: datetime) -> float:
@@ -124,6 +136,7 @@ def reveal_hidden(window: Window, now: datetime) -> bool:
 
 # ---- database reads --------------------------------------------------------------------------
 
+
 def window_for(exercise: Exercise, user: User) -> Window:
     """The Window for one student on one exercise (2 queries)."""
     policy = ExercisePolicy.objects.filter(exercise=exercise).first()
@@ -140,8 +153,10 @@ def attempt_usage(exercise: Exercise, user: User) -> tuple[int, datetime | None]
     """(attempts used, when the last submission was made). A submission whose job failed (the
     grader's fault, never the student's) does not use up an attempt; it still counts for the rate."""
     # Its first grading (not a regrade) failed: a regrade that fails later gives nothing back.
-    first_grading_failed = GradingJob.objects.filter(submission=OuterRef("pk"), regrade__isnull=True,
-                                                     status=GradingJob.Status.FAILED)
+    first_grading_failed = GradingJob.objects.filter(
+        submission=OuterRef("pk"), regrade__isnull=True, status=GradingJob.Status.FAILED
+    )
     agg = student_attempts(exercise, user).aggregate(
-        n=Count("id", filter=~Exists(first_grading_failed)), last=Max("created_at"))
+        n=Count("id", filter=~Exists(first_grading_failed)), last=Max("created_at")
+    )
     return agg["n"], agg["last"]

@@ -103,8 +103,10 @@ def quiz_source(user, exercise: "Exercise", data: QueryDict) -> str:
     next one is refused (ValidationError)."""
     attempt = quiz_attempt_number(user, exercise)
     if data.get(ATTEMPT_FIELD, "").strip() != str(attempt):
-        raise ValidationError("This page was out of date: you have submitted this quiz since it was loaded. "
-                              "Here are the questions of your next attempt, with new numbers.")
+        raise ValidationError(
+            "This page was out of date: you have submitted this quiz since it was loaded. "
+            "Here are the questions of your next attempt, with new numbers."
+        )
     answers: dict[str, object] = {}
     for q in quiz_questions(user, exercise, attempt):
         key = f"q-{q.id}"
@@ -112,8 +114,9 @@ def quiz_source(user, exercise: "Exercise", data: QueryDict) -> str:
             answers[q.id] = data.getlist(key)
         else:
             answers[q.id] = data.get(key, "")
-    return json.dumps({"seed": quiz_seed(user, exercise, attempt), "attempt": attempt, "answers": answers},
-                      sort_keys=True)
+    return json.dumps(
+        {"seed": quiz_seed(user, exercise, attempt), "attempt": attempt, "answers": answers}, sort_keys=True
+    )
 
 
 def quiz_answers(source: str, exercise: "Exercise | None" = None, seed: str | None = None) -> dict[str, object]:
@@ -134,6 +137,7 @@ def quiz_answers(source: str, exercise: "Exercise | None" = None, seed: str | No
 
 
 # ---- the reveal ---------------------------------------------------------------------------------
+
 
 def answers_revealed(exercise: "Exercise", user, window: "Window", now: datetime) -> bool:
     """Whether the student may see the quiz's answers, explanations and misconceptions now."""
@@ -164,11 +168,15 @@ def quiz_feedback(feedback: dict[str, Any], result, revealed: bool) -> dict[str,
         out["overall_ids"] = set()
     for group in ("failed", "passed"):
         items = []
-        for item, test in zip(feedback[group], [t for t in result.tests if (t.get("status") == "passed") == (group == "passed")]):
+        for item, test in zip(
+            feedback[group], [t for t in result.tests if (t.get("status") == "passed") == (group == "passed")]
+        ):
             item = dict(item)
             given = answers.get(test.get("name", ""), {}) if revealed else {}
             if revealed and given:
-                item["output"] = f"{item['output']} Expected: {given.get('expected', '')}. {given.get('explanation', '')}".strip()
+                item["output"] = (
+                    f"{item['output']} Expected: {given.get('expected', '')}. {given.get('explanation', '')}".strip()
+                )
             if not revealed:
                 item["misconceptions"] = []
             items.append(item)

@@ -59,7 +59,10 @@ def safe_grade_data(data: dict[str, Any]) -> dict[str, Any]:
 
 # What a student is told when grading failed (the grader's or the machine's fault). The job's own
 # error names exceptions and host paths: for staff only (instructor pages, staff API).
-STUDENT_FAILED_MESSAGE = ("This submission could not be graded because of a problem on our side, not in your work. "
-                          "It does not use up an attempt: please submit again. Your instructor can see the details.")
-STUDENT_ERROR_RESULT_MESSAGE = ("This submission could not be graded: the exercise itself has a problem. "
-                                "Your instructor can see why.")
+STUDENT_FAILED_MESSAGE = (
+    "This submission could not be graded because of a problem on our side, not in your work. "
+    "It does not use up an attempt: please submit again. Your instructor can see the details."
+)
+STUDENT_ERROR_RESULT_MESSAGE = (
+    "This submission could not be graded: the exercise itself has a problem. Your instructor can see why."
+)

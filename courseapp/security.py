@@ -85,17 +85,23 @@ class LoginThrottleMiddleware:
         address = client_address(request)
         username = request.POST.get("username", "")
         # (counter key, failures allowed before the back-off starts)
-        counters = [(_key("pair", address, username), settings.LOGIN_MAX_FAILURES),
-                    (_key("ip", address), settings.LOGIN_MAX_FAILURES_PER_IP)]
+        counters = [
+            (_key("pair", address, username), settings.LOGIN_MAX_FAILURES),
+            (_key("ip", address), settings.LOGIN_MAX_FAILURES_PER_IP),
+        ]
         now = _clock()
-        until = max([u for u in cache.get_many([k + ":until" for k, _ in counters]).values()
-                     if isinstance(u, (int, float))], default=0.0)
+        until = max(
+            [u for u in cache.get_many([k + ":until" for k, _ in counters]).values() if isinstance(u, (int, float))],
+            default=0.0,
+        )
         if until > now:
             wait = max(1, math.ceil(until - now))
             log.warning("login throttled", extra={"event": "login_throttled", "client": address})
             response = HttpResponse(
                 f"Too many failed logins. Please wait {wait} seconds and try again.",
-                status=429, content_type="text/plain; charset=utf-8")
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
             response["Retry-After"] = str(wait)
             return response
         response = self.get_response(request)

@@ -21,10 +21,17 @@ def exercise_list_for_user(user: User) -> QuerySet[Exercise]:
     their latest submission's newest job. One query."""
     mine = Submission.objects.filter(user=user, revision__exercise=OuterRef("pk"))
     counting = Result.objects.filter(job__submission=OuterRef("pk")).order_by("-job_id")
-    best = (mine.annotate(score=Subquery(counting.values("score")[:1]), status=Subquery(counting.values("status")[:1]))
-            .filter(status="graded").order_by(F("score").desc(nulls_last=True)).values("score")[:1])
-    latest_status = (GradingJob.objects.filter(submission__user=user, submission__revision__exercise=OuterRef("pk"))
-                     .order_by("-submission__created_at", "-submission_id", "-id").values("status")[:1])
+    best = (
+        mine.annotate(score=Subquery(counting.values("score")[:1]), status=Subquery(counting.values("status")[:1]))
+        .filter(status="graded")
+        .order_by(F("score").desc(nulls_last=True))
+        .values("score")[:1]
+    )
+    latest_status = (
+        GradingJob.objects.filter(submission__user=user, submission__revision__exercise=OuterRef("pk"))
+        .order_by("-submission__created_at", "-submission_id", "-id")
+        .values("status")[:1]
+    )
     return (
         Exercise.objects.filter(course__enrolments__user=user, current_revision__isnull=False)
         .select_related("course", "current_revision")
@@ -39,15 +46,22 @@ def exercise_list_for_user(user: User) -> QuerySet[Exercise]:
 
 def exercises_for_user_by_slug(user: User, slug: str) -> list[Exercise]:
     """Every exercise with this slug in the user's courses (one per course), for the course-less URL."""
-    return list(Exercise.objects.filter(slug=slug, course__enrolments__user=user, current_revision__isnull=False)
-                .select_related("course", "current_revision").order_by("course__title"))
+    return list(
+        Exercise.objects.filter(slug=slug, course__enrolments__user=user, current_revision__isnull=False)
+        .select_related("course", "current_revision")
+        .order_by("course__title")
+    )
 
 
 def exercise_get_for_user_in_course(user: User, course_slug: str, slug: str) -> Exercise:
     """The exercise `slug` of the course `course_slug`, when the user is enrolled there; else 404."""
-    exercise = (Exercise.objects.filter(slug=slug, course__slug=course_slug, course__enrolments__user=user,
-                                        current_revision__isnull=False)
-                .select_related("course", "current_revision").first())
+    exercise = (
+        Exercise.objects.filter(
+            slug=slug, course__slug=course_slug, course__enrolments__user=user, current_revision__isnull=False
+        )
+        .select_related("course", "current_revision")
+        .first()
+    )
     if exercise is None:
         raise Http404("No such exercise")
     return exercise
@@ -55,8 +69,11 @@ def exercise_get_for_user_in_course(user: User, course_slug: str, slug: str) -> 
 
 def exercise_get_for_user_by_pk(user: User, exercise_id: int) -> Exercise:
     """An exercise by primary key, when the user is enrolled in its course; else 404."""
-    exercise = (Exercise.objects.filter(pk=exercise_id, course__enrolments__user=user, current_revision__isnull=False)
-                .select_related("course", "current_revision").first())
+    exercise = (
+        Exercise.objects.filter(pk=exercise_id, course__enrolments__user=user, current_revision__isnull=False)
+        .select_related("course", "current_revision")
+        .first()
+    )
     if exercise is None:
         raise Http404("No such exercise")
     return exercise
@@ -82,8 +99,7 @@ def submission_get_for_user(user: User, submission_id: int) -> Submission:
     """A submission, only if it is the user's own (404 otherwise: others' work is not even confirmed
     to exist), with its jobs and results (2 queries)."""
     submission = _with_jobs(
-        Submission.objects.filter(pk=submission_id, user=user)
-        .select_related("revision__exercise__course")
+        Submission.objects.filter(pk=submission_id, user=user).select_related("revision__exercise__course")
     ).first()
     if submission is None:
         raise Http404("No such submission")
@@ -128,13 +144,20 @@ def _misconceptions(ids: list[str], catalogue: dict[str, Misconception]) -> list
     out = []
     for mid in dict.fromkeys(ids):
         m = catalogue.get(mid)
-        out.append({"id": mid, "title": m.title if m else mid, "hint": m.hint if m else "",
-                    "explanation": m.explanation if m else ""})
+        out.append(
+            {
+                "id": mid,
+                "title": m.title if m else mid,
+                "hint": m.hint if m else "",
+                "explanation": m.explanation if m else "",
+            }
+        )
     return out
 
 
-def result_feedback(result: Result, labels: dict[str, str] | None = None, *,
-                    reveal_hidden: bool = False) -> dict[str, Any]:
+def result_feedback(
+    result: Result, labels: dict[str, str] | None = None, *, reveal_hidden: bool = False
+) -> dict[str, Any]:
     """A Result as the student may see it: checks grouped failed/passed; a hidden check shows its
     name, pass/fail and the named misconception, never its diagnostic output. `labels` renames
     checks (a quiz's question ids become their prompts). `reveal_hidden` (the exercise's policy says

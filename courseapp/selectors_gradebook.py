@@ -80,15 +80,23 @@ def window_lookup(windows: Windows, exercise_id: int, user_id: int) -> policies.
     return windows.get((exercise_id, user_id)) or windows.get((exercise_id, None)) or policies.DEFAULT
 
 
-def attempts_for_course(course: Course, *, exercise_ids: Iterable[int] | None = None,
-                        user_ids: Iterable[int] | None = None, windows: Windows | None = None) -> list[Attempt]:
+def attempts_for_course(
+    course: Course,
+    *,
+    exercise_ids: Iterable[int] | None = None,
+    user_ids: Iterable[int] | None = None,
+    windows: Windows | None = None,
+) -> list[Attempt]:
     """Every submission of the course's students with the result that counts (a regraded
     submission's newest result), oldest first. 2 queries (+2 for the windows when not given)."""
     windows = windows if windows is not None else windows_for_course(course)
     # the newest override per submission, in one query (few rows) instead of a subquery per submission
     overrides: dict[int, tuple[float, datetime, str]] = {}
-    for sid, score, at, comment in (GradeOverride.objects.filter(submission__revision__exercise__course=course)
-                                    .order_by("created_at", "id").values_list("submission_id", "score", "created_at", "comment")):
+    for sid, score, at, comment in (
+        GradeOverride.objects.filter(submission__revision__exercise__course=course)
+        .order_by("created_at", "id")
+        .values_list("submission_id", "score", "created_at", "comment")
+    ):
         overrides[sid] = (score, at, comment)
     qs = Submission.objects.filter(revision__exercise__course=course)
     if exercise_ids is not None:
@@ -96,22 +104,43 @@ def attempts_for_course(course: Course, *, exercise_ids: Iterable[int] | None = 
     if user_ids is not None:
         qs = qs.filter(user_id__in=user_ids)
     current_extra = Result.objects.filter(pk=OuterRef("current_result_id")).values("extra")[:1]
-    rows = (qs.with_grading().annotate(current_extra=Subquery(current_extra))
-            .values("id", "user_id", "revision__exercise_id", "created_at", "latest_status", "current_score",
-                    "current_max_score", "revision__max_score", "current_extra")
-            .order_by("created_at", "id"))
+    rows = (
+        qs.with_grading()
+        .annotate(current_extra=Subquery(current_extra))
+        .values(
+            "id",
+            "user_id",
+            "revision__exercise_id",
+            "created_at",
+            "latest_status",
+            "current_score",
+            "current_max_score",
+            "revision__max_score",
+            "current_extra",
+        )
+        .order_by("created_at", "id")
+    )
     out = []
     for r in rows:
         window = window_lookup(windows, r["revision__exercise_id"], r["user_id"])
         ov_score, ov_at, ov_comment = overrides.get(r["id"], (None, None, ""))
-        out.append(Attempt(
-            submission_id=r["id"], user_id=r["user_id"], exercise_id=r["revision__exercise_id"], at=r["created_at"],
-            status=r["latest_status"] or "", raw=r["current_score"],
-            max_score=r["current_max_score"] or r["revision__max_score"],
-            factor=policies.late_factor(window, r["created_at"]), late=policies.is_late(window, r["created_at"]),
-            override=ov_score, override_at=ov_at, comment=ov_comment or "",
-            provisional=_provisional(r["current_extra"]) and ov_score is None,
-        ))
+        out.append(
+            Attempt(
+                submission_id=r["id"],
+                user_id=r["user_id"],
+                exercise_id=r["revision__exercise_id"],
+                at=r["created_at"],
+                status=r["latest_status"] or "",
+                raw=r["current_score"],
+                max_score=r["current_max_score"] or r["revision__max_score"],
+                factor=policies.late_factor(window, r["created_at"]),
+                late=policies.is_late(window, r["created_at"]),
+                override=ov_score,
+                override_at=ov_at,
+                comment=ov_comment or "",
+                provisional=_provisional(r["current_extra"]) and ov_score is None,
+            )
+        )
     return out
 
 
@@ -141,8 +170,11 @@ def cells(attempts: list[Attempt]) -> dict[tuple[int, int], Cell]:
 
 
 def course_students(course: Course) -> QuerySet[User]:
-    return (get_user_model().objects.filter(enrolments__course=course, enrolments__role=Enrolment.Role.STUDENT)
-            .order_by("last_name", "first_name", "username"))
+    return (
+        get_user_model()
+        .objects.filter(enrolments__course=course, enrolments__role=Enrolment.Role.STUDENT)
+        .order_by("last_name", "first_name", "username")
+    )
 
 
 def _fmt(v: float | None) -> str:
@@ -154,15 +186,20 @@ def gradebook_csv(course: Course, mode: str = "final") -> str:
     exercise, a 'Points Possible' row first. `mode` is best, latest or final."""
     if mode not in ("best", "latest", "final"):
         raise ValueError(mode)
-    exercises = list(Exercise.objects.filter(course=course, current_revision__isnull=False)
-                     .select_related("current_revision").order_by("order", "slug"))
+    exercises = list(
+        Exercise.objects.filter(course=course, current_revision__isnull=False)
+        .select_related("current_revision")
+        .order_by("order", "slug")
+    )
     students = list(course_students(course))
     grid = cells(attempts_for_course(course))
     buf = io.StringIO()
     w = safe_writer(buf)  # no cell read as a formula (courseapp.csvsafe)
-    w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-               + [f"{e.title} ({e.pk})" for e in exercises])
-    w.writerow(["    Points Possible", "", "", "", ""] + [_fmt(e.current_revision.max_score if e.current_revision else None) for e in exercises])
+    w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section"] + [f"{e.title} ({e.pk})" for e in exercises])
+    w.writerow(
+        ["    Points Possible", "", "", "", ""]
+        + [_fmt(e.current_revision.max_score if e.current_revision else None) for e in exercises]
+    )
     for s in students:
         name = f"{s.last_name}, {s.first_name}" if s.last_name else (s.get_full_name() or s.username)
         row = [name, s.pk, s.username, s.email or s.username, course.title]
@@ -184,23 +221,60 @@ def submissions_csv(course: Course) -> str:
     newest_override = GradeOverride.objects.filter(submission=OuterRef("pk")).order_by("-created_at", "-id")
     current = Result.objects.filter(pk=OuterRef("current_result_id"))
     rows = (
-        Submission.objects.filter(revision__exercise__course=course).with_grading()
-        .annotate(ov_score=Subquery(newest_override.values("score")[:1]),
-                  ov_reason=Subquery(newest_override.values("reason")[:1]),
-                  current_tests=Subquery(current.values("tests")[:1]),
-                  current_extra=Subquery(current.values("extra")[:1]),
-                  regrades=Count("jobs", filter=Q(jobs__regrade__isnull=False)))
-        .values("id", "user_id", "user__username", "revision__exercise_id", "revision__exercise__slug",
-                "revision__content_hash", "created_at", "regrades", "latest_status", "current_score",
-                "current_max_score", "current_outcome", "current_misconceptions", "current_tests", "ov_score",
-                "ov_reason", "current_extra")
+        Submission.objects.filter(revision__exercise__course=course)
+        .with_grading()
+        .annotate(
+            ov_score=Subquery(newest_override.values("score")[:1]),
+            ov_reason=Subquery(newest_override.values("reason")[:1]),
+            current_tests=Subquery(current.values("tests")[:1]),
+            current_extra=Subquery(current.values("extra")[:1]),
+            regrades=Count("jobs", filter=Q(jobs__regrade__isnull=False)),
+        )
+        .values(
+            "id",
+            "user_id",
+            "user__username",
+            "revision__exercise_id",
+            "revision__exercise__slug",
+            "revision__content_hash",
+            "created_at",
+            "regrades",
+            "latest_status",
+            "current_score",
+            "current_max_score",
+            "current_outcome",
+            "current_misconceptions",
+            "current_tests",
+            "ov_score",
+            "ov_reason",
+            "current_extra",
+        )
         .order_by("created_at", "id")
     )
     buf = io.StringIO()
     w = safe_writer(buf)  # no cell read as a formula (courseapp.csvsafe)
-    w.writerow(["submission_id", "student", "exercise", "revision", "submitted_at", "regrades", "status",
-                "outcome", "score", "max_score", "late", "late_factor", "adjusted_score", "override",
-                "override_reason", "final_score", "failed_checks", "misconceptions"])
+    w.writerow(
+        [
+            "submission_id",
+            "student",
+            "exercise",
+            "revision",
+            "submitted_at",
+            "regrades",
+            "status",
+            "outcome",
+            "score",
+            "max_score",
+            "late",
+            "late_factor",
+            "adjusted_score",
+            "override",
+            "override_reason",
+            "final_score",
+            "failed_checks",
+            "misconceptions",
+        ]
+    )
     for r in rows:
         window = window_lookup(windows, r["revision__exercise_id"], r["user_id"])
         raw = r["current_score"]
@@ -211,11 +285,26 @@ def submissions_csv(course: Course) -> str:
         pending_review = _provisional(r["current_extra"]) and r["ov_score"] is None
         final = None if pending_review else final
         failed = [t.get("name", "") for t in (r["current_tests"] or []) if t.get("status") != "passed"]
-        w.writerow([r["id"], r["user__username"], r["revision__exercise__slug"], r["revision__content_hash"][:12],
-                    r["created_at"].isoformat(), r["regrades"], r["latest_status"] or "",
-                    "pending review" if pending_review else r["current_outcome"] or "", _fmt(raw),
-                    _fmt(r["current_max_score"]),
-                    "yes" if policies.is_late(window, r["created_at"]) else "no", _fmt(factor), _fmt(adjusted),
-                    _fmt(r["ov_score"]), r["ov_reason"] or "", _fmt(final), "; ".join(failed),
-                    "; ".join(r["current_misconceptions"] or [])])
+        w.writerow(
+            [
+                r["id"],
+                r["user__username"],
+                r["revision__exercise__slug"],
+                r["revision__content_hash"][:12],
+                r["created_at"].isoformat(),
+                r["regrades"],
+                r["latest_status"] or "",
+                "pending review" if pending_review else r["current_outcome"] or "",
+                _fmt(raw),
+                _fmt(r["current_max_score"]),
+                "yes" if policies.is_late(window, r["created_at"]) else "no",
+                _fmt(factor),
+                _fmt(adjusted),
+                _fmt(r["ov_score"]),
+                r["ov_reason"] or "",
+                _fmt(final),
+                "; ".join(failed),
+                "; ".join(r["current_misconceptions"] or []),
+            ]
+        )
     return buf.getvalue()

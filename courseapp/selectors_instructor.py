@@ -44,12 +44,16 @@ def exercise_for_course(course: Course, slug: str) -> Exercise:
 
 
 def course_exercises(course: Course) -> list[Exercise]:
-    return list(Exercise.objects.filter(course=course, current_revision__isnull=False)
-                .select_related("current_revision").order_by("order", "slug"))
+    return list(
+        Exercise.objects.filter(course=course, current_revision__isnull=False)
+        .select_related("current_revision")
+        .order_by("order", "slug")
+    )
 
 
-def failure_signature(tests: list[dict[str, Any]] | None,
-                      misconceptions: list[str] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def failure_signature(
+    tests: list[dict[str, Any]] | None, misconceptions: list[str] | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What makes two wrong submissions 'the same mistake': the sorted failed check names and the
     sorted misconception ids."""
     failed = tuple(sorted({t.get("name", "") for t in (tests or []) if t.get("status") != "passed"}))
@@ -73,25 +77,35 @@ _JOIN = """
     WHERE e.course_id = %s
 """
 
-_CHECKS_SQL = """
+_CHECKS_SQL = (
+    """
 SELECT v.exercise_id, t->>'name', COUNT(*) FILTER (WHERE t->>'status' = 'passed'), COUNT(*)
-""" + _JOIN.replace("WHERE", "CROSS JOIN LATERAL jsonb_array_elements(r.tests) t WHERE") + """
+"""
+    + _JOIN.replace("WHERE", "CROSS JOIN LATERAL jsonb_array_elements(r.tests) t WHERE")
+    + """
 GROUP BY 1, 2
 """
+)
 
-_CLUSTERS_SQL = """
+_CLUSTERS_SQL = (
+    """
 SELECT exercise_id, failed, mis, COUNT(*), COUNT(DISTINCT user_id) FROM (
   SELECT v.exercise_id, s.user_id,
     COALESCE((SELECT array_agg(DISTINCT t->>'name' ORDER BY t->>'name') FROM jsonb_array_elements(r.tests) t
               WHERE COALESCE(t->>'status', '') <> 'passed'), '{}') AS failed,
     COALESCE((SELECT array_agg(DISTINCT m ORDER BY m) FROM jsonb_array_elements_text(r.misconceptions) m), '{}') AS mis
-""" + _JOIN + """
+"""
+    + _JOIN
+    + """
 ) x WHERE cardinality(failed) > 0 OR cardinality(mis) > 0
 GROUP BY 1, 2, 3
 """
+)
 
 
-def _check_rates_and_clusters(course: Course) -> tuple[dict[int, dict[str, list[int]]], dict[int, dict[Any, dict[str, int]]]]:
+def _check_rates_and_clusters(
+    course: Course,
+) -> tuple[dict[int, dict[str, list[int]]], dict[int, dict[Any, dict[str, int]]]]:
     """({exercise_id: {check: [passed, total]}}, {exercise_id: {signature: {"submissions", "students"}}}),
     aggregated in Postgres (2 queries; the results' JSON never leaves the database); in Python elsewhere."""
     check_counts: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -105,9 +119,9 @@ def _check_rates_and_clusters(course: Course) -> tuple[dict[int, dict[str, list[
             for ex_id, failed, mis, n_subs, n_students in cur.fetchall():
                 clusters[ex_id][(tuple(failed), tuple(mis))] = {"submissions": n_subs, "students": n_students}
         return check_counts, clusters
-    results = (Result.objects.filter(job__submission__revision__exercise__course=course)
-               .values_list("job__submission__revision__exercise_id", "job__submission__user_id", "tests",
-                            "misconceptions"))
+    results = Result.objects.filter(job__submission__revision__exercise__course=course).values_list(
+        "job__submission__revision__exercise_id", "job__submission__user_id", "tests", "misconceptions"
+    )
     students: dict = defaultdict(set)
     for ex_id, user_id, tests, mis in results:
         for t in tests or []:
@@ -129,8 +143,13 @@ def dashboard(course: Course) -> dict:
     from courseapp.selectors import misconception_catalogue
 
     roles = dict(Enrolment.objects.filter(course=course).values_list("role").annotate(n=Count("id")))
-    per_day = list(Submission.objects.filter(revision__exercise__course=course)
-                   .annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("id")).order_by("day"))
+    per_day = list(
+        Submission.objects.filter(revision__exercise__course=course)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by("day")
+    )
     exercises = course_exercises(course)
     attempts = gradebook.attempts_for_course(course)
     grid = gradebook.cells(attempts)
@@ -142,32 +161,51 @@ def dashboard(course: Course) -> dict:
         mine = [c for (u, e), c in grid.items() if e == ex.pk]
         bests = [c.best for c in mine if c.best is not None]
         cl = sorted(clusters[ex.pk].items(), key=lambda kv: (-kv[1]["students"], -kv[1]["submissions"], kv[0]))[:8]
-        rows.append({
-            "exercise": ex, "max_score": mx,
-            "attempts": sum(c.attempts for c in mine),
-            "attempted": len(mine),
-            "passed": sum(1 for v in bests if v >= mx - 1e-9),
-            "median": statistics.median(bests) if bests else None,
-            "histogram": _histogram(bests, mx),
-            "checks": sorted(((name, p, n, p / n if n else 0) for name, (p, n) in check_counts[ex.pk].items()),
-                             key=lambda r: r[3]),
-            "clusters": [{"failed": sig[0], "misconceptions": [(m, catalogue[m].title if m in catalogue else m) for m in sig[1]],
-                          "students": v["students"], "submissions": v["submissions"]} for sig, v in cl],
-        })
-    return {"students": roles.get(Enrolment.Role.STUDENT, 0), "instructors": roles.get(Enrolment.Role.INSTRUCTOR, 0),
-            "per_day": per_day, "exercises": rows,
-            "submissions": sum(r["attempts"] for r in rows)}
+        rows.append(
+            {
+                "exercise": ex,
+                "max_score": mx,
+                "attempts": sum(c.attempts for c in mine),
+                "attempted": len(mine),
+                "passed": sum(1 for v in bests if v >= mx - 1e-9),
+                "median": statistics.median(bests) if bests else None,
+                "histogram": _histogram(bests, mx),
+                "checks": sorted(
+                    ((name, p, n, p / n if n else 0) for name, (p, n) in check_counts[ex.pk].items()),
+                    key=lambda r: r[3],
+                ),
+                "clusters": [
+                    {
+                        "failed": sig[0],
+                        "misconceptions": [(m, catalogue[m].title if m in catalogue else m) for m in sig[1]],
+                        "students": v["students"],
+                        "submissions": v["submissions"],
+                    }
+                    for sig, v in cl
+                ],
+            }
+        )
+    return {
+        "students": roles.get(Enrolment.Role.STUDENT, 0),
+        "instructors": roles.get(Enrolment.Role.INSTRUCTOR, 0),
+        "per_day": per_day,
+        "exercises": rows,
+        "submissions": sum(r["attempts"] for r in rows),
+    }
 
 
 def submissions_browse(course: Course, params: QueryDict, page: int | str = 1, per_page: int = 50) -> Page[Submission]:
     """The course's submissions filtered by student, exercise, status, score range, misconception and
     failed check (on the result that counts); newest first; one page."""
     newest_override = GradeOverride.objects.filter(submission=OuterRef("pk")).order_by("-created_at", "-id")
-    qs = (Submission.objects.filter(revision__exercise__course=course).with_grading()
-          .select_related("user", "revision__exercise")
-          .prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result")))
-          .annotate(override_score=Subquery(newest_override.values("score")[:1]))
-          .order_by("-created_at", "-id"))
+    qs = (
+        Submission.objects.filter(revision__exercise__course=course)
+        .with_grading()
+        .select_related("user", "revision__exercise")
+        .prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result")))
+        .annotate(override_score=Subquery(newest_override.values("score")[:1]))
+        .order_by("-created_at", "-id")
+    )
     student = (params.get("student") or "").strip()
     if student:
         qs = qs.filter(user__username__icontains=student)
@@ -192,22 +230,37 @@ def submissions_browse(course: Course, params: QueryDict, page: int | str = 1, p
     current = Result.objects.filter(pk=OuterRef("current_result_id"))
     for mid in params.getlist("misconception"):
         if mid:
-            qs = qs.filter(Exists(current.filter(misconceptions__contains=[mid]) if json_contains else
-                                  current.filter(misconceptions__icontains=f'"{mid}"')))
+            qs = qs.filter(
+                Exists(
+                    current.filter(misconceptions__contains=[mid])
+                    if json_contains
+                    else current.filter(misconceptions__icontains=f'"{mid}"')
+                )
+            )
     for check in params.getlist("failed"):
         if check:
-            qs = qs.filter(Exists(current.filter(tests__contains=[{"name": check, "status": "failed"}]) if json_contains
-                                  else current.filter(tests__icontains=check)))
+            qs = qs.filter(
+                Exists(
+                    current.filter(tests__contains=[{"name": check, "status": "failed"}])
+                    if json_contains
+                    else current.filter(tests__icontains=check)
+                )
+            )
     return Paginator(qs, per_page).get_page(page)
 
 
 def submission_for_instructor(course: Course, submission_id: int) -> Submission:
     """One submission of the course with every grading of it (jobs with their results, newest first)."""
-    s = (Submission.objects.filter(pk=submission_id, revision__exercise__course=course)
-         .select_related("user", "revision__exercise")
-         .prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result", "revision", "regrade")
-                                    .order_by("-id")))
-         .first())
+    s = (
+        Submission.objects.filter(pk=submission_id, revision__exercise__course=course)
+        .select_related("user", "revision__exercise")
+        .prefetch_related(
+            Prefetch(
+                "jobs", queryset=GradingJob.objects.select_related("result", "revision", "regrade").order_by("-id")
+            )
+        )
+        .first()
+    )
     if s is None:
         raise Http404("No such submission")
     return s
@@ -222,19 +275,31 @@ def progress_table(course: Course) -> dict:
         cells = [grid.get((s.pk, e.pk)) for e in exercises]
         total = sum(c.final or 0 for c in cells if c)
         rows.append({"student": s, "cells": cells, "total": total})
-    return {"exercises": exercises, "rows": rows,
-            "possible": sum(e.current_revision.max_score for e in exercises if e.current_revision)}
+    return {
+        "exercises": exercises,
+        "rows": rows,
+        "possible": sum(e.current_revision.max_score for e in exercises if e.current_revision),
+    }
 
 
 def regrades_for_exercise(exercise: Exercise) -> QuerySet[Regrade]:
-    return Regrade.objects.filter(exercise=exercise).select_related("revision", "created_by").annotate(
-        n=Count("jobs"), done=Count("jobs", filter=Q(jobs__status__in=[GradingJob.Status.DONE, GradingJob.Status.FAILED])))
+    return (
+        Regrade.objects.filter(exercise=exercise)
+        .select_related("revision", "created_by")
+        .annotate(
+            n=Count("jobs"),
+            done=Count("jobs", filter=Q(jobs__status__in=[GradingJob.Status.DONE, GradingJob.Status.FAILED])),
+        )
+    )
 
 
 def exercise_has_stale_grades(exercise: Exercise) -> bool:
     """Whether some submission of the exercise was never graded against its current revision."""
-    return (Submission.objects.filter(revision__exercise=exercise)
-            .exclude(jobs__revision_id=exercise.current_revision_id).exists())
+    return (
+        Submission.objects.filter(revision__exercise=exercise)
+        .exclude(jobs__revision_id=exercise.current_revision_id)
+        .exists()
+    )
 
 
 @dataclass
@@ -265,12 +330,17 @@ def _check_status(tests: list[dict[str, Any]] | None) -> dict[str, str]:
 def regrade_report(regrade: Regrade) -> dict[str, Any]:
     """Progress and the per-student comparison of each regrade job's result with the result that
     counted before it (the submission's newest earlier result). 2 queries."""
-    jobs = list(GradingJob.objects.filter(regrade=regrade).select_related("submission__user", "result")
-                .order_by("submission__user__username", "submission_id"))
+    jobs = list(
+        GradingJob.objects.filter(regrade=regrade)
+        .select_related("submission__user", "result")
+        .order_by("submission__user__username", "submission_id")
+    )
     earlier: dict[int, list[tuple[int, float, list[dict[str, Any]]]]] = defaultdict(list)
     for job_id, submission_id, score, tests in (
-            Result.objects.filter(job__submission_id__in=[j.submission_id for j in jobs])
-            .order_by("job_id").values_list("job_id", "job__submission_id", "score", "tests")):
+        Result.objects.filter(job__submission_id__in=[j.submission_id for j in jobs])
+        .order_by("job_id")
+        .values_list("job_id", "job__submission_id", "score", "tests")
+    ):
         earlier[submission_id].append((job_id, score, tests))
     rows = []
     for job in jobs:
@@ -279,17 +349,38 @@ def regrade_report(regrade: Regrade) -> dict[str, Any]:
         new = getattr(job, "result", None) if job.is_finished else None
         state = job.status if job.status in (GradingJob.Status.DONE, GradingJob.Status.FAILED) else "pending"
         old_c, new_c = _check_status(old[2] if old else None), _check_status(new.tests if new else None)
-        changed = [(name, old_c.get(name, "—"), new_c.get(name, "—"))
-                   for name in dict.fromkeys([*old_c, *new_c]) if old_c.get(name) != new_c.get(name)] if new else []
-        rows.append(RegradeRow(job_id=job.pk, username=job.submission.user.get_username(),
-                               submission_id=job.submission_id, old=old[1] if old else None,
-                               new=new.score if new else None, state=state, changed=changed))
+        changed = (
+            [
+                (name, old_c.get(name, "—"), new_c.get(name, "—"))
+                for name in dict.fromkeys([*old_c, *new_c])
+                if old_c.get(name) != new_c.get(name)
+            ]
+            if new
+            else []
+        )
+        rows.append(
+            RegradeRow(
+                job_id=job.pk,
+                username=job.submission.user.get_username(),
+                submission_id=job.submission_id,
+                old=old[1] if old else None,
+                new=new.score if new else None,
+                state=state,
+                changed=changed,
+            )
+        )
     counts = {"up": 0, "down": 0, "unchanged": 0, "pending": 0}
     for r in rows:
         counts[r.direction] += 1
     done = sum(1 for r in rows if r.state != "pending")
-    return {"rows": rows, "counts": counts, "total": len(rows), "finished": done,
-            "percent": round(100 * done / len(rows)) if rows else 100, "failed": sum(r.state == "failed" for r in rows)}
+    return {
+        "rows": rows,
+        "counts": counts,
+        "total": len(rows),
+        "finished": done,
+        "percent": round(100 * done / len(rows)) if rows else 100,
+        "failed": sum(r.state == "failed" for r in rows),
+    }
 
 
 def student_in_course(course: Course, username: str) -> User:

@@ -173,19 +173,24 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Scripts and styles only from this origin; no inline script, no plugins, no framing, forms post
 # here only. Inline style *attributes* are allowed (bar widths), <style> elements are not.
-CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY", "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "style-src-attr 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-]))
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "style-src-attr 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    ),
+)
 # Request size limits: a form body (a submission is at most 64 KiB of source; percent-encoding can
 # triple it) and no uploads kept in memory beyond this.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(512 * 1024)))
@@ -218,8 +223,13 @@ LOGGING = {
         "json": {"()": "courseapp.logs.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
-                             "formatter": "json" if LOG_FORMAT == "json" else "text"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "courseapp": {"level": os.environ.get("LOG_LEVEL", "INFO")},
@@ -232,12 +242,14 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # Shared by every web process (login throttling): Redis when REDIS_URL is set, else local memory.
 if os.environ.get("REDIS_URL"):
-    CACHES = {"default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": os.environ["REDIS_URL"],
-        "KEY_PREFIX": (os.environ.get("REDIS_KEY_PREFIX", "") + "cache"),
-        "TIMEOUT": 300,
-    }}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": (os.environ.get("REDIS_KEY_PREFIX", "") + "cache"),
+            "TIMEOUT": 300,
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "courseapp"}}
 
@@ -362,7 +374,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Residual networks grading API",
     "DESCRIPTION": "Submit work, follow its grading and read results; instructors list submissions, "
-                   "export grades and start regrades. Authenticate with `Authorization: Bearer <token>`.",
+    "export grades and start regrades. Authenticate with `Authorization: Bearer <token>`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -388,8 +400,9 @@ LTI_PASSBACK_BACKOFF_S = float(os.environ.get("LTI_PASSBACK_BACKOFF_S", "10"))
 LTI_PASSBACK_BACKOFF_MAX_S = float(os.environ.get("LTI_PASSBACK_BACKOFF_MAX_S", "900"))
 LTI_PASSBACK_INTERVAL_S = float(os.environ.get("LTI_PASSBACK_INTERVAL_S", "60"))
 LTI_PASSBACK_LEASE_S = int(os.environ.get("LTI_PASSBACK_LEASE_S", "120"))
-CELERY_TASK_ROUTES.update({"lti.passback_send": {"queue": MAINTENANCE_QUEUE},
-                           "lti.passback_drain": {"queue": MAINTENANCE_QUEUE}})
+CELERY_TASK_ROUTES.update(
+    {"lti.passback_send": {"queue": MAINTENANCE_QUEUE}, "lti.passback_drain": {"queue": MAINTENANCE_QUEUE}}
+)
 CELERY_BEAT_SCHEDULE["lti-passback-drain"] = {
     "task": "lti.passback_drain",
     "schedule": LTI_PASSBACK_INTERVAL_S,

@@ -85,8 +85,10 @@ def _hash(gram: tuple[str, ...]) -> int:
 def fingerprints(source: str, k: int = K, w: int = W) -> dict[int, set[int]]:
     """{fingerprint: source lines it covers} by winnowing the k-gram hashes."""
     toks = normalise(source)
-    grams = [(_hash(tuple(t for t, _ in toks[i:i + k])), {ln for _, ln in toks[i:i + k]})
-             for i in range(len(toks) - k + 1)]
+    grams = [
+        (_hash(tuple(t for t, _ in toks[i : i + k])), {ln for _, ln in toks[i : i + k]})
+        for i in range(len(toks) - k + 1)
+    ]
     out: dict[int, set[int]] = {}
     if not grams:
         return out
@@ -95,7 +97,7 @@ def fingerprints(source: str, k: int = K, w: int = W) -> dict[int, set[int]]:
         out.setdefault(h, set()).update(lines)
         return out
     for i in range(len(grams) - w + 1):
-        window = grams[i:i + w]
+        window = grams[i : i + w]
         j = min(range(w), key=lambda x: (window[x][0], -x))
         h, lines = window[j]
         out.setdefault(h, set()).update(lines)
@@ -125,9 +127,12 @@ def exercise_pairs(exercise, *, threshold: float = 0.4, limit: int = 50) -> list
     from courseapp.models import Submission
 
     latest: dict[int, Submission] = {}
-    for s in (Submission.objects.filter(revision__exercise=exercise)
-              .select_related("user").only("id", "source", "user__username", "created_at")
-              .order_by("user_id", "-created_at", "-id")):
+    for s in (
+        Submission.objects.filter(revision__exercise=exercise)
+        .select_related("user")
+        .only("id", "source", "user__username", "created_at")
+        .order_by("user_id", "-created_at", "-id")
+    ):
         latest.setdefault(s.user_id, s)
     subs = list(latest.values())
     starter = exercise.current_revision.starter if exercise.current_revision else ""
@@ -135,6 +140,7 @@ def exercise_pairs(exercise, *, threshold: float = 0.4, limit: int = 50) -> list
     prints = {s.pk: set(fingerprints(s.source)) - base for s in subs}
     if len(subs) >= 10:  # what most of the class writes is not evidence of copying
         from collections import Counter
+
         common = Counter(h for p in prints.values() for h in p)
         limit_n = len(subs) // 2
         prints = {k: {h for h in p if common[h] <= limit_n} for k, p in prints.items()}

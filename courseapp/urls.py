@@ -6,7 +6,9 @@ from courseapp import metrics, views, views_roster
 
 urlpatterns = [
     path("", views.exercise_list, name="exercise-list"),
-    path("exercises/<int:exercise_id>/", views.exercise_by_id, name="exercise-by-id"),  # before the slug: "12" is a slug too
+    path(
+        "exercises/<int:exercise_id>/", views.exercise_by_id, name="exercise-by-id"
+    ),  # before the slug: "12" is a slug too
     path("exercises/<slug:slug>/", views.exercise_detail, name="exercise-detail"),
     path("courses/<slug:course>/", views.course_exercise_list, name="course-exercise-list"),
     path("courses/<slug:course>/exercises/<slug:slug>/", views.course_exercise, name="course-exercise"),

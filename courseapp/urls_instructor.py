@@ -17,6 +17,9 @@ urlpatterns = [
     path("<slug:course>/exercises/<slug:slug>/regrade/", v.regrade_start, name="instructor-regrade-start"),
     path("<slug:course>/regrades/<int:regrade_id>/", v.regrade_report, name="instructor-regrade"),
     path("<slug:course>/exercises/<slug:slug>/similarity/", v.similarity_report, name="instructor-similarity"),
-    path("<slug:course>/exercises/<slug:slug>/similarity/<int:a>/<int:b>/", v.similarity_pair,
-         name="instructor-similarity-pair"),
+    path(
+        "<slug:course>/exercises/<slug:slug>/similarity/<int:a>/<int:b>/",
+        v.similarity_pair,
+        name="instructor-similarity-pair",
+    ),
 ]

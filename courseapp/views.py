@@ -48,8 +48,13 @@ def course_exercise_list(request: AuthenticatedRequest, course: str) -> HttpResp
     return render(request, "courseapp/exercise_list.html", {"exercises": exercises, "several_courses": False})
 
 
-def _exercise_page(request: AuthenticatedRequest, exercise: Exercise, form: SubmissionForm,
-                   selected: Submission | None, status: int = 200) -> HttpResponse:
+def _exercise_page(
+    request: AuthenticatedRequest,
+    exercise: Exercise,
+    form: SubmissionForm,
+    selected: Submission | None,
+    status: int = 200,
+) -> HttpResponse:
     revision = exercise.current_revision
     if revision is None:  # the selectors only return exercises open for submissions
         raise Http404("No such exercise")
@@ -90,11 +95,17 @@ def _quiz_items(user, exercise: Exercise, form: SubmissionForm) -> list[dict]:
     for q in quiz.quiz_questions(user, exercise, attempt):
         given = answers.get(q.id)
         picked = {str(x) for x in given} if isinstance(given, list) else {str(given)}
-        items.append({
-            "id": q.id, "name": f"q-{q.id}", "type": q.type, "prompt": q.prompt, "points": q.points,
-            "choices": [(str(i), text, str(i) in picked) for i, text in enumerate(q.choices)],
-            "value": "" if given is None or isinstance(given, list) else str(given),
-        })
+        items.append(
+            {
+                "id": q.id,
+                "name": f"q-{q.id}",
+                "type": q.type,
+                "prompt": q.prompt,
+                "points": q.points,
+                "choices": [(str(i), text, str(i) in picked) for i, text in enumerate(q.choices)],
+                "value": "" if given is None or isinstance(given, list) else str(given),
+            }
+        )
     return items
 
 
@@ -112,11 +123,17 @@ def _feedback_context(submission: Submission, window: policies.Window | None = N
     labels = None
     if result is not None and submission.revision.exercise.kind == Exercise.Kind.QUIZ:
         labels = quiz.quiz_labels(result.job.revision)
-    feedback = selectors.result_feedback(
-        result, labels, reveal_hidden=policies.reveal_hidden(window, timezone.now())) if result else None
+    feedback = (
+        selectors.result_feedback(result, labels, reveal_hidden=policies.reveal_hidden(window, timezone.now()))
+        if result
+        else None
+    )
     if labels is not None and feedback is not None:  # a quiz: right/wrong only until the answers are revealed
-        feedback = quiz.quiz_feedback(feedback, result, quiz.answers_revealed(
-            submission.revision.exercise, submission.user, window, timezone.now()))
+        feedback = quiz.quiz_feedback(
+            feedback,
+            result,
+            quiz.answers_revealed(submission.revision.exercise, submission.user, window, timezone.now()),
+        )
     return {
         "submission": submission,
         "job": job,
@@ -253,16 +270,18 @@ def _submission_status_full(request: AuthenticatedRequest, submission_id: int) -
     if job is None:
         raise Http404("No such submission")
     result = submission.current_result
-    return JsonResponse({
-        "submission": submission.pk,
-        "state": selectors.job_state(job),
-        "finished": job.is_finished,
-        "attempts": job.attempts,
-        "progress": selectors.progress_text(job) if not job.is_finished else "",
-        "score": result.score if result else None,
-        "max_score": result.max_score if result else submission.revision.max_score,
-        "feedback_url": reverse("submission-feedback", args=[submission.pk]),
-    })
+    return JsonResponse(
+        {
+            "submission": submission.pk,
+            "state": selectors.job_state(job),
+            "finished": job.is_finished,
+            "attempts": job.attempts,
+            "progress": selectors.progress_text(job) if not job.is_finished else "",
+            "score": result.score if result else None,
+            "max_score": result.max_score if result else submission.revision.max_score,
+            "feedback_url": reverse("submission-feedback", args=[submission.pk]),
+        }
+    )
 
 
 @never_cache

@@ -26,6 +26,7 @@ def course_list(request: AuthenticatedRequest) -> HttpResponse:
     courses = list(sel.courses_for_instructor(request.user))
     if not courses:
         from django.http import Http404
+
         raise Http404("No courses to teach")
     return render(request, "courseapp/instructor/course_list.html", {"courses": courses})
 
@@ -36,13 +37,24 @@ def dashboard(request: AuthenticatedRequest, course: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     data = sel.dashboard(c)
     per_day = data["per_day"]
-    data["per_day_svg"] = charts.bar_chart([d["day"].strftime("%d %b") for d in per_day], [d["n"] for d in per_day],
-                                           x_label="day", y_label="submissions", title="Submissions per day")
+    data["per_day_svg"] = charts.bar_chart(
+        [d["day"].strftime("%d %b") for d in per_day],
+        [d["n"] for d in per_day],
+        x_label="day",
+        y_label="submissions",
+        title="Submissions per day",
+    )
     for row in data["exercises"]:
         mx = row["max_score"]
         row["histogram_svg"] = charts.bar_chart(
-            [f"{mx * i / 10:g}" for i in range(10)], row["histogram"], x_label=f"best score (of {mx:g})",
-            y_label="students", title=f"{row['exercise'].title}: best scores", width=420, height=180)
+            [f"{mx * i / 10:g}" for i in range(10)],
+            row["histogram"],
+            x_label=f"best score (of {mx:g})",
+            y_label="students",
+            title=f"{row['exercise'].title}: best scores",
+            width=420,
+            height=180,
+        )
     return render(request, "courseapp/instructor/dashboard.html", {"course": c, **data})
 
 
@@ -53,10 +65,20 @@ def submissions(request: AuthenticatedRequest, course: str) -> HttpResponse:
     page = sel.submissions_browse(c, request.GET, request.GET.get("page") or 1)
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "courseapp/instructor/submissions.html", {
-        "course": c, "page": page, "exercises": sel.course_exercises(c), "q": request.GET,
-        "misconceptions": request.GET.getlist("misconception"), "failed": request.GET.getlist("failed"),
-        "query": query.urlencode(), "catalogue": selectors.misconception_catalogue()})
+    return render(
+        request,
+        "courseapp/instructor/submissions.html",
+        {
+            "course": c,
+            "page": page,
+            "exercises": sel.course_exercises(c),
+            "q": request.GET,
+            "misconceptions": request.GET.getlist("misconception"),
+            "failed": request.GET.getlist("failed"),
+            "query": query.urlencode(),
+            "catalogue": selectors.misconception_catalogue(),
+        },
+    )
 
 
 @login_required
@@ -72,8 +94,13 @@ def submission(request: AuthenticatedRequest, course: str, submission_id: int) -
             error = "The score must be a number."
         else:
             try:
-                instructor.grade_override(submission=s, actor=request.user, score=score,
-                                          reason=request.POST.get("reason", ""), comment=request.POST.get("comment", ""))
+                instructor.grade_override(
+                    submission=s,
+                    actor=request.user,
+                    score=score,
+                    reason=request.POST.get("reason", ""),
+                    comment=request.POST.get("comment", ""),
+                )
             except ValidationError as exc:
                 error = " ".join(exc.messages)
             else:
@@ -81,16 +108,26 @@ def submission(request: AuthenticatedRequest, course: str, submission_id: int) -
     job = s.latest_job
     result = s.current_result
     window = policies.window_for(s.revision.exercise, s.user)
-    return render(request, "courseapp/instructor/submission.html", {
-        "course": c, "s": s, "job": job, "result": result, "error": error,
-        "overrides": list(s.overrides.select_related("created_by")),
-        "late": policies.is_late(window, s.created_at), "factor": policies.late_factor(window, s.created_at),
-        "gradings": list(s.jobs.all()),  # newest first (prefetched)
-        "catalogue": selectors.misconception_catalogue(),
-        "tests": result.tests if result else [],
-        "is_code": s.revision.exercise.kind == Exercise.Kind.MODULE,
-        "post": request.POST if request.method == "POST" else {},
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "courseapp/instructor/submission.html",
+        {
+            "course": c,
+            "s": s,
+            "job": job,
+            "result": result,
+            "error": error,
+            "overrides": list(s.overrides.select_related("created_by")),
+            "late": policies.is_late(window, s.created_at),
+            "factor": policies.late_factor(window, s.created_at),
+            "gradings": list(s.jobs.all()),  # newest first (prefetched)
+            "catalogue": selectors.misconception_catalogue(),
+            "tests": result.tests if result else [],
+            "is_code": s.revision.exercise.kind == Exercise.Kind.MODULE,
+            "post": request.POST if request.method == "POST" else {},
+        },
+        status=400 if error else 200,
+    )
 
 
 @login_required
@@ -153,19 +190,28 @@ def exercise_settings(request: AuthenticatedRequest, course: str, slug: str) -> 
                 due = _dt(request.POST.get("ext_due_at", ""))
                 if due is None:
                     raise ValidationError("An extension needs a due date.")
-                instructor.extension_grant(exercise=ex, user=student, actor=request.user, due_at=due,
-                                         late_until=_dt(request.POST.get("ext_late_until", "")),
-                                         reason=request.POST.get("reason", ""))
+                instructor.extension_grant(
+                    exercise=ex,
+                    user=student,
+                    actor=request.user,
+                    due_at=due,
+                    late_until=_dt(request.POST.get("ext_late_until", "")),
+                    reason=request.POST.get("reason", ""),
+                )
             else:
                 form = PolicyForm(request.POST)
                 if not form.is_valid():
                     raise ValidationError(form_errors(form))
-                instructor.policy_save(exercise=ex, actor=request.user, data={
-                    "opens_at": _dt(request.POST.get("opens_at", "")),
-                    "due_at": _dt(request.POST.get("due_at", "")),
-                    "late_until": _dt(request.POST.get("late_until", "")),
-                    **form.policy_values(),
-                })
+                instructor.policy_save(
+                    exercise=ex,
+                    actor=request.user,
+                    data={
+                        "opens_at": _dt(request.POST.get("opens_at", "")),
+                        "due_at": _dt(request.POST.get("due_at", "")),
+                        "late_until": _dt(request.POST.get("late_until", "")),
+                        **form.policy_values(),
+                    },
+                )
         except (ValidationError, ValueError) as exc:
             error = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         else:
@@ -175,14 +221,22 @@ def exercise_settings(request: AuthenticatedRequest, course: str, slug: str) -> 
 
 def _exercise_settings_page(request: AuthenticatedRequest, c, ex, error: str) -> HttpResponse:
     policy = ExercisePolicy.objects.filter(exercise=ex).first()
-    return render(request, "courseapp/instructor/exercise.html", {
-        "course": c, "exercise": ex, "policy": policy, "error": error,
-        "reveal_choices": ExercisePolicy.Reveal.choices,
-        "extensions": Extension.objects.filter(exercise=ex).select_related("user").order_by("user__username"),
-        "regrades": sel.regrades_for_exercise(ex),
-        "scopes": Regrade.Scope.choices,
-        "stale": sel.exercise_has_stale_grades(ex),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "courseapp/instructor/exercise.html",
+        {
+            "course": c,
+            "exercise": ex,
+            "policy": policy,
+            "error": error,
+            "reveal_choices": ExercisePolicy.Reveal.choices,
+            "extensions": Extension.objects.filter(exercise=ex).select_related("user").order_by("user__username"),
+            "regrades": sel.regrades_for_exercise(ex),
+            "scopes": Regrade.Scope.choices,
+            "stale": sel.exercise_has_stale_grades(ex),
+        },
+        status=400 if error else 200,
+    )
 
 
 @login_required
@@ -207,6 +261,7 @@ def regrade_report(request: AuthenticatedRequest, course: str, regrade_id: int) 
     r = Regrade.objects.filter(pk=regrade_id, exercise__course=c).select_related("exercise", "revision").first()
     if r is None:
         from django.http import Http404
+
         raise Http404("No such regrade")
     return render(request, "courseapp/instructor/regrade.html", {"course": c, "regrade": r, **sel.regrade_report(r)})
 
@@ -229,7 +284,11 @@ def similarity_pair(request: AuthenticatedRequest, course: str, slug: str, a: in
     sb = sel.submission_for_instructor(c, b)
     if sa.revision.exercise_id != ex.pk or sb.revision.exercise_id != ex.pk:
         from django.http import Http404
+
         raise Http404("No such pair")
     starter = ex.current_revision.starter if ex.current_revision else ""
-    return render(request, "courseapp/instructor/similarity_pair.html", {
-        "course": c, "exercise": ex, "a": sa, "b": sb, **similarity.side_by_side(sa.source, sb.source, starter)})
+    return render(
+        request,
+        "courseapp/instructor/similarity_pair.html",
+        {"course": c, "exercise": ex, "a": sa, "b": sb, **similarity.side_by_side(sa.source, sb.source, starter)},
+    )

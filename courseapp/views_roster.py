@@ -31,15 +31,24 @@ def roster(request: HttpRequest, course: str) -> HttpResponse:
         try:
             if upload is None:
                 raise ValidationError("Choose a CSV file.")
-            report = rostering.roster_import_csv(course=c, actor=request.user,
-                                                 data=read_upload(upload, MAX_ROSTER_BYTES))
+            report = rostering.roster_import_csv(
+                course=c, actor=request.user, data=read_upload(upload, MAX_ROSTER_BYTES)
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
     enrolments = Enrolment.objects.filter(course=c).select_related("user").order_by("role", "user__username")
-    return render(request, "courseapp/instructor/roster.html", {
-        "course": c, "report": report, "error": error, "enrolments": enrolments,
-        "join_url": request.build_absolute_uri(reverse("course-join")),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "courseapp/instructor/roster.html",
+        {
+            "course": c,
+            "report": report,
+            "error": error,
+            "enrolments": enrolments,
+            "join_url": request.build_absolute_uri(reverse("course-join")),
+        },
+        status=400 if error else 200,
+    )
 
 
 @login_required

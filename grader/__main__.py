@@ -54,7 +54,9 @@ def _grade(args: argparse.Namespace) -> int:
             if args.json:
                 out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
             else:
-                out.write(f"{path}: {result.score:g}/{result.max_score:g} ({result.outcome.value})\n{result.output}\n\n")
+                out.write(
+                    f"{path}: {result.score:g}/{result.max_score:g} ({result.outcome.value})\n{result.output}\n\n"
+                )
             out.flush()
     finally:
         grader.close()
@@ -75,8 +77,12 @@ def _grade_file(grader: Grader, exercise: Exercise, path: str, data: bytes) -> G
     if not is_notebook(path):
         return grader.grade(exercise, data)
     try:
-        code = extract_code(data, names=[exercise.class_name, exercise.function_name], tag=exercise.slug,
-                            max_source_bytes=exercise.limits.max_source_bytes)
+        code = extract_code(
+            data,
+            names=[exercise.class_name, exercise.function_name],
+            tag=exercise.slug,
+            max_source_bytes=exercise.limits.max_source_bytes,
+        )
     except NotebookError as exc:
         return zero_result(exercise.max_score, Outcome.REJECTED, str(exc))
     result = grader.grade(exercise, code.source.encode("utf-8"))
@@ -118,8 +124,9 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m grader", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grade", help="grade files against one exercise folder")
     g.add_argument("exercise_dir")
@@ -127,15 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
     g.add_argument("--device", default=os.environ.get("GRADER_DEVICE", "cpu"), help="cpu, cuda or auto")
     g.set_defaults(fn=_grade)
-    c = sub.add_parser("check", help="self-test exercise folders: the reference scores full marks, the starter "
-                                    "less, every mistakes/ file fails with its misconception named first")
+    c = sub.add_parser(
+        "check",
+        help="self-test exercise folders: the reference scores full marks, the starter "
+        "less, every mistakes/ file fails with its misconception named first",
+    )
     c.add_argument("exercise_dirs", nargs="+")
     c.add_argument("--device", default=os.environ.get("GRADER_DEVICE", "cpu"))
     c.set_defaults(fn=_check)
     sb = sub.add_parser("submit", help="submit a file to a running service through its API and print the feedback")
     sb.add_argument("--url", required=True, help="the service's address, e.g. https://grading.example.org")
-    sb.add_argument("--token", default=os.environ.get("GRADER_TOKEN", ""),
-                    help="your API token (default: $GRADER_TOKEN)")
+    sb.add_argument(
+        "--token", default=os.environ.get("GRADER_TOKEN", ""), help="your API token (default: $GRADER_TOKEN)"
+    )
     sb.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the grade")
     sb.add_argument("--json", action="store_true", help="print the result as one JSON object")
     sb.add_argument("exercise", help="the exercise's slug, COURSE/SLUG, or its id")

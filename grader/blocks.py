@@ -46,6 +46,7 @@ Shape = tuple[int, ...]
 @dataclass(frozen=True)
 class Config:
     """One way to build the module (constructor arguments) and the input shape to feed it."""
+
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     shape: Shape = (2, 4, 8, 8)
@@ -57,6 +58,7 @@ class Config:
 @dataclass(frozen=True)
 class Domain:
     """A region of the input space: any bug that changes the function anywhere must be seen."""
+
     name: str
     transform: Callable[[torch.Tensor], torch.Tensor]
     scale: float = 1.0  # the values' magnitude (tolerances scale with it)
@@ -78,20 +80,24 @@ def same_shape(config: Config, shape: Shape) -> Shape:
     return shape
 
 
-def strided_shape(channels_arg: int = 1, stride_arg: int = 2, stride_default: int = 1,
-                  channels_factor: int = 1) -> Callable[[Config, Shape], Shape]:
+def strided_shape(
+    channels_arg: int = 1, stride_arg: int = 2, stride_default: int = 1, channels_factor: int = 1
+) -> Callable[[Config, Shape], Shape]:
     """Output shape (N, factor * args[channels_arg], ceil(H/s), ceil(W/s)), s = args[stride_arg]
     (or kwargs['stride'], or the default)."""
+
     def out_shape(config: Config, shape: Shape) -> Shape:
         s = config.args[stride_arg] if len(config.args) > stride_arg else config.kwargs.get("stride", stride_default)
         c = int(config.args[channels_arg]) * channels_factor
         return (shape[0], c, math.ceil(shape[2] / s), math.ceil(shape[3] / s))
+
     return out_shape
 
 
 @dataclass
 class Pair:
     """The student's module and a randomised reference holding the same parameters and buffers."""
+
     config: Config
     student: RemoteModule
     reference: nn.Module
@@ -156,19 +162,30 @@ def _trusted_step(module: nn.Module, state: tuple[list[torch.Tensor], list[torch
     x.requires_grad_(True)
     out = module(x)
     out.backward(step.grad_output)
-    return _Expected(out.detach(), x.grad, [None if p.grad is None else p.grad.clone() for p in module.parameters()],
-                     [b.detach().clone() for b in module.buffers()] if step.buffers else [])
+    return _Expected(
+        out.detach(),
+        x.grad,
+        [None if p.grad is None else p.grad.clone() for p in module.parameters()],
+        [b.detach().clone() for b in module.buffers()] if step.buffers else [],
+    )
 
 
 def _conv_bias_indices(specs: Sequence[TensorSpec] | Sequence[tuple[str, Shape]]) -> list[int]:
     """Indices of parameters that are a convolution's bias (named *.bias right after its 4-d weight)."""
     named = [(s.name, s.shape) if isinstance(s, TensorSpec) else s for s in specs]
-    return [i for i, (n, shape) in enumerate(named) if i > 0 and n.endswith("bias") and len(named[i - 1][1]) == 4
-            and named[i - 1][0].rsplit(".", 1)[0] == n.rsplit(".", 1)[0]]
+    return [
+        i
+        for i, (n, shape) in enumerate(named)
+        if i > 0
+        and n.endswith("bias")
+        and len(named[i - 1][1]) == 4
+        and named[i - 1][0].rsplit(".", 1)[0] == n.rsplit(".", 1)[0]
+    ]
 
 
-def adapt_state(state: tuple[list[torch.Tensor], list[torch.Tensor]], params: Sequence[tuple[str, Shape]],
-                buffers: Sequence[Shape]) -> tuple[list[torch.Tensor], list[torch.Tensor]] | None:
+def adapt_state(
+    state: tuple[list[torch.Tensor], list[torch.Tensor]], params: Sequence[tuple[str, Shape]], buffers: Sequence[Shape]
+) -> tuple[list[torch.Tensor], list[torch.Tensor]] | None:
     """The reference's state for a module laid out as `params`/`buffers`: the same when the shapes
     agree, with zeroed convolution biases when only those are extra; None when it cannot be copied."""
     ref_p, ref_b = state
@@ -201,8 +218,9 @@ def _config(entry: dict[str, Any]) -> dict[str, Any]:
     kernel = config.get("kernel_size")
     if isinstance(kernel, list) and config.get("padding") in ("same", "valid"):
         dilation: list[Any] = config["dilation"] if isinstance(config.get("dilation"), list) else [1] * len(kernel)
-        config["padding"] = ([d * (k - 1) // 2 for k, d in zip(kernel, dilation)] if config["padding"] == "same"
-                             else [0] * len(kernel))
+        config["padding"] = (
+            [d * (k - 1) // 2 for k, d in zip(kernel, dilation)] if config["padding"] == "same" else [0] * len(kernel)
+        )
     return config
 
 
@@ -212,10 +230,14 @@ Leaf = tuple[str, tuple[tuple[str, str], ...]]
 def _leaves(layers: Sequence[dict[str, Any]]) -> tuple[list[Leaf], list[Leaf]]:
     """The layers that own parameters or buffers, and the pooling layers, as (type, configuration)
     without their names (names are free)."""
+
     def leaf(entry: dict[str, Any]) -> Leaf:
         return str(entry["type"]), tuple(sorted((k, repr(v)) for k, v in _config(entry).items()))
-    return ([leaf(e) for e in layers if e["params"] or e["buffers"]],
-            [leaf(e) for e in layers if "Pool" in str(e["type"]) and not (e["params"] or e["buffers"])])
+
+    return (
+        [leaf(e) for e in layers if e["params"] or e["buffers"]],
+        [leaf(e) for e in layers if "Pool" in str(e["type"]) and not (e["params"] or e["buffers"])],
+    )
 
 
 def _same_layers(got: tuple[list[Leaf], list[Leaf]], exp: tuple[list[Leaf], list[Leaf]]) -> bool:
@@ -226,8 +248,7 @@ def _same_layers(got: tuple[list[Leaf], list[Leaf]], exp: tuple[list[Leaf], list
 
 
 def _specs_of(module: nn.Module) -> tuple[list[tuple[str, Shape]], list[Shape]]:
-    return ([(n, tuple(p.shape)) for n, p in module.named_parameters()],
-            [tuple(b.shape) for b in module.buffers()])
+    return ([(n, tuple(p.shape)) for n, p in module.named_parameters()], [tuple(b.shape) for b in module.buffers()])
 
 
 _TRAINABLE: dict[tuple[str, str, Shape], bool] = {}
@@ -261,6 +282,7 @@ class Block:
     lessons: misconception id -> what to add to the feedback when the library names it; a format
         string with {expected} (the expected output shape), {shape} (the input's) and {label}.
     """
+
     name: str
     default: Config
     out_shape: Callable[[Config, Shape], Shape] = same_shape
@@ -272,7 +294,11 @@ class Block:
     def lesson(self, mid: str | None, pair: Pair, step: Step) -> str:
         text = self.lessons.get(mid or "", "")
         shape = tuple(step.input.shape)
-        return " " + text.format(expected=self.out_shape(pair.config, shape), shape=shape, label=pair.label) if text else ""
+        return (
+            " " + text.format(expected=self.out_shape(pair.config, shape), shape=shape, label=pair.label)
+            if text
+            else ""
+        )
 
     # ---- building pairs ---------------------------------------------------------------------
     def reference(self, ctx: Context, config: Config, tweak: Tweak | None = None) -> nn.Module:
@@ -282,8 +308,15 @@ class Block:
                 tweak(ref)
         return ref
 
-    def pair(self, ctx: Context, config: Config | None = None, tweak: Tweak | None = None, *,
-             strict: bool = True, describe: bool = False) -> Pair:
+    def pair(
+        self,
+        ctx: Context,
+        config: Config | None = None,
+        tweak: Tweak | None = None,
+        *,
+        strict: bool = True,
+        describe: bool = False,
+    ) -> Pair:
         """The student's module with a randomised reference's state copied in. strict: fail (naming
         the structural mistake) when the state cannot be copied; otherwise continue without it."""
         config = config or self.default
@@ -296,8 +329,11 @@ class Block:
             student.load_state(*adapted)
         elif strict:
             message, mids = self.structure_problem(ctx, pair)
-            ctx.fail("This check copies the reference's weights into your module, which needs the layers the "
-                     "specification lists, in that order.\n" + message, *mids)
+            ctx.fail(
+                "This check copies the reference's weights into your module, which needs the layers the "
+                "specification lists, in that order.\n" + message,
+                *mids,
+            )
         return pair
 
     # ---- structure --------------------------------------------------------------------------
@@ -322,25 +358,34 @@ class Block:
             m_leaves = _leaves(describe_module(module))
             # One way, as against the reference: a pooling module the student did not build is no
             # evidence (they may pool functionally); one the mistake lacks is.
-            if ([s for _, s in m_p] == [s for _, s in got_p] and m_b == got_b
-                    and _same_layers(got_leaves, m_leaves)):
+            if [s for _, s in m_p] == [s for _, s in got_p] and m_b == got_b and _same_layers(got_leaves, m_leaves):
                 if shapes_ok:
                     detail = self._leaf_difference(layers, describe_module(ref))
                 return f"Your {self.what}'s layers do not match the specification.\n{detail}", [mistake.misconception]
         if not got_p:
-            return (f"Your {self.what} has no parameters: create its layers in __init__ (after super().__init__()) "
-                    f"as attributes, e.g. self.conv1 = nn.Conv2d(...).\n{detail}", ["main_path_wrong"])
+            return (
+                f"Your {self.what} has no parameters: create its layers in __init__ (after super().__init__()) "
+                f"as attributes, e.g. self.conv1 = nn.Conv2d(...).\n{detail}",
+                ["main_path_wrong"],
+            )
         if shapes_ok:
-            return (f"Your {self.what}'s layers are configured differently.\n"
-                    f"{self._leaf_difference(layers, describe_module(ref))}",
-                    [self._leaf_misconception(layers, describe_module(ref))])
+            return (
+                f"Your {self.what}'s layers are configured differently.\n"
+                f"{self._leaf_difference(layers, describe_module(ref))}",
+                [self._leaf_misconception(layers, describe_module(ref))],
+            )
         bias = _conv_bias_indices(got_p)
         without = [s for i, (_, s) in enumerate(got_p) if i not in bias]
         if bias and without == [s for _, s in exp_p] and got_b == exp_b:
-            return (f"Your convolutions have bias parameters ({', '.join(got_p[i][0] for i in bias)}).\n{detail}",
-                    ["conv_bias"])
+            return (
+                f"Your convolutions have bias parameters ({', '.join(got_p[i][0] for i in bias)}).\n{detail}",
+                ["conv_bias"],
+            )
         if [s for _, s in got_p] == [s for _, s in exp_p] and not got_b and exp_b:
-            return ("Your batch norm layers keep no running statistics (track_running_stats=False?).", ["batchnorm_config"])
+            return (
+                "Your batch norm layers keep no running statistics (track_running_stats=False?).",
+                ["batchnorm_config"],
+            )
         if sorted([s for _, s in got_p]) == sorted([s for _, s in exp_p]):
             return f"Your layers are registered in another order.\n{detail}", ["registration_order"]
         conv_got = [s for s in without if len(s) == 4]
@@ -362,8 +407,12 @@ class Block:
             diff = [f"{k}={ca.get(k)!r} (expected {v!r})" for k, v in cb.items() if ca.get(k) != v]
             if diff:
                 return f"Your layer '{a['name']}' ({a['type']}) has {', '.join(diff)}."
-        extra = [e["name"] for e in g[len(x):]]
-        return f"Your module has extra layers: {', '.join(extra)}." if extra else "Your layers differ from the specification."
+        extra = [e["name"] for e in g[len(x) :]]
+        return (
+            f"Your module has extra layers: {', '.join(extra)}."
+            if extra
+            else "Your layers differ from the specification."
+        )
 
     @staticmethod
     def _leaf_misconception(got: Sequence[dict[str, Any]], exp: Sequence[dict[str, Any]]) -> str:
@@ -396,8 +445,14 @@ class Block:
                 ctx.fail(f"For {pair.label}: {message}" + (f"\n{lesson}" if lesson else ""), *mids)
             x = ctx.randn(*config.shape)
             [got] = pair.student.run([Step(x, train=self._can_train(pair, x))])
-            self._verify(ctx, pair, Step(x, train=self._can_train(pair, x)), got, f"{pair.label}, input {config.shape}",
-                         values=False)
+            self._verify(
+                ctx,
+                pair,
+                Step(x, train=self._can_train(pair, x)),
+                got,
+                f"{pair.label}, input {config.shape}",
+                values=False,
+            )
 
     # ---- numbers ----------------------------------------------------------------------------
     def _can_train(self, pair: Pair, x: torch.Tensor) -> bool:
@@ -412,14 +467,31 @@ class Block:
                 _TRAINABLE[key] = False
         return _TRAINABLE[key]
 
-    def run(self, ctx: Context, pair: Pair, steps: Sequence[Step], whats: Sequence[str], *, lesson: str = "",
-            scales: Sequence[float] = (), fallback: str = "main_path_wrong") -> list[StepResult]:
+    def run(
+        self,
+        ctx: Context,
+        pair: Pair,
+        steps: Sequence[Step],
+        whats: Sequence[str],
+        *,
+        lesson: str = "",
+        scales: Sequence[float] = (),
+        fallback: str = "main_path_wrong",
+    ) -> list[StepResult]:
         """Run the steps on the student's module (one round trip) and verify each against the reference;
         fallback: the misconception a wrong output is reported under when no known mistake matches."""
         results = pair.student.run(steps)
         for i, (step, got, what) in enumerate(zip(steps, results, whats)):
-            self._verify(ctx, pair, step, got, what, lesson=lesson, scale=scales[i] if i < len(scales) else 1.0,
-                         fallback=fallback)
+            self._verify(
+                ctx,
+                pair,
+                step,
+                got,
+                what,
+                lesson=lesson,
+                scale=scales[i] if i < len(scales) else 1.0,
+                fallback=fallback,
+            )
         return results
 
     def check_output_shape(self, ctx: Context, configs: Sequence[Config] | None = None, *, lesson: str = "") -> None:
@@ -431,8 +503,16 @@ class Block:
             [got] = pair.student.run([step])
             self._verify(ctx, pair, step, got, f"{pair.label}, input {config.shape}", values=False, lesson=lesson)
 
-    def check_matches(self, ctx: Context, configs: Sequence[Config] | None = None, *, train: bool | None = None,
-                      domains: Sequence[Domain] = DOMAINS, lesson: str = "", tweak: Tweak | None = None) -> None:
+    def check_matches(
+        self,
+        ctx: Context,
+        configs: Sequence[Config] | None = None,
+        *,
+        train: bool | None = None,
+        domains: Sequence[Domain] = DOMAINS,
+        lesson: str = "",
+        tweak: Tweak | None = None,
+    ) -> None:
         """Equal to the reference with copied weights over the input domains, in training mode (one
         forward per domain) and/or eval mode (all domains in one forward), all in one round trip;
         deterministic and without state kept between calls (eval: the same input again, after another)."""
@@ -450,8 +530,11 @@ class Block:
             if train is not True:  # samples are independent in eval mode: all domains in one forward
                 mixed = torch.cat([d.transform(base) for d in domains])
                 label = f"{pair.label}, eval mode, " + ", ".join(d.name for d in domains)
-                steps += [Step(mixed, train=False), Step(ctx.randn(*config.shape) * 3, train=False),
-                          Step(mixed, train=False)]
+                steps += [
+                    Step(mixed, train=False),
+                    Step(ctx.randn(*config.shape) * 3, train=False),
+                    Step(mixed, train=False),
+                ]
                 whats += [label, f"{pair.label}, eval mode, a second input", label + " (called again)"]
                 scale = max(d.scale for d in domains)
                 scales += [scale, 3.0, scale]
@@ -459,10 +542,12 @@ class Block:
             if train is not True:
                 first, again = results[-3].output, results[-1].output
                 if first is not None and again is not None and not torch.equal(first, again):
-                    ctx.fail(f"{pair.label}: calling forward() twice on the same input in eval mode gave different "
-                             f"outputs (another call came in between). A block must be a pure function of its input, "
-                             f"weights and running statistics: keep no state between calls and use no randomness.",
-                             "main_path_wrong")
+                    ctx.fail(
+                        f"{pair.label}: calling forward() twice on the same input in eval mode gave different "
+                        f"outputs (another call came in between). A block must be a pure function of its input, "
+                        f"weights and running statistics: keep no state between calls and use no randomness.",
+                        "main_path_wrong",
+                    )
 
     def check_running_stats(self, ctx: Context, config: Config | None = None) -> None:
         """After one training-mode forward every batch norm's running mean, variance and counter
@@ -485,23 +570,35 @@ class Block:
             g = ctx.randn(*self.out_shape(config, tuple(x.shape)))
             self.run(ctx, pair, [Step(x, train=train, grad_output=g)], [f"{pair.label}, {what}"])
 
-    def check_lecture(self, ctx: Context, tweak: Tweak, lesson: str, config: Config | None = None,
-                      expected: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                      fallback: str = "main_path_wrong",
-                      diagnose: Callable[[torch.Tensor, torch.Tensor], str | None] | None = None) -> None:
+    def check_lecture(
+        self,
+        ctx: Context,
+        tweak: Tweak,
+        lesson: str,
+        config: Config | None = None,
+        expected: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        fallback: str = "main_path_wrong",
+        diagnose: Callable[[torch.Tensor, torch.Tensor], str | None] | None = None,
+    ) -> None:
         """The lecture's argument as a check: with `tweak` applied to the weights, the block must
         still match the reference and, when given, `expected(x)` (e.g. ReLU(x)) in both modes; a
         wrong output is named by the known mistakes, else by diagnose(x, output), else fallback."""
         pair = self.pair(ctx, config, tweak)
         x = ctx.randn(*pair.config.shape)
         steps = [Step(x, train=False), Step(x, train=True)]
-        results = self.run(ctx, pair, steps, [f"{pair.label}, eval mode", f"{pair.label}, training mode"],
-                           lesson=lesson, fallback=fallback)
+        results = self.run(
+            ctx,
+            pair,
+            steps,
+            [f"{pair.label}, eval mode", f"{pair.label}, training mode"],
+            lesson=lesson,
+            fallback=fallback,
+        )
         if expected is not None:  # absolute: holds whatever the reference computes
             for step, got in zip(steps, results):
                 result = compare(got.output, expected(x), what="output")
                 if not result.ok:
-                    mid = (diagnose(x, got.output) if diagnose and got.output is not None else None)
+                    mid = diagnose(x, got.output) if diagnose and got.output is not None else None
                     ctx.fail(f"{lesson}\n{result.message}", mid or fallback)
 
     def check_sweep(self, ctx: Context, configs: Sequence[Config]) -> None:
@@ -517,8 +614,19 @@ class Block:
             self.run(ctx, pair, steps, whats)
 
     # ---- verifying one step, and naming what went wrong ---------------------------------------
-    def _verify(self, ctx: Context, pair: Pair, step: Step, got: StepResult, what: str, *, values: bool = True,
-                lesson: str = "", scale: float = 1.0, fallback: str = "main_path_wrong") -> None:
+    def _verify(
+        self,
+        ctx: Context,
+        pair: Pair,
+        step: Step,
+        got: StepResult,
+        what: str,
+        *,
+        values: bool = True,
+        lesson: str = "",
+        scale: float = 1.0,
+        fallback: str = "main_path_wrong",
+    ) -> None:
         head = lesson + "\n" if lesson else ""
         if got.error is not None:
             self._explain_crash(ctx, pair, step, got.error, what)
@@ -528,12 +636,17 @@ class Block:
         if tuple(got.output.shape) != want:
             mid = self._find_mistake(ctx, pair, step, got, "shape")
             fallback = "wrong_padding" if tuple(got.output.shape[:2]) == want[:2] else "shape_changed"
-            ctx.fail(f"{head}For an input of shape {tuple(step.input.shape)} ({what}) your {self.what} returned "
-                     f"shape {tuple(got.output.shape)}; expected {want}.{self.lesson(mid, pair, step)}", mid or fallback)
+            ctx.fail(
+                f"{head}For an input of shape {tuple(step.input.shape)} ({what}) your {self.what} returned "
+                f"shape {tuple(got.output.shape)}; expected {want}.{self.lesson(mid, pair, step)}",
+                mid or fallback,
+            )
         if got.output.dtype != torch.float32:
-            ctx.fail(f"{head}forward() returned a tensor of dtype {got.output.dtype}; the {self.what} must keep "
-                     f"float32 (the input's dtype). Avoid .double(), .long(), comparisons or integer arithmetic.",
-                     "wrong_output_type")
+            ctx.fail(
+                f"{head}forward() returned a tensor of dtype {got.output.dtype}; the {self.what} must keep "
+                f"float32 (the input's dtype). Avoid .double(), .long(), comparisons or integer arithmetic.",
+                "wrong_output_type",
+            )
         if not values:
             return
         if not pair.loaded:
@@ -545,50 +658,77 @@ class Block:
             if not bool(torch.isfinite(got.output).all()):
                 ctx.fail(head + result.message, "nonfinite_output")
             mid = self._find_mistake(ctx, pair, step, got, "output")
-            ctx.fail(head + result.message + (" Your output is exactly what that mistake produces." if mid else "")
-                     + self.lesson(mid, pair, step), mid or ctx.memo.get("diagnosis") or fallback)
+            ctx.fail(
+                head
+                + result.message
+                + (" Your output is exactly what that mistake produces." if mid else "")
+                + self.lesson(mid, pair, step),
+                mid or ctx.memo.get("diagnosis") or fallback,
+            )
         if got.input_changed:
-            ctx.fail(f"{head}The output is right, but your forward() changed its input tensor in place ({what}). The "
-                     f"caller's tensor (and the shortcut, which still needs it) must stay untouched.",
-                     "inplace_overwrites_input")
+            ctx.fail(
+                f"{head}The output is right, but your forward() changed its input tensor in place ({what}). The "
+                f"caller's tensor (and the shortcut, which still needs it) must stay untouched.",
+                "inplace_overwrites_input",
+            )
         if step.buffers:
             self._verify_buffers(ctx, pair, step, got, expected, what)
         if step.grad_output is not None:
             self._verify_grads(ctx, pair, step, got, expected, what)
 
-    def _verify_buffers(self, ctx: Context, pair: Pair, step: Step, got: StepResult, expected: _Expected,
-                        what: str) -> None:
+    def _verify_buffers(
+        self, ctx: Context, pair: Pair, step: Step, got: StepResult, expected: _Expected, what: str
+    ) -> None:
         for spec, g, e in zip(pair.student.buffers, got.buffers, expected.buffers):
             if e.dtype == torch.int64:
                 ok = g.shape == e.shape and bool(torch.equal(g.to(torch.int64), e))
-                message = (f"After one training-mode forward, {spec.name} is {g.reshape(-1)[:1].tolist()}, expected "
-                           f"{e.reshape(-1)[:1].tolist()}: each batch norm must run exactly once per forward.")
+                message = (
+                    f"After one training-mode forward, {spec.name} is {g.reshape(-1)[:1].tolist()}, expected "
+                    f"{e.reshape(-1)[:1].tolist()}: each batch norm must run exactly once per forward."
+                )
             else:
                 result = compare(g, e, what=f"buffer {spec.name} after one training-mode forward", dims=None)
                 ok, message = result.ok, result.message
             if not ok:
                 mid = self._find_mistake(ctx, pair, step, got, "buffers")
-                ctx.fail(f"{message} ({what}). Each batch norm must normalise its convolution's output once per "
-                         f"forward with PyTorch's defaults (momentum 0.1, eps 1e-5).", mid or "running_stats_wrong")
+                ctx.fail(
+                    f"{message} ({what}). Each batch norm must normalise its convolution's output once per "
+                    f"forward with PyTorch's defaults (momentum 0.1, eps 1e-5).",
+                    mid or "running_stats_wrong",
+                )
 
-    def _verify_grads(self, ctx: Context, pair: Pair, step: Step, got: StepResult, expected: _Expected,
-                      what: str) -> None:
+    def _verify_grads(
+        self, ctx: Context, pair: Pair, step: Step, got: StepResult, expected: _Expected, what: str
+    ) -> None:
         if not got.output_requires_grad:
-            ctx.fail(f"Your {self.what}'s output does not track gradients at all ({what}): is forward() running "
-                     f"under torch.no_grad(), or rebuilding tensors from numbers?", "shortcut_detached")
+            ctx.fail(
+                f"Your {self.what}'s output does not track gradients at all ({what}): is forward() running "
+                f"under torch.no_grad(), or rebuilding tensors from numbers?",
+                "shortcut_detached",
+            )
         assert expected.input_grad is not None
-        if got.input_grad is None or (float(got.input_grad.abs().max()) == 0.0 and
-                                      float(expected.input_grad.abs().max()) > 0.0):
+        if got.input_grad is None or (
+            float(got.input_grad.abs().max()) == 0.0 and float(expected.input_grad.abs().max()) > 0.0
+        ):
             mid = self._find_mistake(ctx, pair, step, got, "grads")
-            ctx.fail(f"No gradient reaches the input ({what}). The shortcut must pass the gradient straight back to "
-                     f"the input: that direct path is what lets very deep networks train.", mid or "shortcut_detached")
-        result = compare(got.input_grad, expected.input_grad, what=f"gradient with respect to the input ({what})",
-                         atol=1e-5 * max(1.0, float(expected.input_grad.abs().max())))
+            ctx.fail(
+                f"No gradient reaches the input ({what}). The shortcut must pass the gradient straight back to "
+                f"the input: that direct path is what lets very deep networks train.",
+                mid or "shortcut_detached",
+            )
+        result = compare(
+            got.input_grad,
+            expected.input_grad,
+            what=f"gradient with respect to the input ({what})",
+            atol=1e-5 * max(1.0, float(expected.input_grad.abs().max())),
+        )
         if not result.ok:
             mid = self._find_mistake(ctx, pair, step, got, "grads")
-            ctx.fail(result.message + " Your forward values are right, so the gradient is cut or changed somewhere "
-                     "(detach(), .data, torch.no_grad(), an in-place change of a saved tensor).",
-                     mid or ctx.memo.get("diagnosis") or "shortcut_detached")
+            ctx.fail(
+                result.message + " Your forward values are right, so the gradient is cut or changed somewhere "
+                "(detach(), .data, torch.no_grad(), an in-place change of a saved tensor).",
+                mid or ctx.memo.get("diagnosis") or "shortcut_detached",
+            )
         for spec, g, e in zip(pair.student.params, got.param_grads, expected.param_grads):
             if e is None:
                 continue
@@ -596,34 +736,50 @@ class Block:
                 if float(e.abs().max()) == 0.0:
                     continue  # this step cannot tell (e.g. the main path is silenced): another step will
                 mid = self._find_mistake(ctx, pair, step, got, "grads")
-                ctx.fail(f"Your parameter {spec.name} receives no gradient ({what}), so it cannot learn, although the "
-                         f"forward values are right. Something cuts it out of the graph (detach(), .data, "
-                         f"requires_grad=False, a copy through numbers).", mid or "parameter_not_learning")
-            result = compare(g, e, what=f"gradient of {spec.name} ({what})", dims=None,
-                             atol=1e-5 * max(1.0, float(e.abs().max())))
+                ctx.fail(
+                    f"Your parameter {spec.name} receives no gradient ({what}), so it cannot learn, although the "
+                    f"forward values are right. Something cuts it out of the graph (detach(), .data, "
+                    f"requires_grad=False, a copy through numbers).",
+                    mid or "parameter_not_learning",
+                )
+            result = compare(
+                g, e, what=f"gradient of {spec.name} ({what})", dims=None, atol=1e-5 * max(1.0, float(e.abs().max()))
+            )
             if not result.ok:
                 mid = self._find_mistake(ctx, pair, step, got, "grads")
-                ctx.fail(result.message + " The forward values are right, but this parameter would learn something "
-                         "else than the reference's.", mid or ctx.memo.get("diagnosis") or "parameter_not_learning")
+                ctx.fail(
+                    result.message + " The forward values are right, but this parameter would learn something "
+                    "else than the reference's.",
+                    mid or ctx.memo.get("diagnosis") or "parameter_not_learning",
+                )
 
     def _explain_crash(self, ctx: Context, pair: Pair, step: Step, error: StudentError, what: str) -> None:
         if not step.train and "more than 1 value per channel when training" in error.message:
-            ctx.fail(f"In eval mode, for an input of shape {tuple(step.input.shape)} ({what}), your forward() "
-                     f"failed:\n{error.describe()}\nBatch norm only needs batch statistics in training mode; in eval "
-                     f"mode it uses its running statistics, so a single value per channel is fine.", "eval_mode_wrong")
+            ctx.fail(
+                f"In eval mode, for an input of shape {tuple(step.input.shape)} ({what}), your forward() "
+                f"failed:\n{error.describe()}\nBatch norm only needs batch statistics in training mode; in eval "
+                f"mode it uses its running statistics, so a single value per channel is fine.",
+                "eval_mode_wrong",
+            )
         got = StepResult(error=error)
         mid = self._find_mistake(ctx, pair, step, got, "crash")
         if mid:
-            ctx.fail(f"For an input of shape {tuple(step.input.shape)} ({what}) your forward() failed:\n"
-                     f"{error.describe()}\nThat is the error this mistake produces." + self.lesson(mid, pair, step), mid)
+            ctx.fail(
+                f"For an input of shape {tuple(step.input.shape)} ({what}) your forward() failed:\n"
+                f"{error.describe()}\nThat is the error this mistake produces." + self.lesson(mid, pair, step),
+                mid,
+            )
         if self.explain_crash is not None:
             self.explain_crash(ctx, pair, error, what)
         if any(k in error.message for k in _SIZE_MISMATCH):
-            ctx.fail(f"For an input of shape {tuple(step.input.shape)} ({what}) your forward() failed where two "
-                     f"tensors of different shapes meet:\n{error.describe()}\nThe main path must end with the "
-                     f"shortcut's shape so the two can be added: check each convolution's padding and stride.",
-                     "wrong_padding" if self.out_shape(pair.config, tuple(step.input.shape)) ==
-                     tuple(step.input.shape) else "shape_changed")
+            ctx.fail(
+                f"For an input of shape {tuple(step.input.shape)} ({what}) your forward() failed where two "
+                f"tensors of different shapes meet:\n{error.describe()}\nThe main path must end with the "
+                f"shortcut's shape so the two can be added: check each convolution's padding and stride.",
+                "wrong_padding"
+                if self.out_shape(pair.config, tuple(step.input.shape)) == tuple(step.input.shape)
+                else "shape_changed",
+            )
         raise error
 
     def _mistake_order(self, ctx: Context) -> list[Mistake]:
@@ -639,8 +795,10 @@ class Block:
         # A wrong shape is named after a mistake with the same numbers where one exists; a crash or a
         # shape (which weights do not decide) first after mistakes with the student's parameter shapes.
         got_shapes = [s.shape for s in pair.student.params]
-        built = [(m, build(ctx.exercise, m, self.name, pair.config.args, dict(pair.config.kwargs)))
-                 for m in self._mistake_order(ctx)]
+        built = [
+            (m, build(ctx.exercise, m, self.name, pair.config.args, dict(pair.config.kwargs)))
+            for m in self._mistake_order(ctx)
+        ]
         candidates = [(m, module) for m, module in built if module is not None]
         if observe in ("crash", "shape"):
             candidates.sort(key=lambda c: [tuple(p.shape) for p in c[1].parameters()] != got_shapes)
@@ -648,23 +806,28 @@ class Block:
         if observe in ("output", "buffers", "grads"):
             # A mistake that behaves like the reference here cannot explain a difference from it.
             exp = pair.expected(step)
-            reference = StepResult(output=exp.output, input_grad=exp.input_grad, param_grads=exp.param_grads,
-                                   buffers=exp.buffers)
+            reference = StepResult(
+                output=exp.output, input_grad=exp.input_grad, param_grads=exp.param_grads, buffers=exp.buffers
+            )
         seen: dict[int, _Expected | Exception | None] = {}
         weights = observe not in ("crash", "shape")
         step_key = _digest([step.input, step.grad_output], step.train, step.buffers) + pair.state_key()
-        for mode in (("output", "shape") if observe == "shape" else (observe,)):
+        for mode in ("output", "shape") if observe == "shape" else (observe,):
             for mistake, module in candidates:
                 if observe == "grads" and got.output is not None:
                     # Only a mistake with the student's forward values can have its gradients:
                     # a forward without autograd rules most of them out cheaply.
-                    forward = self._cached(module, step_key + "fwd", lambda: self._observe(
-                        module, pair, Step(step.input, step.train), weights=True))
+                    forward = self._cached(
+                        module,
+                        step_key + "fwd",
+                        lambda: self._observe(module, pair, Step(step.input, step.train), weights=True),
+                    )
                     if not self._matches(forward, got, "output"):
                         continue
                 if id(module) not in seen:
-                    seen[id(module)] = self._cached(module, step_key + str(weights), lambda: self._observe(
-                        module, pair, step, weights=weights))
+                    seen[id(module)] = self._cached(
+                        module, step_key + str(weights), lambda: self._observe(module, pair, step, weights=weights)
+                    )
                 mine = seen[id(module)]
                 if reference is not None and self._matches(mine, reference, mode):
                     continue
@@ -674,8 +837,9 @@ class Block:
         return None
 
     @staticmethod
-    def _cached(module: nn.Module, key: str, observe: Callable[[], _Expected | Exception | None]
-                ) -> _Expected | Exception | None:
+    def _cached(
+        module: nn.Module, key: str, observe: Callable[[], _Expected | Exception | None]
+    ) -> _Expected | Exception | None:
         """Every grade replays the same inputs and weights (a fixed seed): what a known mistake does
         for them is computed once per worker, not once per failing student."""
         full = f"{id(module)}|{key}"  # grader.mistakes.build keeps one module per mistake file revision
@@ -707,8 +871,12 @@ class Block:
         if mine is None:
             return False
         if isinstance(mine, Exception):
-            return (observe == "crash" and got.error is not None and type(mine).__name__ == got.error.type
-                    and str(mine) == got.error.message)
+            return (
+                observe == "crash"
+                and got.error is not None
+                and type(mine).__name__ == got.error.type
+                and str(mine) == got.error.message
+            )
         if observe == "crash" or got.output is None:
             return False
         if observe == "shape":
@@ -719,9 +887,12 @@ class Block:
             return True
         if observe == "buffers":
             return len(got.buffers) == len(mine.buffers) and all(
-                close(g.double(), m.double(), rtol=1e-4, atol=1e-5) for g, m in zip(got.buffers, mine.buffers))
+                close(g.double(), m.double(), rtol=1e-4, atol=1e-5) for g, m in zip(got.buffers, mine.buffers)
+            )
         pairs = [(got.input_grad, mine.input_grad)] + list(zip(got.param_grads, mine.param_grads))
-        return all((g is None and (m is None or float(m.abs().max()) == 0.0)) or
-                   (g is not None and m is not None and close(g, m, rtol=1e-4, atol=1e-5 * max(1.0, float(m.abs().max()))))
-                   or (g is not None and m is None and float(g.abs().max()) == 0.0)
-                   for g, m in pairs)
+        return all(
+            (g is None and (m is None or float(m.abs().max()) == 0.0))
+            or (g is not None and m is not None and close(g, m, rtol=1e-4, atol=1e-5 * max(1.0, float(m.abs().max()))))
+            or (g is not None and m is None and float(g.abs().max()) == 0.0)
+            for g, m in pairs
+        )

@@ -30,8 +30,19 @@ from grader.exercise import Exercise, ExerciseError, Misconception
 from grader.protocol import tensor_from_wire, tensor_to_wire
 from grader.sandbox.pool import Child, StudentError
 
-__all__ = ["check", "Context", "CheckFailed", "ExerciseBug", "RemoteModule", "TensorSpec", "ForwardResult",
-           "BackwardResult", "Step", "StepResult", "StudentError"]
+__all__ = [
+    "check",
+    "Context",
+    "CheckFailed",
+    "ExerciseBug",
+    "RemoteModule",
+    "TensorSpec",
+    "ForwardResult",
+    "BackwardResult",
+    "Step",
+    "StepResult",
+    "StudentError",
+]
 
 
 class CheckFailed(Exception):
@@ -54,7 +65,9 @@ class CheckSpec:
     line: int
 
 
-def check(name: str, *, points: float = 1.0, visibility: str = "hidden") -> Callable[[Callable[["Context"], None]], Callable[["Context"], None]]:
+def check(
+    name: str, *, points: float = 1.0, visibility: str = "hidden"
+) -> Callable[[Callable[["Context"], None]], Callable[["Context"], None]]:
     if visibility not in ("visible", "hidden", "after_due_date"):
         raise ValueError(f"visibility must be visible, hidden or after_due_date, not {visibility!r}")
 
@@ -90,6 +103,7 @@ class BackwardResult:
 class Step:
     """One probe of a module: a forward in `train` mode, a backward when grad_output is given, and the
     buffers afterwards when asked."""
+
     input: torch.Tensor
     train: bool = True
     grad_output: torch.Tensor | None = None
@@ -99,6 +113,7 @@ class Step:
 @dataclass
 class StepResult:
     """What the student's module did for one Step (error set when its code raised)."""
+
     output: torch.Tensor | None = None
     output_type: str = ""
     input_changed: bool = False
@@ -128,8 +143,10 @@ class RemoteModule:
         """Serialised now, sent with the module's next command (one round trip fewer per check).
         A failure to load is then reported by that command, inside the same check."""
         blobs: list[bytes] = []
-        state = {"params": [tensor_to_wire(t, blobs) for t in params],
-                 "buffers": [tensor_to_wire(t, blobs) for t in buffers]}
+        state = {
+            "params": [tensor_to_wire(t, blobs) for t in params],
+            "buffers": [tensor_to_wire(t, blobs) for t in buffers],
+        }
         self._pending_state = (state, blobs)
 
     def _command(self, extra: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[bytes]]:
@@ -173,8 +190,11 @@ class RemoteModule:
         header, blobs = self._command({"reset": reset})
         wire = []
         for step in steps:
-            item: dict[str, Any] = {"train": step.train, "input": tensor_to_wire(step.input, blobs),
-                                    "buffers": step.buffers}
+            item: dict[str, Any] = {
+                "train": step.train,
+                "input": tensor_to_wire(step.input, blobs),
+                "buffers": step.buffers,
+            }
             if step.grad_output is not None:
                 item["grad_output"] = tensor_to_wire(step.grad_output, blobs)
             wire.append(item)
@@ -186,13 +206,17 @@ class RemoteModule:
             if not r.get("ok"):
                 results.append(StepResult(error=StudentError(r.get("error") or {})))
                 continue
-            results.append(StepResult(
-                output=tensor_from_wire(r["output"], out) if r.get("output") else None,
-                output_type=str(r.get("output_type", "")), input_changed=bool(r.get("input_changed")),
-                output_requires_grad=bool(r.get("output_requires_grad")),
-                input_grad=tensor_from_wire(r["input_grad"], out) if r.get("input_grad") else None,
-                param_grads=[tensor_from_wire(d, out) if d else None for d in r.get("param_grads", [])],
-                buffers=[tensor_from_wire(d, out) for d in r.get("buffers", [])]))
+            results.append(
+                StepResult(
+                    output=tensor_from_wire(r["output"], out) if r.get("output") else None,
+                    output_type=str(r.get("output_type", "")),
+                    input_changed=bool(r.get("input_changed")),
+                    output_requires_grad=bool(r.get("output_requires_grad")),
+                    input_grad=tensor_from_wire(r["input_grad"], out) if r.get("input_grad") else None,
+                    param_grads=[tensor_from_wire(d, out) if d else None for d in r.get("param_grads", [])],
+                    buffers=[tensor_from_wire(d, out) for d in r.get("buffers", [])],
+                )
+            )
         return results
 
     def describe(self) -> list[dict[str, Any]]:
@@ -207,12 +231,30 @@ class RemoteModule:
             self._ctx.call("mode", {"handle": self.handle, "train": self._pending_mode})
             self._pending_mode = None
 
-    def train_steps(self, inputs: torch.Tensor, labels: torch.Tensor, *, steps: int, batch_size: int, lr: float,
-                    start_step: int = 0, seed: int = 0, momentum: float = 0.9) -> list[float]:
+    def train_steps(
+        self,
+        inputs: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        steps: int,
+        batch_size: int,
+        lr: float,
+        start_step: int = 0,
+        seed: int = 0,
+        momentum: float = 0.9,
+    ) -> list[float]:
         """Run `steps` steps of the grader's fixed training recipe in the sandbox; returns the losses."""
         self._flush_mode()
-        header, blobs = self._command({"steps": steps, "batch_size": batch_size, "lr": lr, "start_step": start_step,
-                                       "seed": seed, "momentum": momentum})
+        header, blobs = self._command(
+            {
+                "steps": steps,
+                "batch_size": batch_size,
+                "lr": lr,
+                "start_step": start_step,
+                "seed": seed,
+                "momentum": momentum,
+            }
+        )
         header["inputs"] = tensor_to_wire(inputs, blobs)
         header["labels"] = tensor_to_wire(labels, blobs)
         reply, _ = self._ctx.call("train", header, blobs)
@@ -222,8 +264,10 @@ class RemoteModule:
         self._flush_mode()
         header, blobs = self._command()
         reply, out = self._ctx.call("state", header, blobs)
-        return ([tensor_from_wire(d, out) for d in reply["params"]],
-                [tensor_from_wire(d, out) for d in reply["buffers"]])
+        return (
+            [tensor_from_wire(d, out) for d in reply["params"]],
+            [tensor_from_wire(d, out) for d in reply["buffers"]],
+        )
 
 
 @dataclass
@@ -244,7 +288,9 @@ class Context:
         self.generator = torch.Generator().manual_seed(self.seed)
 
     # -- talking to the sandbox ---------------------------------------------------------------
-    def call(self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None) -> tuple[dict[str, Any], list[bytes]]:
+    def call(
+        self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None
+    ) -> tuple[dict[str, Any], list[bytes]]:
         return self.child.call(op, header, blobs, deadline=self.deadline)
 
     def construct(self, *args: Any, describe: bool = False, **kwargs: Any) -> RemoteModule:
@@ -253,11 +299,15 @@ class Context:
         name = self.exercise.class_name or self.exercise.function_name
         label = f"{name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
         try:
-            reply, _ = self.call("construct", {"name": name, "args": list(args), "kwargs": kwargs,
-                                               "describe": describe})
+            reply, _ = self.call(
+                "construct", {"name": name, "args": list(args), "kwargs": kwargs, "describe": describe}
+            )
         except StudentError as exc:
-            self.fail(f"Creating {label} raised an error:\n{exc.describe()}\nThe constructor must accept the "
-                      f"arguments the exercise specifies.", "forward_crashed")
+            self.fail(
+                f"Creating {label} raised an error:\n{exc.describe()}\nThe constructor must accept the "
+                f"arguments the exercise specifies.",
+                "forward_crashed",
+            )
         return RemoteModule(self, reply, label)
 
     # -- for check authors ----------------------------------------------------------------------
@@ -296,7 +346,9 @@ class Context:
     def fail(self, message: str, *misconceptions: str) -> NoReturn:
         for mid in misconceptions:
             if mid not in self.catalogue:
-                raise ExerciseBug(f"checks.py reports misconception '{mid}', which exercises/misconceptions.toml does not declare")
+                raise ExerciseBug(
+                    f"checks.py reports misconception '{mid}', which exercises/misconceptions.toml does not declare"
+                )
         raise CheckFailed(message, misconceptions)
 
     def misconception(self, mid: str) -> Misconception:
@@ -334,14 +386,17 @@ def load_trusted_module(exercise: Exercise, filename: str) -> types.ModuleType:
 
 def collect_checks(exercise: Exercise) -> list[CheckSpec]:
     mod = load_trusted_module(exercise, "checks.py")
-    specs = sorted((getattr(v, "__check__") for v in vars(mod).values() if hasattr(v, "__check__")),
-                   key=lambda s: s.line)
+    specs = sorted(
+        (getattr(v, "__check__") for v in vars(mod).values() if hasattr(v, "__check__")), key=lambda s: s.line
+    )
     path = Path(exercise.path) / "checks.py"
     if not specs:
         raise ExerciseError(path, "defines no @check functions")
     total = sum(s.points for s in specs)
     if abs(total - exercise.max_score) > 1e-9:
-        raise ExerciseError(path, f"check points add up to {total:g}, but exercise.toml says max_score = {exercise.max_score:g}")
+        raise ExerciseError(
+            path, f"check points add up to {total:g}, but exercise.toml says max_score = {exercise.max_score:g}"
+        )
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ExerciseError(path, "two checks have the same name")

@@ -54,13 +54,25 @@ class Api:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base + path
 
-    def request(self, method: str, path: str, *, body: bytes | None = None, content_type: str = "",
-                headers: dict[str, str] | None = None, retries: int = 4) -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        content_type: str = "",
+        headers: dict[str, str] | None = None,
+        retries: int = 4,
+    ) -> tuple[int, Any]:
         """(status, decoded JSON) for a 2xx answer; ClientError for anything else. Connection errors
         and 429/5xx are retried with back-off (a submit carries an idempotency key, so a retry after
         a lost answer never makes a second submission)."""
-        all_headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json",
-                       "User-Agent": USER_AGENT, **(headers or {})}
+        all_headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            **(headers or {}),
+        }
         if content_type:
             all_headers["Content-Type"] = content_type
         delay = 1.0
@@ -115,8 +127,14 @@ def multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
     """A multipart/form-data body holding one file."""
     boundary = "----grader-" + uuid.uuid4().hex
     safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{safe_name}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{safe_name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -139,8 +157,15 @@ def resolve_exercise(api: Api, exercise: str) -> dict[str, Any]:
     return found
 
 
-def follow(api: Api, submission: dict[str, Any], *, timeout_s: float, err: TextIO,
-           first_delay: float = 0.5, max_delay: float = 5.0) -> dict[str, Any]:
+def follow(
+    api: Api,
+    submission: dict[str, Any],
+    *,
+    timeout_s: float,
+    err: TextIO,
+    first_delay: float = 0.5,
+    max_delay: float = 5.0,
+) -> dict[str, Any]:
     """Poll the submission until it is finished, with back-off; its final state."""
     deadline = time.monotonic() + timeout_s
     delay = first_delay
@@ -194,8 +219,17 @@ def format_feedback(exercise: dict[str, Any], submission: dict[str, Any]) -> str
     return "\n".join(lines)
 
 
-def submit(url: str, token: str, exercise: str, file: str, *, timeout_s: float = 900.0, as_json: bool = False,
-           out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def submit(
+    url: str,
+    token: str,
+    exercise: str,
+    file: str,
+    *,
+    timeout_s: float = 900.0,
+    as_json: bool = False,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
     """The whole `submit` command; returns its exit status."""
     try:
         path = Path(file)
@@ -208,8 +242,13 @@ def submit(url: str, token: str, exercise: str, file: str, *, timeout_s: float =
         body, content_type = multipart("file", path.name, data)
         key = uuid.uuid4().hex  # the same key on every retry: the service makes one submission
         print(f"Submitting {path.name} to {target['course']}/{target['slug']}…", file=err, flush=True)
-        _, submission = api.request("POST", f"/api/v1/exercises/{target['id']}/submissions/", body=body,
-                                    content_type=content_type, headers={"Idempotency-Key": key})
+        _, submission = api.request(
+            "POST",
+            f"/api/v1/exercises/{target['id']}/submissions/",
+            body=body,
+            content_type=content_type,
+            headers={"Idempotency-Key": key},
+        )
         submission = follow(api, submission, timeout_s=timeout_s, err=err)
         if submission.get("result") is None:
             reason = submission.get("error") or submission.get("state")

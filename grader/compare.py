@@ -27,8 +27,15 @@ def _fmt_index(idx: tuple[int, ...], names: str | None) -> str:
     return ", ".join(str(i) for i in idx)
 
 
-def compare(actual: torch.Tensor | None, expected: torch.Tensor, *, what: str = "output", rtol: float = RTOL,
-            atol: float = ATOL, dims: str | None = "NCHW") -> Comparison:
+def compare(
+    actual: torch.Tensor | None,
+    expected: torch.Tensor,
+    *,
+    what: str = "output",
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    dims: str | None = "NCHW",
+) -> Comparison:
     """Compare with tolerance; the message says which, how much and where, never just 'assert failed'."""
     if actual is None:
         return Comparison(False, f"The {what} is missing.")

@@ -33,8 +33,16 @@ from grader.sandbox.session import Child
 if TYPE_CHECKING:
     from grader.freetext.exemplars import Exemplar as FreetextExemplar
 
-__all__ = ["Grader", "SandboxUnavailable", "ExerciseError", "verify_reference", "resolve_device", "JobLimits",
-           "measure_reference_cost", "derive_limits"]
+__all__ = [
+    "Grader",
+    "SandboxUnavailable",
+    "ExerciseError",
+    "verify_reference",
+    "resolve_device",
+    "JobLimits",
+    "measure_reference_cost",
+    "derive_limits",
+]
 
 GRADE_SEED = 20240617  # fixed: a regrade of the same files gives the same result
 INSECURE_NOTE = "NOTE: graded WITHOUT sandbox isolation (development switch GRADER_INSECURE_NO_ISOLATION is set)."
@@ -75,8 +83,15 @@ def resolve_device(device: str) -> str:
 
 
 class Grader:
-    def __init__(self, *, device: str = "cpu", isolate: bool | None = None, recycle_after: int = 500,
-                 pool: SandboxPool | None = None, dedicated: bool = False):
+    def __init__(
+        self,
+        *,
+        device: str = "cpu",
+        isolate: bool | None = None,
+        recycle_after: int = 500,
+        pool: SandboxPool | None = None,
+        dedicated: bool = False,
+    ):
         """dedicated: this process does nothing but grade (a worker, the CLI), so the grading thread
         stays on its core between grades instead of being moved there and back for each one."""
         self.dedicated = dedicated
@@ -107,9 +122,16 @@ class Grader:
         self.close()
 
     # ------------------------------------------------------------------------------------------
-    def grade(self, exercise: Exercise, submission: bytes, *, progress: ProgressFn | None = None,
-              limits: JobLimits | None = None, exemplars: Sequence[FreetextExemplar] | None = None,
-              threshold: float | None = None) -> GradeResult:
+    def grade(
+        self,
+        exercise: Exercise,
+        submission: bytes,
+        *,
+        progress: ProgressFn | None = None,
+        limits: JobLimits | None = None,
+        exemplars: Sequence[FreetextExemplar] | None = None,
+        threshold: float | None = None,
+    ) -> GradeResult:
         """limits: tighter limits for this grade (e.g. derive_limits' proposal, stored by the service);
         each is capped by the exercise's TOML value. None: the TOML's limits.
         `exemplars` and `threshold` concern free-text exercises only: the teacher-labelled answers of
@@ -124,28 +146,41 @@ class Grader:
             if exercise.kind == "quiz":
                 return grade_quiz_file(exercise, submission)
             if exercise.kind != "module":
-                return zero_result(exercise.max_score, Outcome.ERROR,
-                                   f"Exercises of kind '{exercise.kind}' are not graded by the worker.", status="error")
-            return self._grade_module(exercise, submission, progress,
-                                      (limits or JobLimits.of(exercise.limits)).within(exercise.limits))
+                return zero_result(
+                    exercise.max_score,
+                    Outcome.ERROR,
+                    f"Exercises of kind '{exercise.kind}' are not graded by the worker.",
+                    status="error",
+                )
+            return self._grade_module(
+                exercise, submission, progress, (limits or JobLimits.of(exercise.limits)).within(exercise.limits)
+            )
 
-    def _grade_module(self, exercise: Exercise, submission: bytes, progress: ProgressFn | None,
-                      limits: JobLimits) -> GradeResult:
+    def _grade_module(
+        self, exercise: Exercise, submission: bytes, progress: ProgressFn | None, limits: JobLimits
+    ) -> GradeResult:
         started = time.monotonic()
         limit = exercise.limits.max_source_bytes
         if len(submission) > limit:
-            return zero_result(exercise.max_score, Outcome.REJECTED,
-                               f"Your file is {len(submission) / 1024:.1f} KiB; the limit is {limit // 1024} KiB. "
-                               f"Submit only the source of your {exercise.class_name or exercise.function_name}.")
+            return zero_result(
+                exercise.max_score,
+                Outcome.REJECTED,
+                f"Your file is {len(submission) / 1024:.1f} KiB; the limit is {limit // 1024} KiB. "
+                f"Submit only the source of your {exercise.class_name or exercise.function_name}.",
+            )
         try:
             source = submission.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return zero_result(exercise.max_score, Outcome.REJECTED,
-                               f"Your file is not UTF-8 text (byte {exc.start} cannot be decoded). Save it as UTF-8 "
-                               f"(plain Python source) and submit it again.")
+            return zero_result(
+                exercise.max_score,
+                Outcome.REJECTED,
+                f"Your file is not UTF-8 text (byte {exc.start} cannot be decoded). Save it as UTF-8 "
+                f"(plain Python source) and submit it again.",
+            )
         if "\x00" in source:
-            return zero_result(exercise.max_score, Outcome.REJECTED,
-                               "Your file contains NUL bytes; it is not a Python source file.")
+            return zero_result(
+                exercise.max_score, Outcome.REJECTED, "Your file contains NUL bytes; it is not a Python source file."
+            )
         if not source.strip():
             return zero_result(exercise.max_score, Outcome.REJECTED, "Your file is empty.")
         try:
@@ -153,44 +188,73 @@ class Grader:
             reference = load_trusted_module(exercise, "solution.py")
             catalogue = catalogue_for(exercise)
         except ExerciseError as exc:
-            return zero_result(exercise.max_score, Outcome.ERROR,
-                               f"This exercise could not be graded (the exercise is broken): {exc}", status="error")
+            return zero_result(
+                exercise.max_score,
+                Outcome.ERROR,
+                f"This exercise could not be graded (the exercise is broken): {exc}",
+                status="error",
+            )
 
         with pinned_thread(getattr(self._pool, "cpu", None), keep=self.dedicated):  # the child's core (cpuslot.py)
             return self._run_checks(exercise, source, checks, reference, catalogue, progress, started, limits)
 
-    def _run_checks(self, exercise: Exercise, source: str, checks: list[CheckSpec], reference: types.ModuleType,
-                    catalogue: dict[str, Misconception],
-                    progress: ProgressFn | None, started: float, lim: JobLimits) -> GradeResult:
+    def _run_checks(
+        self,
+        exercise: Exercise,
+        source: str,
+        checks: list[CheckSpec],
+        reference: types.ModuleType,
+        catalogue: dict[str, Misconception],
+        progress: ProgressFn | None,
+        started: float,
+        lim: JobLimits,
+    ) -> GradeResult:
         child = self._pool.acquire()  # SandboxUnavailable propagates: infrastructure, retryable
         child.step_cpu_s = lim.step_cpu_s
         ex = Execution(device=str(child.ready.get("device", self.device)), isolated=child.isolated)
         deadline = time.monotonic() + lim.wall_s
         bind_plan = getattr(self._pool, "bind_plan", None)  # bench/grading.py's in-process floor has none
         if isinstance(bind_plan, BindPlan) and bind_plan.shows(str(exercise.path)):
-            return self._finish(zero_result(
-                exercise.max_score, Outcome.ERROR, "This exercise could not be graded: its folder lies inside a "
-                "directory the sandbox can read, so a submission could read its reference and checks. Move it, "
-                "or protect it (SandboxPool(protected_paths=...)).", status="error"), child, started, ex)
+            return self._finish(
+                zero_result(
+                    exercise.max_score,
+                    Outcome.ERROR,
+                    "This exercise could not be graded: its folder lies inside a "
+                    "directory the sandbox can read, so a submission could read its reference and checks. Move it, "
+                    "or protect it (SandboxPool(protected_paths=...)).",
+                    status="error",
+                ),
+                child,
+                started,
+                ex,
+            )
         tests: list[CheckResult] = []
         outcome = Outcome.OK
         crash_message = ""
         memory_hit = False
         try:
-            limits = {"cpu_s": lim.cpu_s, "memory_mb": lim.memory_mb,
-                      "address_space": not ex.device.startswith("cuda")}
+            limits = {"cpu_s": lim.cpu_s, "memory_mb": lim.memory_mb, "address_space": not ex.device.startswith("cuda")}
             names = [n for n in (exercise.class_name, exercise.function_name) if n]
             try:
                 reply, _ = child.call("load", {"source": source, "names": names, "limits": limits}, deadline=deadline)
             except StudentError as exc:
-                return self._finish(zero_result(exercise.max_score, Outcome.REJECTED, _load_error_message(exc)),
-                                    child, started, ex)
+                return self._finish(
+                    zero_result(exercise.max_score, Outcome.REJECTED, _load_error_message(exc)), child, started, ex
+                )
             problem = _interface_problem(exercise, reply.get("names", {}))
             if problem:
                 return self._finish(zero_result(exercise.max_score, Outcome.REJECTED, problem), child, started, ex)
 
-            ctx = Context(exercise=exercise, catalogue=catalogue, child=child, deadline=deadline,
-                          reference=reference, seed=GRADE_SEED, device=ex.device, progress=progress)
+            ctx = Context(
+                exercise=exercise,
+                catalogue=catalogue,
+                child=child,
+                deadline=deadline,
+                reference=reference,
+                seed=GRADE_SEED,
+                device=ex.device,
+                progress=progress,
+            )
             for i, spec in enumerate(checks):
                 if progress:
                     progress("check", {"index": i, "total": len(checks), "name": spec.name})
@@ -199,16 +263,22 @@ class Grader:
                     continue
                 try:
                     spec.fn(ctx)
-                    tests.append(CheckResult(spec.name, spec.points, spec.points, "passed", "Passed.", _visibility(spec)))
+                    tests.append(
+                        CheckResult(spec.name, spec.points, spec.points, "passed", "Passed.", _visibility(spec))
+                    )
                 except CheckFailed as exc:
-                    tests.append(_failed(spec, _with_hint(exc.message, exc.misconceptions, catalogue), exc.misconceptions))
+                    tests.append(
+                        _failed(spec, _with_hint(exc.message, exc.misconceptions, catalogue), exc.misconceptions)
+                    )
                 except StudentError as exc:
                     mids = ["forward_crashed"]
                     if exc.memory:
                         memory_hit = True
                         mids = []
-                        msg = (f"Your code ran out of memory (the limit is {lim.memory_mb} MB above the "
-                               f"baseline):\n{exc.describe()}")
+                        msg = (
+                            f"Your code ran out of memory (the limit is {lim.memory_mb} MB above the "
+                            f"baseline):\n{exc.describe()}"
+                        )
                     else:
                         msg = f"Your code raised an error during this check:\n{exc.describe()}"
                     tests.append(_failed(spec, _with_hint(msg, mids, catalogue), mids))
@@ -222,26 +292,44 @@ class Grader:
                     # Sync proved these checks give the reference full marks, so an exception here was
                     # provoked by this submission's output: the check fails, the grade stands.
                     log.warning("check %r raised %s: %s", spec.name, type(exc).__name__, exc)
-                    tests.append(_failed(spec, "This check could not evaluate your block's output "
-                                               f"({type(exc).__name__}: {str(exc)[:300]}). forward() must return "
-                                               "one float32 tensor shaped like the specification says."))
+                    tests.append(
+                        _failed(
+                            spec,
+                            "This check could not evaluate your block's output "
+                            f"({type(exc).__name__}: {str(exc)[:300]}). forward() must return "
+                            "one float32 tensor shaped like the specification says.",
+                        )
+                    )
         except SandboxDied as exc:  # during limits/load
             outcome = exc.outcome
-            return self._finish(zero_result(exercise.max_score, outcome, _death_message(exc, lim)),
-                                child, started, ex)
+            return self._finish(zero_result(exercise.max_score, outcome, _death_message(exc, lim)), child, started, ex)
         except ExerciseBug as exc:
-            return self._finish(zero_result(exercise.max_score, Outcome.ERROR,
-                                            f"This exercise could not be graded (the checks are broken): {exc}",
-                                            status="error"), child, started, ex)
+            return self._finish(
+                zero_result(
+                    exercise.max_score,
+                    Outcome.ERROR,
+                    f"This exercise could not be graded (the checks are broken): {exc}",
+                    status="error",
+                ),
+                child,
+                started,
+                ex,
+            )
 
         score = sum(t.score for t in tests)
         misconceptions = [m for t in tests if t.status == "failed" for m in t.misconceptions]
         if outcome == Outcome.OK and any(t.status == "failed" for t in tests):
             outcome = Outcome.MEMORY if memory_hit else Outcome.WRONG
-        result = GradeResult(score=score, max_score=exercise.max_score, status="graded",
-                             output=_summary(tests, misconceptions, catalogue, crash_message),
-                             outcome=outcome, tests=tests, misconceptions=list(dict.fromkeys(misconceptions)),
-                             extra=dict(ctx.extra))
+        result = GradeResult(
+            score=score,
+            max_score=exercise.max_score,
+            status="graded",
+            output=_summary(tests, misconceptions, catalogue, crash_message),
+            outcome=outcome,
+            tests=tests,
+            misconceptions=list(dict.fromkeys(misconceptions)),
+            extra=dict(ctx.extra),
+        )
         return self._finish(result, child, started, ex)
 
     def _finish(self, result: GradeResult, child: Child, started: float, ex: Execution) -> GradeResult:
@@ -281,7 +369,9 @@ def _with_hint(message: str, misconceptions: list[str], catalogue: dict[str, Mis
     return f"{message}\nLikely mistake: {m.title}. {m.explanation}\nHint: {m.hint}"
 
 
-def _summary(tests: list[CheckResult], misconceptions: list[str], catalogue: dict[str, Misconception], crash: str) -> str:
+def _summary(
+    tests: list[CheckResult], misconceptions: list[str], catalogue: dict[str, Misconception], crash: str
+) -> str:
     passed = sum(t.status == "passed" for t in tests)
     score = sum(t.score for t in tests)
     total = sum(t.max_score for t in tests)
@@ -306,8 +396,10 @@ def _load_error_message(exc: StudentError) -> str:
         text = f"\n    {info.get('text')}" if info.get("text") else ""
         return f"Your file has a syntax error{where}: {exc.message}{text}\nFix it and submit again (nothing was run)."
     if exc.type in ("ModuleNotFoundError", "ImportError"):
-        return (f"Your file could not be imported: {exc.message}. Only torch, torch.nn, torch.nn.functional, math, "
-                f"typing, dataclasses and functools are available.\n{exc.trace}")
+        return (
+            f"Your file could not be imported: {exc.message}. Only torch, torch.nn, torch.nn.functional, math, "
+            f"typing, dataclasses and functools are available.\n{exc.trace}"
+        )
     return f"Your file raised an error while it was being imported:\n{exc.describe()}"
 
 
@@ -315,11 +407,15 @@ def _interface_problem(exercise: Exercise, names: dict[str, str]) -> str:
     if exercise.class_name:
         state = names.get(exercise.class_name, "missing")
         if state == "missing":
-            return (f"Your file does not define a class named {exercise.class_name}. Define "
-                    f"`class {exercise.class_name}(nn.Module):` (the name must match exactly).")
+            return (
+                f"Your file does not define a class named {exercise.class_name}. Define "
+                f"`class {exercise.class_name}(nn.Module):` (the name must match exactly)."
+            )
         if state != "module_class":
-            return (f"{exercise.class_name} must be a class that subclasses torch.nn.Module "
-                    f"(`class {exercise.class_name}(nn.Module):`), but it is a {state.replace('_', ' ')}.")
+            return (
+                f"{exercise.class_name} must be a class that subclasses torch.nn.Module "
+                f"(`class {exercise.class_name}(nn.Module):`), but it is a {state.replace('_', ' ')}."
+            )
     if exercise.function_name and names.get(exercise.function_name, "missing") != "function":
         return f"Your file does not define a function named {exercise.function_name}."
     return ""
@@ -328,12 +424,16 @@ def _interface_problem(exercise: Exercise, names: dict[str, str]) -> str:
 def _death_message(exc: SandboxDied, lim: JobLimits) -> str:
     if exc.outcome == Outcome.TIMEOUT:
         per_step = f" and {lim.step_cpu_s:g} s of CPU time per step (one call of your code)" if lim.step_cpu_s else ""
-        return (f"Your code took too long ({exc.detail}). The limits are {lim.wall_s:g} s in total{per_step}. "
-                f"Look for an infinite loop, a sleep, or work that grows with the input.")
+        return (
+            f"Your code took too long ({exc.detail}). The limits are {lim.wall_s:g} s in total{per_step}. "
+            f"Look for an infinite loop, a sleep, or work that grows with the input."
+        )
     if exc.outcome == Outcome.MEMORY:
         return f"Your code ran out of memory ({exc.detail})."
-    return (f"Your code crashed the Python process ({exc.detail}). This happens with os._exit, sys.exit in a "
-            f"thread, native crashes (segfaults) or killing the process.")
+    return (
+        f"Your code crashed the Python process ({exc.detail}). This happens with os._exit, sys.exit in a "
+        f"thread, native crashes (segfaults) or killing the process."
+    )
 
 
 def grade_quiz_file(exercise: Exercise, submission: bytes) -> GradeResult:
@@ -350,8 +450,11 @@ def grade_quiz_file(exercise: Exercise, submission: bytes) -> GradeResult:
         data = json.loads(submission.decode("utf-8"))
         seed, answers = str(data["seed"]), dict(data["answers"])
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-        return zero_result(exercise.max_score, Outcome.REJECTED,
-                           'A quiz submission is JSON: {"seed": "<student seed>", "answers": {"<question id>": answer}}.')
+        return zero_result(
+            exercise.max_score,
+            Outcome.REJECTED,
+            'A quiz submission is JSON: {"seed": "<student seed>", "answers": {"<question id>": answer}}.',
+        )
     return quiz_grade_result(quiz.grade_all(answers, seed), exercise.max_score)
 
 
@@ -366,7 +469,9 @@ def reference_submission(exercise: Exercise) -> bytes:
 
         quiz = load_quiz(exercise)
         seed = "reference"
-        return json.dumps({"seed": seed, "answers": {q.id: quiz.correct_response(q.id, seed) for q in quiz.questions}}).encode()
+        return json.dumps(
+            {"seed": seed, "answers": {q.id: quiz.correct_response(q.id, seed) for q in quiz.questions}}
+        ).encode()
     return (exercise.path / "solution.py").read_bytes()
 
 
@@ -388,8 +493,11 @@ def measure_reference_cost(grader: Grader, exercise: Exercise, *, runs: int = 3)
     for _ in range(max(1, runs)):
         result = grader.grade(exercise, data)
         if not result.full_marks:
-            raise ExerciseError(exercise.path / "solution.py", f"the reference scores {result.score:g}/"
-                                f"{result.max_score:g}, so its grading cost cannot be measured: {result.output[:300]}")
+            raise ExerciseError(
+                exercise.path / "solution.py",
+                f"the reference scores {result.score:g}/"
+                f"{result.max_score:g}, so its grading cost cannot be measured: {result.output[:300]}",
+            )
         wall = max(wall, result.execution.wall_s)
         cpu = max(cpu, result.execution.cpu_s)
         step = max(step, result.execution.max_step_s)
@@ -403,4 +511,3 @@ def derive_limits(grader: Grader, exercise: Exercise, *, runs: int = 3, multiple
     if exercise.kind != "module":
         return JobLimits.of(exercise.limits)
     return propose_limits(exercise.limits, measure_reference_cost(grader, exercise, runs=runs), multiple=multiple)
-

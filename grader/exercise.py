@@ -31,8 +31,19 @@ REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "quiz": ("prompt.md", "questions.toml"),
 }
 
-_TOP_KEYS = {"slug", "title", "kind", "max_score", "queue", "order", "summary", "interface", "limits",
-             "max_chars", "train"}
+_TOP_KEYS = {
+    "slug",
+    "title",
+    "kind",
+    "max_score",
+    "queue",
+    "order",
+    "summary",
+    "interface",
+    "limits",
+    "max_chars",
+    "train",
+}
 _INTERFACE_KEYS = {"class_name", "function_name"}
 _LIMIT_KEYS = {"wall_s", "cpu_s", "memory_mb", "max_source_bytes"}
 
@@ -112,11 +123,16 @@ def load_exercise(folder: str | Path) -> Exercise:
     for key in ("slug", "title", "kind", "max_score"):
         _require(key in meta, toml_path, f"missing required key '{key}'")
     slug = meta["slug"]
-    _require(isinstance(slug, str) and slug == folder.name, toml_path,
-             f"slug '{slug}' must equal the folder name '{folder.name}'")
+    _require(
+        isinstance(slug, str) and slug == folder.name,
+        toml_path,
+        f"slug '{slug}' must equal the folder name '{folder.name}'",
+    )
     kind = meta["kind"]
     _require(kind in KINDS, toml_path, f"kind must be one of {', '.join(KINDS)}, not '{kind}'")
-    _require(isinstance(meta["title"], str) and meta["title"].strip() != "", toml_path, "title must be a non-empty string")
+    _require(
+        isinstance(meta["title"], str) and meta["title"].strip() != "", toml_path, "title must be a non-empty string"
+    )
     max_score = meta["max_score"]
     _require(isinstance(max_score, (int, float)) and max_score > 0, toml_path, "max_score must be a positive number")
     queue = meta.get("queue", "cpu")
@@ -134,15 +150,20 @@ def load_exercise(folder: str | Path) -> Exercise:
         _require(isinstance(v, (int, float)) and v > 0, toml_path, f"[limits] {k} must be a positive number")
     whole = ("memory_mb", "max_source_bytes")
     defaults = Limits()
-    limits = Limits(wall_s=float(limits_raw.get("wall_s", defaults.wall_s)),
-                    cpu_s=float(limits_raw.get("cpu_s", defaults.cpu_s)),
-                    **{k: int(limits_raw.get(k, getattr(defaults, k))) for k in whole})
+    limits = Limits(
+        wall_s=float(limits_raw.get("wall_s", defaults.wall_s)),
+        cpu_s=float(limits_raw.get("cpu_s", defaults.cpu_s)),
+        **{k: int(limits_raw.get(k, getattr(defaults, k))) for k in whole},
+    )
 
     for name in REQUIRED_FILES[kind]:
         _require((folder / name).is_file(), folder / name, f"is missing (a '{kind}' exercise needs it)")
     if kind == "module":
-        _require(bool(interface.get("class_name") or interface.get("function_name")), toml_path,
-                 "a 'module' exercise needs [interface] class_name or function_name")
+        _require(
+            bool(interface.get("class_name") or interface.get("function_name")),
+            toml_path,
+            "a 'module' exercise needs [interface] class_name or function_name",
+        )
 
     def read(name: str) -> str:
         p = folder / name
@@ -211,8 +232,9 @@ def load_misconceptions(path: str | Path) -> dict[str, Misconception]:
     for mid, entry in raw.items():
         _require(isinstance(entry, dict), path, f"[{mid}] must be a table")
         for key in ("title", "explanation", "hint"):
-            _require(isinstance(entry.get(key), str) and entry[key].strip() != "", path,
-                     f"[{mid}] needs a non-empty '{key}'")
+            _require(
+                isinstance(entry.get(key), str) and entry[key].strip() != "", path, f"[{mid}] needs a non-empty '{key}'"
+            )
         out[mid] = Misconception(id=mid, title=entry["title"], explanation=entry["explanation"], hint=entry["hint"])
     return out
 

@@ -62,7 +62,9 @@ def _namespace(exercise: Exercise, mistake: Mistake) -> dict[str, Any] | None:
         solution = (exercise.path / "solution.py").read_text(encoding="utf-8")
         namespace: dict[str, Any] = {"__name__": f"_mistake_{exercise.slug.replace('-', '_')}_{mistake.label}"}
         try:
-            exec(compile(solution, str(exercise.path / "solution.py"), "exec"), namespace)  # trusted: the author's files
+            exec(
+                compile(solution, str(exercise.path / "solution.py"), "exec"), namespace
+            )  # trusted: the author's files
             exec(compile(mistake.source, str(mistake.path), "exec"), namespace)
         except Exception as exc:  # noqa: BLE001 - an author's bug, reported by the self-test
             raise ExerciseError(mistake.path, f"raised {type(exc).__name__}: {exc}") from None
@@ -70,8 +72,9 @@ def _namespace(exercise: Exercise, mistake: Mistake) -> dict[str, Any] | None:
     return _namespaces[key]
 
 
-def build(exercise: Exercise, mistake: Mistake, name: str, args: tuple[Any, ...],
-          kwargs: dict[str, Any]) -> torch.nn.Module | None:
+def build(
+    exercise: Exercise, mistake: Mistake, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> torch.nn.Module | None:
     """The mistake's `name(*args, **kwargs)`, built once per arguments and reused (callers load the
     state they compare with into it). None when the mistake cannot be built with these arguments."""
     key = (exercise.content_hash, mistake.label, repr((name, args, sorted(kwargs.items()))))

@@ -61,7 +61,9 @@ class NotebookCode:
         text = f"Graded notebook {graded}"
         if self.support_cells:
             others = ", ".join(str(n) for n in self.support_cells)
-            text += f", with the imports and helpers it uses from cell{'s' if len(self.support_cells) > 1 else ''} {others}"
+            text += (
+                f", with the imports and helpers it uses from cell{'s' if len(self.support_cells) > 1 else ''} {others}"
+            )
         return text + "; the other cells were ignored."
 
 
@@ -80,13 +82,13 @@ def is_notebook(filename: str, data: bytes | None = None) -> bool:
     if filename or data is None:
         return False
     head = data[:4096].lstrip()
-    return head.startswith(b"{") and b'"nbformat"' in data[:1 << 20] and b'"cells"' in data[:1 << 20]
+    return head.startswith(b"{") and b'"nbformat"' in data[: 1 << 20] and b'"cells"' in data[: 1 << 20]
 
 
 def graded_cells_note(source: str) -> str:
     """The note on a source produced by `extract_code` ("" for an ordinary `.py` submission)."""
     first = source.split("\n", 1)[0]
-    return first[len(NOTE_PREFIX):].strip() if first.startswith(NOTE_PREFIX) else ""
+    return first[len(NOTE_PREFIX) :].strip() if first.startswith(NOTE_PREFIX) else ""
 
 
 def _python_only(text: str) -> str:
@@ -110,24 +112,31 @@ def _python_only(text: str) -> str:
 
 def _read(data: bytes, max_bytes: int) -> list[_Cell]:
     if len(data) > max_bytes:
-        raise NotebookError(f"The notebook is {len(data) / 1024 / 1024:.1f} MiB; the limit is "
-                            f"{max_bytes / 1024 / 1024:.0f} MiB. Clear the outputs (Edit > Clear All Outputs) "
-                            f"and submit it again.")
+        raise NotebookError(
+            f"The notebook is {len(data) / 1024 / 1024:.1f} MiB; the limit is "
+            f"{max_bytes / 1024 / 1024:.0f} MiB. Clear the outputs (Edit > Clear All Outputs) "
+            f"and submit it again."
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise NotebookError(f"The notebook is not UTF-8 text (byte {exc.start} cannot be decoded); "
-                            f"it is not a .ipynb file saved by Jupyter.") from None
+        raise NotebookError(
+            f"The notebook is not UTF-8 text (byte {exc.start} cannot be decoded); "
+            f"it is not a .ipynb file saved by Jupyter."
+        ) from None
     try:
         raw = json.loads(text)
     except ValueError as exc:
-        raise NotebookError(f"The notebook is not valid JSON ({exc}); it may be damaged. Download it again "
-                            f"from Jupyter (File > Download as > Notebook).") from None
+        raise NotebookError(
+            f"The notebook is not valid JSON ({exc}); it may be damaged. Download it again "
+            f"from Jupyter (File > Download as > Notebook)."
+        ) from None
     if not isinstance(raw, dict) or "cells" not in raw or not isinstance(raw.get("nbformat"), int):
         raise NotebookError("The file is JSON but not a Jupyter notebook (no 'nbformat' and 'cells').")
     if raw["nbformat"] < 4:
-        raise NotebookError(f"The notebook uses format version {raw['nbformat']}; save it with a current "
-                            f"Jupyter (format 4).")
+        raise NotebookError(
+            f"The notebook uses format version {raw['nbformat']}; save it with a current Jupyter (format 4)."
+        )
     try:
         nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]  # nbformat ships no annotations
         nbformat.validate(nb)
@@ -142,9 +151,14 @@ def _read(data: bytes, max_bytes: int) -> list[_Cell]:
             continue
         tags = cell.get("metadata", {}).get("tags", [])
         count = cell.get("execution_count")
-        cells.append(_Cell(number=number, execution_count=count if isinstance(count, int) else None,
-                           tags=frozenset(t for t in tags if isinstance(t, str)),
-                           python=_python_only(str(cell.get("source", "")))))
+        cells.append(
+            _Cell(
+                number=number,
+                execution_count=count if isinstance(count, int) else None,
+                tags=frozenset(t for t in tags if isinstance(t, str)),
+                python=_python_only(str(cell.get("source", ""))),
+            )
+        )
     return cells
 
 
@@ -185,8 +199,12 @@ def _support(earlier: list[_Cell], graded_trees: Sequence[ast.AST]) -> tuple[lis
                 imports.append((cell.number, segment))
             elif isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
                 definitions[node.name] = (cell.number, segment, node)
-            elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                  and isinstance(node.value, ast.Constant)):
+            elif (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Constant)
+            ):
                 definitions[node.targets[0].id] = (cell.number, segment, node)
     wanted: dict[str, tuple[int, str, ast.AST]] = {}
     frontier = _used_names(graded_trees)
@@ -200,8 +218,14 @@ def _support(earlier: list[_Cell], graded_trees: Sequence[ast.AST]) -> tuple[lis
     return [s for _, s in chosen], sorted({n for n, _ in chosen})
 
 
-def extract_code(data: bytes, *, names: Sequence[str], tag: str, max_bytes: int = MAX_NOTEBOOK_BYTES,
-                 max_source_bytes: int | None = None) -> NotebookCode:
+def extract_code(
+    data: bytes,
+    *,
+    names: Sequence[str],
+    tag: str,
+    max_bytes: int = MAX_NOTEBOOK_BYTES,
+    max_source_bytes: int | None = None,
+) -> NotebookCode:
     """The Python source to grade from a notebook file, or NotebookError with a clear message.
 
     `names`: the interface the exercise asks for (class or function names); `tag`: a cell tag that
@@ -215,8 +239,10 @@ def extract_code(data: bytes, *, names: Sequence[str], tag: str, max_bytes: int 
         defining = [(c, name) for c in cells if (name := _defines(c, names))]
         if not defining:
             wanted = " or ".join(names) or "the exercise's interface"
-            raise NotebookError(f"No code cell of the notebook defines {wanted}. Put your `class` or `def` "
-                                f"in a code cell (or tag the cell '{tag}') and submit it again.")
+            raise NotebookError(
+                f"No code cell of the notebook defines {wanted}. Put your `class` or `def` "
+                f"in a code cell (or tag the cell '{tag}') and submit it again."
+            )
         # A name defined twice: the last definition is the one the notebook ends up with.
         last: dict[str, _Cell] = {name: c for c, name in defining}
         graded = sorted(((c, f"defines {name}") for name, c in last.items()), key=lambda item: item[0].number)
@@ -228,8 +254,11 @@ def extract_code(data: bytes, *, names: Sequence[str], tag: str, max_bytes: int 
         except SyntaxError:
             pass  # graded as it is: the sandbox reports the syntax error with its line
     support, support_cells = _support([c for c in cells if c.number < first], graded_trees)
-    code = NotebookCode(source="", cells=tuple(GradedCell(c.number, c.execution_count, why) for c, why in graded),
-                        support_cells=tuple(support_cells))
+    code = NotebookCode(
+        source="",
+        cells=tuple(GradedCell(c.number, c.execution_count, why) for c, why in graded),
+        support_cells=tuple(support_cells),
+    )
     parts = [NOTE_PREFIX + code.describe()]
     if support:
         parts.append("# --- imports and helpers from earlier cells ---")
@@ -239,6 +268,8 @@ def extract_code(data: bytes, *, names: Sequence[str], tag: str, max_bytes: int 
         parts.append(cell.python.rstrip())
     source = "\n".join(parts) + "\n"
     if max_source_bytes is not None and len(source.encode("utf-8")) > max_source_bytes:
-        raise NotebookError(f"The graded cells hold {len(source.encode('utf-8')) / 1024:.1f} KiB of code; the limit "
-                            f"is {max_source_bytes // 1024} KiB. Keep only your solution in the defining cell.")
+        raise NotebookError(
+            f"The graded cells hold {len(source.encode('utf-8')) / 1024:.1f} KiB of code; the limit "
+            f"is {max_source_bytes // 1024} KiB. Keep only your solution in the defining cell."
+        )
     return NotebookCode(source=source, cells=code.cells, support_cells=code.support_cells)

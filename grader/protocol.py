@@ -26,8 +26,16 @@ MAX_MESSAGE_BYTES = 128 << 20  # all blobs of one message
 MAX_DIMS = 8
 
 # dtype name -> bytes per element. A closed set: anything else is refused.
-DTYPES: dict[str, int] = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4,
-                          "bool": 1, "uint8": 1}
+DTYPES: dict[str, int] = {
+    "float32": 4,
+    "float64": 8,
+    "float16": 2,
+    "bfloat16": 2,
+    "int64": 8,
+    "int32": 4,
+    "bool": 1,
+    "uint8": 1,
+}
 
 _PREFIX = struct.Struct("!II")
 _BLOB_LEN = struct.Struct("!Q")
@@ -100,8 +108,9 @@ def _parse_message(read: Callable[[int], bytes], max_total: int) -> tuple[dict[s
     return header, blobs
 
 
-def recv_message(sock: socket.socket, *, max_total: int = MAX_MESSAGE_BYTES,
-                 deadline: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+def recv_message(
+    sock: socket.socket, *, max_total: int = MAX_MESSAGE_BYTES, deadline: float | None = None
+) -> tuple[dict[str, Any], list[bytes]]:
     """One message, read field by field (nothing past its end is consumed). With a deadline
     (time.monotonic()), all of it must arrive by then (socket.timeout)."""
     return _parse_message(lambda n: _recv_exact(sock, n, deadline), max_total)
@@ -128,8 +137,9 @@ class MessageReader:
                 raise ChannelClosed("channel closed by peer")
             self._buf += chunk
 
-    def recv(self, *, max_total: int = MAX_MESSAGE_BYTES,
-             deadline: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+    def recv(
+        self, *, max_total: int = MAX_MESSAGE_BYTES, deadline: float | None = None
+    ) -> tuple[dict[str, Any], list[bytes]]:
         """One message, with recv_message's limits and deadline."""
         pos = 0
 
@@ -137,7 +147,7 @@ class MessageReader:
             nonlocal pos
             self._fill(pos + n, deadline)
             pos += n
-            return bytes(self._buf[pos - n:pos])
+            return bytes(self._buf[pos - n : pos])
 
         message = _parse_message(read, max_total)
         del self._buf[:pos]
@@ -145,6 +155,7 @@ class MessageReader:
 
 
 # ---- tensors ------------------------------------------------------------------------------------
+
 
 def tensor_to_wire(t: Any, blobs: list[bytes]) -> dict[str, Any]:
     """Describe a CPU-able tensor and append its raw bytes to blobs. Used on both sides."""
@@ -154,8 +165,10 @@ def tensor_to_wire(t: Any, blobs: list[bytes]) -> dict[str, Any]:
     nbytes = t.numel() * t.element_size()
     if nbytes > MAX_BLOB_BYTES:
         # Refuse before copying: a lazily allocated 1 TB tensor must not be touched page by page.
-        raise ValueError(f"the tensor of shape {tuple(t.shape)} ({nbytes / 2**20:,.0f} MiB) is larger than the "
-                         f"{MAX_BLOB_BYTES >> 20} MiB the grader accepts for one tensor")
+        raise ValueError(
+            f"the tensor of shape {tuple(t.shape)} ({nbytes / 2**20:,.0f} MiB) is larger than the "
+            f"{MAX_BLOB_BYTES >> 20} MiB the grader accepts for one tensor"
+        )
     t = t.detach().to("cpu").contiguous()
     name = str(t.dtype).removeprefix("torch.")
     if name not in DTYPES:
@@ -175,8 +188,11 @@ def check_tensor_desc(desc: Any, blobs: list[bytes], *, max_numel: int = 16 << 2
     dtype, shape, idx = desc.get("dtype"), desc.get("shape"), desc.get("blob")
     if dtype not in DTYPES:
         raise ProtocolError(f"tensor dtype {dtype!r} is not allowed")
-    if not isinstance(shape, list) or len(shape) > MAX_DIMS or not all(
-            isinstance(d, int) and not isinstance(d, bool) and 0 <= d for d in shape):
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_DIMS
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d for d in shape)
+    ):
         raise ProtocolError(f"tensor shape {shape!r} is not valid")
     if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < len(blobs):
         raise ProtocolError("tensor blob index is not valid")
@@ -210,12 +226,13 @@ def tensor_from_wire(desc: Any, blobs: list[bytes], *, max_numel: int = 16 << 20
 # shapes before anything reads them, so a hostile reply is a ProtocolError (the job ends as
 # crashed), never a KeyError or AttributeError deep inside a check (an "error" or a dead worker).
 
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_num(v: Any) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool))
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _list_of(ok: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -223,8 +240,13 @@ def _list_of(ok: Callable[[Any], bool]) -> Callable[[Any], bool]:
 
 
 def _spec(v: Any) -> bool:  # a parameter/buffer description from "construct"
-    return (isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("dtype"), str)
-            and _list_of(_is_int)(v.get("shape")) and len(v["shape"]) <= MAX_DIMS)
+    return (
+        isinstance(v, dict)
+        and isinstance(v.get("name"), str)
+        and isinstance(v.get("dtype"), str)
+        and _list_of(_is_int)(v.get("shape"))
+        and len(v["shape"]) <= MAX_DIMS
+    )
 
 
 def _submodule(v: Any) -> bool:
@@ -236,12 +258,19 @@ def _scalar(v: Any) -> bool:
 
 
 def _layer(v: Any) -> bool:  # one entry of grader.inside.describe.describe_module
-    return (isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("type"), str)
-            and _list_of(lambda n: isinstance(n, str))(v.get("params"))
-            and _list_of(lambda n: isinstance(n, str))(v.get("buffers"))
-            and isinstance(v.get("config"), dict) and len(v["config"]) <= 32
-            and all(isinstance(k, str) and (_scalar(x) or (isinstance(x, list) and len(x) <= 8 and all(
-                _scalar(i) for i in x))) for k, x in v["config"].items()))
+    return (
+        isinstance(v, dict)
+        and isinstance(v.get("name"), str)
+        and isinstance(v.get("type"), str)
+        and _list_of(lambda n: isinstance(n, str))(v.get("params"))
+        and _list_of(lambda n: isinstance(n, str))(v.get("buffers"))
+        and isinstance(v.get("config"), dict)
+        and len(v["config"]) <= 32
+        and all(
+            isinstance(k, str) and (_scalar(x) or (isinstance(x, list) and len(x) <= 8 and all(_scalar(i) for i in x)))
+            for k, x in v["config"].items()
+        )
+    )
 
 
 _LAYERS = _list_of(_layer)
@@ -251,32 +280,54 @@ _TENSORS = "list of tensors"
 _OPT_TENSORS = "list of tensors or nulls"
 _RESULTS = "list of step results"  # "run": each step is itself a forward/backward-like reply
 _STEP_FIELDS: dict[str, tuple[bool, Any]] = {
-    "output": (False, _OPT_TENSOR), "output_type": (False, lambda v: isinstance(v, str)),
+    "output": (False, _OPT_TENSOR),
+    "output_type": (False, lambda v: isinstance(v, str)),
     "input_changed": (False, lambda v: isinstance(v, bool)),
-    "output_requires_grad": (False, lambda v: isinstance(v, bool)), "input_grad": (False, _OPT_TENSOR),
-    "param_grads": (False, _OPT_TENSORS), "buffers": (False, _TENSORS)}
+    "output_requires_grad": (False, lambda v: isinstance(v, bool)),
+    "input_grad": (False, _OPT_TENSOR),
+    "param_grads": (False, _OPT_TENSORS),
+    "buffers": (False, _TENSORS),
+}
 
 # op -> {field: (required, check)}; fields not listed are never read by the trusted side.
 REPLY_FIELDS: dict[str, dict[str, tuple[bool, Any]]] = {
-    "load": {"names": (False, lambda v: isinstance(v, dict) and all(
-        isinstance(k, str) and isinstance(x, str) for k, x in v.items()))},
-    "construct": {"handle": (True, _is_int), "params": (True, _list_of(_spec)), "buffers": (True, _list_of(_spec)),
-                  "modules": (False, _list_of(_submodule)),
-                  "layers": (False, _LAYERS)},
+    "load": {
+        "names": (
+            False,
+            lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
+        )
+    },
+    "construct": {
+        "handle": (True, _is_int),
+        "params": (True, _list_of(_spec)),
+        "buffers": (True, _list_of(_spec)),
+        "modules": (False, _list_of(_submodule)),
+        "layers": (False, _LAYERS),
+    },
     "describe": {"layers": (True, _LAYERS)},
     "run": {"results": (True, _RESULTS)},
-    "forward": {"output": (False, _OPT_TENSOR), "output_type": (False, lambda v: isinstance(v, str)),
-                "input_changed": (False, lambda v: isinstance(v, bool))},
-    "backward": {"output_requires_grad": (False, lambda v: isinstance(v, bool)), "input_grad": (False, _OPT_TENSOR),
-                 "param_grads": (False, _OPT_TENSORS)},
+    "forward": {
+        "output": (False, _OPT_TENSOR),
+        "output_type": (False, lambda v: isinstance(v, str)),
+        "input_changed": (False, lambda v: isinstance(v, bool)),
+    },
+    "backward": {
+        "output_requires_grad": (False, lambda v: isinstance(v, bool)),
+        "input_grad": (False, _OPT_TENSOR),
+        "param_grads": (False, _OPT_TENSORS),
+    },
     "state": {"params": (True, _TENSORS), "buffers": (True, _TENSORS)},
     "train": {"losses": (False, _list_of(_is_num))},
 }
 _ERROR_FIELDS: dict[str, Callable[[Any], bool]] = {
-    "type": lambda v: isinstance(v, str), "message": lambda v: isinstance(v, str),
-    "trace": lambda v: isinstance(v, str), "memory": lambda v: isinstance(v, bool),
-    "line": lambda v: v is None or _is_int(v), "col": lambda v: v is None or _is_int(v),
-    "text": lambda v: isinstance(v, str)}
+    "type": lambda v: isinstance(v, str),
+    "message": lambda v: isinstance(v, str),
+    "trace": lambda v: isinstance(v, str),
+    "memory": lambda v: isinstance(v, bool),
+    "line": lambda v: v is None or _is_int(v),
+    "col": lambda v: v is None or _is_int(v),
+    "text": lambda v: isinstance(v, str),
+}
 
 
 def validate_reply(op: str, reply: dict[str, Any], blobs: list[bytes]) -> None:

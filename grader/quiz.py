@@ -29,8 +29,20 @@ from grader.exercise import Exercise, ExerciseError
 from grader.results import CheckResult, GradeResult, Outcome
 
 TYPES = ("single", "multiple", "numeric", "generated")
-_KEYS = {"id", "type", "prompt", "choices", "answer", "tolerance", "rel_tolerance", "explanation", "points",
-         "generator", "misconception", "concept"}
+_KEYS = {
+    "id",
+    "type",
+    "prompt",
+    "choices",
+    "answer",
+    "tolerance",
+    "rel_tolerance",
+    "explanation",
+    "points",
+    "generator",
+    "misconception",
+    "concept",
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ class _Instance:
 
 # ---- generators: seed -> a concrete question (prompt, answer, tolerance, explanation) ------------
 
+
 def _strided_block_shape(rng: random.Random) -> _Instance:
     c = rng.choice([16, 32, 64, 128])
     h = rng.randint(7, 57)
@@ -89,12 +102,18 @@ def _strided_block_shape(rng: random.Random) -> _Instance:
     n = rng.choice([1, 4, 8, 16])
     ho, wo = math.ceil(h / 2), math.ceil(w / 2)
     return _Instance(
-        prompt=(f"A batch of shape (N, C, H, W) = ({n}, {c}, {h}, {w}) goes through a conv block (projection "
-                f"shortcut) with stride 2 that doubles the number of channels. How many numbers does the output "
-                f"tensor hold in total (N x C' x H' x W')?"),
-        answer=float(n * 2 * c * ho * wo), tolerance=0.0,
-        explanation=(f"Stride 2 with padding 1 (3x3) gives H' = ceil({h}/2) = {ho} and W' = ceil({w}/2) = {wo}; "
-                     f"the channels double to {2 * c}. So {n} x {2 * c} x {ho} x {wo} = {n * 2 * c * ho * wo}."))
+        prompt=(
+            f"A batch of shape (N, C, H, W) = ({n}, {c}, {h}, {w}) goes through a conv block (projection "
+            f"shortcut) with stride 2 that doubles the number of channels. How many numbers does the output "
+            f"tensor hold in total (N x C' x H' x W')?"
+        ),
+        answer=float(n * 2 * c * ho * wo),
+        tolerance=0.0,
+        explanation=(
+            f"Stride 2 with padding 1 (3x3) gives H' = ceil({h}/2) = {ho} and W' = ceil({w}/2) = {wo}; "
+            f"the channels double to {2 * c}. So {n} x {2 * c} x {ho} x {wo} = {n * 2 * c * ho * wo}."
+        ),
+    )
 
 
 def _identity_block_params(rng: random.Random) -> _Instance:
@@ -102,13 +121,19 @@ def _identity_block_params(rng: random.Random) -> _Instance:
     k = rng.choice([1, 3, 5])
     total = 2 * c * c * k * k + 4 * c
     return _Instance(
-        prompt=(f"How many trainable parameters does an identity block with C = {c} channels and {k}x{k} "
-                f"convolutions have? (conv1 -> BN -> ReLU -> conv2 -> BN, convolutions without bias; batch norm "
-                f"has a scale and a shift per channel; running statistics are not trainable.)"),
-        answer=float(total), tolerance=0.0,
-        explanation=(f"Each convolution has C x C x k x k = {c}x{c}x{k}x{k} = {c * c * k * k} weights; each batch "
-                     f"norm has 2C = {2 * c}. Total 2 x {c * c * k * k} + 2 x {2 * c} = {total}. The shortcut adds "
-                     f"no parameters."))
+        prompt=(
+            f"How many trainable parameters does an identity block with C = {c} channels and {k}x{k} "
+            f"convolutions have? (conv1 -> BN -> ReLU -> conv2 -> BN, convolutions without bias; batch norm "
+            f"has a scale and a shift per channel; running statistics are not trainable.)"
+        ),
+        answer=float(total),
+        tolerance=0.0,
+        explanation=(
+            f"Each convolution has C x C x k x k = {c}x{c}x{k}x{k} = {c * c * k * k} weights; each batch "
+            f"norm has 2C = {2 * c}. Total 2 x {c * c * k * k} + 2 x {2 * c} = {total}. The shortcut adds "
+            f"no parameters."
+        ),
+    )
 
 
 def _residual_value(rng: random.Random) -> _Instance:
@@ -119,11 +144,17 @@ def _residual_value(rng: random.Random) -> _Instance:
     z = w * a1 + b
     out = max(0.0, z + al)
     return _Instance(
-        prompt=(f"In one unit of a residual block, z[l+2] = w * a[l+1] + b with w = {w}, a[l+1] = {a1} and b = {b}. "
-                f"The shortcut brings a[l] = {al}. What is a[l+2] (g = ReLU)?"),
-        answer=round(out, 6), tolerance=1e-3,
-        explanation=(f"z[l+2] = {w} x {a1} + {b} = {z:.2f}; a[l+2] = ReLU(z[l+2] + a[l]) = ReLU({z:.2f} + {al}) "
-                     f"= {out:.2f}. The shortcut is added before the ReLU."))
+        prompt=(
+            f"In one unit of a residual block, z[l+2] = w * a[l+1] + b with w = {w}, a[l+1] = {a1} and b = {b}. "
+            f"The shortcut brings a[l] = {al}. What is a[l+2] (g = ReLU)?"
+        ),
+        answer=round(out, 6),
+        tolerance=1e-3,
+        explanation=(
+            f"z[l+2] = {w} x {a1} + {b} = {z:.2f}; a[l+2] = ReLU(z[l+2] + a[l]) = ReLU({z:.2f} + {al}) "
+            f"= {out:.2f}. The shortcut is added before the ReLU."
+        ),
+    )
 
 
 def _same_padding_output(rng: random.Random) -> _Instance:
@@ -134,9 +165,13 @@ def _same_padding_output(rng: random.Random) -> _Instance:
     out = (h + 2 * p - k) // s + 1
     return _Instance(
         prompt=f"A {k}x{k} convolution with padding {p} and stride {s} is applied to a {h}x{h} image. What is the output height?",
-        answer=float(out), tolerance=0.0,
-        explanation=(f"floor((H + 2p - k) / s) + 1 = floor(({h} + {2 * p} - {k}) / {s}) + 1 = {out}. "
-                     f"'Same' padding is p = k // 2 with stride 1."))
+        answer=float(out),
+        tolerance=0.0,
+        explanation=(
+            f"floor((H + 2p - k) / s) + 1 = floor(({h} + {2 * p} - {k}) / {s}) + 1 = {out}. "
+            f"'Same' padding is p = k // 2 with stride 1."
+        ),
+    )
 
 
 def _projection_params(rng: random.Random) -> _Instance:
@@ -144,10 +179,14 @@ def _projection_params(rng: random.Random) -> _Instance:
     cout = 2 * cin
     total = cin * cout + 2 * cout
     return _Instance(
-        prompt=(f"A projection shortcut W_s maps {cin} channels to {cout}: a 1x1 convolution without bias followed "
-                f"by batch norm. How many trainable parameters does it have?"),
-        answer=float(total), tolerance=0.0,
-        explanation=f"1x1 conv: {cin} x {cout} = {cin * cout} weights; batch norm: 2 x {cout} = {2 * cout}; total {total}.")
+        prompt=(
+            f"A projection shortcut W_s maps {cin} channels to {cout}: a 1x1 convolution without bias followed "
+            f"by batch norm. How many trainable parameters does it have?"
+        ),
+        answer=float(total),
+        tolerance=0.0,
+        explanation=f"1x1 conv: {cin} x {cout} = {cin * cout} weights; batch norm: 2 x {cout} = {2 * cout}; total {total}.",
+    )
 
 
 GENERATORS: dict[str, Callable[[random.Random], _Instance]] = {
@@ -191,7 +230,9 @@ class Quiz:
         for q in self.questions:
             if q.type == "generated":
                 inst = self._instance(q, seed)
-                out.append(Rendered(q.id, "numeric", (q.prompt + "\n\n" if q.prompt else "") + inst.prompt, (), q.points))
+                out.append(
+                    Rendered(q.id, "numeric", (q.prompt + "\n\n" if q.prompt else "") + inst.prompt, (), q.points)
+                )
             else:
                 out.append(Rendered(q.id, q.type, q.prompt, q.choices, q.points))
         return out
@@ -229,8 +270,10 @@ class Quiz:
             value = _as_float(response)
             correct = value is not None and abs(value - target) <= max(tol, rel * abs(target)) + 1e-12
             expected = f"{target:g}"
-        blank = response is None or (isinstance(response, (str, list, tuple)) and not [r for r in (
-            response if isinstance(response, (list, tuple)) else [response]) if str(r).strip()])
+        blank = response is None or (
+            isinstance(response, (str, list, tuple))
+            and not [r for r in (response if isinstance(response, (list, tuple)) else [response]) if str(r).strip()]
+        )
         if correct:
             feedback = "Correct."
         elif blank:
@@ -238,24 +281,47 @@ class Quiz:
         else:
             feedback = "Not quite."
         # A blank answer shows no misconception: there is nothing to diagnose.
-        return AnswerResult(q.id, correct, q.points if correct else 0.0, q.points, expected, explanation, feedback,
-                            "" if correct or blank else q.misconception)
+        return AnswerResult(
+            q.id,
+            correct,
+            q.points if correct else 0.0,
+            q.points,
+            expected,
+            explanation,
+            feedback,
+            "" if correct or blank else q.misconception,
+        )
 
 
 def quiz_grade_result(results: list[AnswerResult], max_score: float) -> GradeResult:
     """The graded result of one quiz submission. Checks say right/wrong only; the expected answers and
     explanations are kept apart (extra["answers"]) for the reveal. Misconceptions stay on the checks
     for the instructor's views; the web withholds them from the student until the reveal."""
-    tests = [CheckResult(r.question_id, r.score, r.max_score, "passed" if r.correct else "failed",
-                         r.feedback, "visible", [r.misconception] if r.misconception else []) for r in results]
+    tests = [
+        CheckResult(
+            r.question_id,
+            r.score,
+            r.max_score,
+            "passed" if r.correct else "failed",
+            r.feedback,
+            "visible",
+            [r.misconception] if r.misconception else [],
+        )
+        for r in results
+    ]
     answers = {r.question_id: {"expected": r.expected, "explanation": r.explanation} for r in results}
     score = sum(t.score for t in tests)
     right = sum(r.correct for r in results)
-    return GradeResult(score=score, max_score=max_score, status="graded",
-                       output=f"{right} of {len(results)} questions right ({score:g}/{max_score:g}).",
-                       outcome=Outcome.OK if abs(score - max_score) < 1e-9 else Outcome.WRONG, tests=tests,
-                       misconceptions=list(dict.fromkeys(m for t in tests for m in t.misconceptions)),
-                       extra={"answers": answers})
+    return GradeResult(
+        score=score,
+        max_score=max_score,
+        status="graded",
+        output=f"{right} of {len(results)} questions right ({score:g}/{max_score:g}).",
+        outcome=Outcome.OK if abs(score - max_score) < 1e-9 else Outcome.WRONG,
+        tests=tests,
+        misconceptions=list(dict.fromkeys(m for t in tests for m in t.misconceptions)),
+        extra={"answers": answers},
+    )
 
 
 def _as_int(x: Any) -> int | None:
@@ -302,8 +368,9 @@ def load_quiz(exercise: Exercise, misconception_ids: set[str] | None = None) -> 
         answer = item.get("answer")
         if qtype == "single" and not (isinstance(answer, int) and 0 <= answer < len(choices) and len(choices) >= 2):
             raise ExerciseError(path, f"{where}: a single-choice question needs >= 2 choices and an answer index")
-        if qtype == "multiple" and not (isinstance(answer, list) and answer and all(
-                isinstance(a, int) and 0 <= a < len(choices) for a in answer)):
+        if qtype == "multiple" and not (
+            isinstance(answer, list) and answer and all(isinstance(a, int) and 0 <= a < len(choices) for a in answer)
+        ):
             raise ExerciseError(path, f"{where}: a multiple-choice question needs a list of answer indices")
         if qtype == "numeric" and not isinstance(answer, (int, float)):
             raise ExerciseError(path, f"{where}: a numeric question needs a numeric answer")
@@ -314,12 +381,26 @@ def load_quiz(exercise: Exercise, misconception_ids: set[str] | None = None) -> 
         mid = str(item.get("misconception", ""))
         if mid and misconception_ids is not None and mid not in misconception_ids:
             raise ExerciseError(path, f"{where}: misconception '{mid}' is not in exercises/misconceptions.toml")
-        questions.append(Question(
-            id=qid, type=qtype, prompt=str(item.get("prompt", "")), explanation=str(item["explanation"]),
-            points=float(item.get("points", 1.0)), choices=choices, answer=answer,
-            tolerance=float(item.get("tolerance", 0.0)), rel_tolerance=float(item.get("rel_tolerance", 0.0)),
-            generator=str(item.get("generator", "")), misconception=mid, concept=str(item.get("concept", ""))))
+        questions.append(
+            Question(
+                id=qid,
+                type=qtype,
+                prompt=str(item.get("prompt", "")),
+                explanation=str(item["explanation"]),
+                points=float(item.get("points", 1.0)),
+                choices=choices,
+                answer=answer,
+                tolerance=float(item.get("tolerance", 0.0)),
+                rel_tolerance=float(item.get("rel_tolerance", 0.0)),
+                generator=str(item.get("generator", "")),
+                misconception=mid,
+                concept=str(item.get("concept", "")),
+            )
+        )
     quiz = Quiz(exercise.slug, questions)
     if abs(quiz.max_score - exercise.max_score) > 1e-9:
-        raise ExerciseError(path, f"question points add up to {quiz.max_score:g}, but exercise.toml says max_score = {exercise.max_score:g}")
+        raise ExerciseError(
+            path,
+            f"question points add up to {quiz.max_score:g}, but exercise.toml says max_score = {exercise.max_score:g}",
+        )
     return quiz

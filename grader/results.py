@@ -149,8 +149,15 @@ class GradeResult:
         )
 
 
-def zero_result(max_score: float, outcome: Outcome, message: str, *, status: ResultStatus = "graded",
-                execution: Execution | None = None, stdout: str = "") -> GradeResult:
+def zero_result(
+    max_score: float,
+    outcome: Outcome,
+    message: str,
+    *,
+    status: ResultStatus = "graded",
+    execution: Execution | None = None,
+    stdout: str = "",
+) -> GradeResult:
     """A graded 0 (or an error) with one clear message: the shape every early exit takes."""
     return GradeResult(
         score=0.0,

@@ -41,8 +41,10 @@ def self_test(grader: Grader, exercise: Exercise) -> SelfTest:
     if not reference.full_marks:
         first = next((t for t in reference.tests if t.status == "failed"), None)
         why = f" (failed: {first.name}: {first.output.splitlines()[0] if first.output else ''})" if first else ""
-        report.problems.append(f"the reference scores {reference.score:g}/{reference.max_score:g}, not full marks"
-                               f"{why}: the reference or the checks are wrong. {reference.output.splitlines()[0]}")
+        report.problems.append(
+            f"the reference scores {reference.score:g}/{reference.max_score:g}, not full marks"
+            f"{why}: the reference or the checks are wrong. {reference.output.splitlines()[0]}"
+        )
         return report
     report.notes.append(f"reference {reference.score:g}/{reference.max_score:g}")
     if exercise.kind != "module":
@@ -79,18 +81,22 @@ def verify_mistakes(grader: Grader, exercise: Exercise) -> list[str]:
     for mistake in mistakes:
         where = f"mistakes/{mistake.path.name}"
         if mistake.misconception not in catalogue:
-            problems.append(f"{where}: misconception '{mistake.misconception}' is not declared in "
-                            f"exercises/misconceptions.toml")
+            problems.append(
+                f"{where}: misconception '{mistake.misconception}' is not declared in exercises/misconceptions.toml"
+            )
             continue
         result = grader.grade(exercise, mistake.submission(exercise).encode())
         named = result.misconceptions[0] if result.misconceptions else None
         if result.status != "graded" or result.full_marks:
-            problems.append(f"{where}: not caught (scores {result.score:g}/{result.max_score:g}); add a check "
-                            f"that this mistake fails")
+            problems.append(
+                f"{where}: not caught (scores {result.score:g}/{result.max_score:g}); add a check "
+                f"that this mistake fails"
+            )
         elif named != mistake.misconception:
             failed = next((t.name for t in result.tests if t.status == "failed"), "?")
-            problems.append(f"{where}: caught, but named {named or 'nothing'} first (in '{failed}'), not "
-                            f"{mistake.misconception}")
+            problems.append(
+                f"{where}: caught, but named {named or 'nothing'} first (in '{failed}'), not {mistake.misconception}"
+            )
     if not problems:
         _passed.add(key)
     return problems

@@ -5,6 +5,7 @@
 #   lint-imports the import contracts in .importlinter (grader imports no Django and no courseapp;
 #                imports run one way: views/tasks -> services -> selectors -> policies -> models)
 #   ruff check   lint (pyproject.toml)
+#   ruff format  the one code style (`.venv/bin/ruff format .` fixes it)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
@@ -19,8 +20,6 @@ echo "==> lint-imports"
 .venv/bin/lint-imports || status=1
 echo "==> ruff check"
 .venv/bin/ruff check . || status=1
-# Formatting is checked once the whole tree has been formatted in one go (the lead does that at the
-# end of this round, so no one reformats files others are editing):
-# echo "==> ruff format --check"
-# .venv/bin/ruff format --check . || status=1
+echo "==> ruff format --check"
+.venv/bin/ruff format --check . || status=1
 exit $status

@@ -43,17 +43,28 @@ order = {order}
 """
 
 
-def write_module_folder(root: Path, slug: str = "mini-block", *, title: str = "A mini block", queue: str = "cpu",
-                        order: int = 1, prompt: str = "# Mini block\n\nWrite `Mini`.\n") -> Path:
+def write_module_folder(
+    root: Path,
+    slug: str = "mini-block",
+    *,
+    title: str = "A mini block",
+    queue: str = "cpu",
+    order: int = 1,
+    prompt: str = "# Mini block\n\nWrite `Mini`.\n",
+) -> Path:
     """A small but valid 'module' exercise folder (for tests that use the stand-in grader)."""
     folder = root / slug
     folder.mkdir(parents=True)
-    (folder / "exercise.toml").write_text(MINI_TOML.format(
-        slug=slug, title=title, kind="module", queue=queue, order=order,
-        extra='[interface]\nclass_name = "Mini"\n'))
+    (folder / "exercise.toml").write_text(
+        MINI_TOML.format(
+            slug=slug, title=title, kind="module", queue=queue, order=order, extra='[interface]\nclass_name = "Mini"\n'
+        )
+    )
     (folder / "prompt.md").write_text(prompt)
     (folder / "starter.py").write_text("import torch\n\n\nclass Mini(torch.nn.Module):\n    pass\n")
-    (folder / "solution.py").write_text("import torch\n\n\nclass Mini(torch.nn.Module):\n    def forward(self, x):\n        return x + x\n")
+    (folder / "solution.py").write_text(
+        "import torch\n\n\nclass Mini(torch.nn.Module):\n    def forward(self, x):\n        return x + x\n"
+    )
     (folder / "checks.py").write_text("CHECKS = []\n")
     return folder
 
@@ -61,8 +72,11 @@ def write_module_folder(root: Path, slug: str = "mini-block", *, title: str = "A
 def write_freetext_folder(root: Path, slug: str = "mini-text", *, order: int = 2) -> Path:
     folder = root / slug
     folder.mkdir(parents=True)
-    (folder / "exercise.toml").write_text(MINI_TOML.format(
-        slug=slug, title="Explain the skip", kind="freetext", queue="cpu", order=order, extra="max_chars = 300\n"))
+    (folder / "exercise.toml").write_text(
+        MINI_TOML.format(
+            slug=slug, title="Explain the skip", kind="freetext", queue="cpu", order=order, extra="max_chars = 300\n"
+        )
+    )
     (folder / "prompt.md").write_text("Why does the skip help?\n")
     (folder / "rubric.toml").write_text("# concepts\n")
     (folder / "solution.md").write_text("The identity is easy to learn.\n")
@@ -79,6 +93,7 @@ def exercises_root(tmp_path: Path) -> Path:
 
 
 # ---- graders --------------------------------------------------------------------------------
+
 
 class StandInGrader:
     """Grader-shaped stand-in for unit tests of the Django side: full marks when the source
@@ -102,17 +117,31 @@ class StandInGrader:
             raise self.fail_with
         ok = b"+ x" in data or spec.kind == "freetext"
         tests = [
-            CheckResult(name="output keeps the input's shape", score=2, max_score=2, status="passed",
-                        output="shape (2, 4, 5, 5) as expected", visibility="visible"),
-            CheckResult(name="the shortcut adds the input", score=8 if ok else 0, max_score=8,
-                        status="passed" if ok else "failed",
-                        output="" if ok else "SECRET-DIAGNOSTIC: largest difference 1.7 at [0, 1, 2, 3]",
-                        visibility="hidden", misconceptions=[] if ok else ["shortcut_missing"]),
+            CheckResult(
+                name="output keeps the input's shape",
+                score=2,
+                max_score=2,
+                status="passed",
+                output="shape (2, 4, 5, 5) as expected",
+                visibility="visible",
+            ),
+            CheckResult(
+                name="the shortcut adds the input",
+                score=8 if ok else 0,
+                max_score=8,
+                status="passed" if ok else "failed",
+                output="" if ok else "SECRET-DIAGNOSTIC: largest difference 1.7 at [0, 1, 2, 3]",
+                visibility="hidden",
+                misconceptions=[] if ok else ["shortcut_missing"],
+            ),
         ]
         return GradeResult(
-            score=10.0 if ok else 2.0, max_score=10.0, status="graded",
+            score=10.0 if ok else 2.0,
+            max_score=10.0,
+            status="graded",
             output="All checks passed." if ok else "1 of 2 checks failed.",
-            outcome=Outcome.OK if ok else Outcome.WRONG, tests=tests,
+            outcome=Outcome.OK if ok else Outcome.WRONG,
+            tests=tests,
             misconceptions=[] if ok else ["shortcut_missing"],
             execution=Execution(wall_s=0.5, cpu_s=0.4, device="cpu", peak_rss_mb=150.0),
         )
@@ -148,7 +177,7 @@ def real_grader():
 
 # ---- sources for identity-block ------------------------------------------------------------
 
-IDENTITY_CORRECT = textwrap.dedent('''\
+IDENTITY_CORRECT = textwrap.dedent("""\
     import torch
     from torch import nn
 
@@ -166,12 +195,13 @@ IDENTITY_CORRECT = textwrap.dedent('''\
             out = torch.relu(self.bn1(self.conv1(x)))
             out = self.bn2(self.conv2(out))
             return torch.relu(out + x)
-    ''')
+    """)
 
 IDENTITY_NO_SHORTCUT = IDENTITY_CORRECT.replace("return torch.relu(out + x)", "return torch.relu(out)")
 
 
 # ---- a real Celery worker ------------------------------------------------------------------
+
 
 def _db_url_for(settings_dict) -> str:
     user = settings_dict.get("USER") or ""
@@ -233,10 +263,31 @@ def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path
     }
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "courseapp", "worker", "-Q", "grade.cpu,grade.gpu",
-         "--concurrency", "1", "--prefetch-multiplier", "1", "--loglevel", "INFO",
-         "--without-gossip", "--without-mingle", "--hostname", f"test-worker-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "courseapp",
+            "worker",
+            "-Q",
+            "grade.cpu,grade.gpu",
+            "--concurrency",
+            "1",
+            "--prefetch-multiplier",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-worker-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while b"ready." not in log_path.read_bytes():

@@ -12,12 +12,21 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 APP_SERVICES = ("setup", "web", "worker-cpu", "worker-gpu", "beat")
 # Variables the service reads: settings.py's os.environ lookups, plus the grader's own switches.
-SETTINGS_ENV = set(re.findall(r"""(?:os\.environ\.get|env_bool|env_list)\(\s*["']([A-Z_]+)["']""",
-                              (ROOT / "courseapp" / "settings.py").read_text()))
+SETTINGS_ENV = set(
+    re.findall(
+        r"""(?:os\.environ\.get|env_bool|env_list)\(\s*["']([A-Z_]+)["']""",
+        (ROOT / "courseapp" / "settings.py").read_text(),
+    )
+)
 SETTINGS_ENV |= {"DATABASE_URL", "SECRET_KEY", "GRADER_INSECURE_NO_ISOLATION"}
 # the grader's own switches: names its modules read from the environment (os.environ or an *_ENV constant)
-SETTINGS_ENV |= {name for path in (ROOT / "grader").rglob("*.py") for name in re.findall(
-    r"""(?:os\.environ\.get\(\s*|os\.environ\[\s*|_ENV\s*=\s*)["'](GRADER_[A-Z_]+)["']""", path.read_text())}
+SETTINGS_ENV |= {
+    name
+    for path in (ROOT / "grader").rglob("*.py")
+    for name in re.findall(
+        r"""(?:os\.environ\.get\(\s*|os\.environ\[\s*|_ENV\s*=\s*)["'](GRADER_[A-Z_]+)["']""", path.read_text()
+    )
+}
 # read by `manage.py create_db_roles` (the setup job) for the grading workers' role
 SETTINGS_ENV |= {"GRADER_DB_PASSWORD"}
 WORKERS = ("worker-cpu", "worker-gpu")

@@ -35,5 +35,8 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     name = "apiToken"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer",
-                "description": "A personal API token (your account page, or `manage.py api_token_create`)."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API token (your account page, or `manage.py api_token_create`).",
+        }

@@ -25,10 +25,17 @@ def token_list(request: HttpRequest) -> HttpResponse:
             error = f"You have {MAX_ACTIVE_TOKENS} active tokens; revoke one first."
         else:
             _, new_token = api_token_create(user=request.user, name=request.POST.get("name", ""))
-    return render(request, "api/tokens.html", {
-        "tokens": tokens, "new_token": new_token, "error": error,
-        "api_root": request.build_absolute_uri("/"),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "api/tokens.html",
+        {
+            "tokens": tokens,
+            "new_token": new_token,
+            "error": error,
+            "api_root": request.build_absolute_uri("/"),
+        },
+        status=400 if error else 200,
+    )
 
 
 @login_required

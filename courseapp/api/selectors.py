@@ -28,8 +28,11 @@ def enrolments_for(user) -> QuerySet[Enrolment]:
 
 def exercises_for(user, *, course_slug: str = "", slug: str = "") -> QuerySet[Exercise]:
     """The exercises (with a current revision) of the courses the user is enrolled in."""
-    qs = (Exercise.objects.filter(course__enrolments__user=user, current_revision__isnull=False)
-          .select_related("course", "current_revision").order_by("course__title", "order", "slug"))
+    qs = (
+        Exercise.objects.filter(course__enrolments__user=user, current_revision__isnull=False)
+        .select_related("course", "current_revision")
+        .order_by("course__title", "order", "slug")
+    )
     if course_slug:
         qs = qs.filter(course__slug=course_slug)
     if slug:
@@ -49,8 +52,9 @@ def is_staff_of(user, course_id: int) -> bool:
 
 
 def course_for_staff(user, course_slug: str) -> Course:
-    course = Course.objects.filter(slug=course_slug, enrolments__user=user,
-                                   enrolments__role=Enrolment.Role.INSTRUCTOR).first()
+    course = Course.objects.filter(
+        slug=course_slug, enrolments__user=user, enrolments__role=Enrolment.Role.INSTRUCTOR
+    ).first()
     if course is None:
         raise Http404("No such course")
     return course
@@ -60,10 +64,12 @@ def submission_for(user, submission_id: int) -> tuple[Submission, bool]:
     """A submission the caller may read: their own, or any in a course they teach; and whether
     they read it as staff. 404 otherwise (others' work is not even confirmed to exist)."""
     teaches = Enrolment.objects.filter(user=user, role=Enrolment.Role.INSTRUCTOR).values("course_id")
-    submission = (Submission.objects.filter(Q(user=user) | Q(revision__exercise__course_id__in=teaches),
-                                            pk=submission_id)
-                  .select_related("user", "revision__exercise__course")
-                  .prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result"))).first())
+    submission = (
+        Submission.objects.filter(Q(user=user) | Q(revision__exercise__course_id__in=teaches), pk=submission_id)
+        .select_related("user", "revision__exercise__course")
+        .prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result")))
+        .first()
+    )
     if submission is None:
         raise Http404("No such submission")
     staff = is_staff_of(user, submission.revision.exercise.course_id)
@@ -82,11 +88,15 @@ def result_json(submission: Submission, *, as_staff: bool) -> dict[str, Any] | N
         return None
     extra = result.extra if isinstance(result.extra, dict) else {}
     out: dict[str, Any] = {
-        "score": result.score, "max_score": result.max_score, "status": result.status,
+        "score": result.score,
+        "max_score": result.max_score,
+        "status": result.status,
         # an error result's output names host paths and exceptions: staff only (courseapp.sanitize)
-        "output": _with_note(result.output if as_staff or result.status != "error" else STUDENT_ERROR_RESULT_MESSAGE,
-                             submission.source),
-        "misconceptions": list(result.misconceptions), "execution": dict(result.execution),
+        "output": _with_note(
+            result.output if as_staff or result.status != "error" else STUDENT_ERROR_RESULT_MESSAGE, submission.source
+        ),
+        "misconceptions": list(result.misconceptions),
+        "execution": dict(result.execution),
     }
     out.update({k: extra[k] for k in ("confidence", "provisional") if k in extra})
     if as_staff:
@@ -107,10 +117,17 @@ def result_json(submission: Submission, *, as_staff: bool) -> dict[str, Any] | N
     for test in result.tests:
         status = "passed" if test.get("status") == "passed" else "failed"
         item = next(groups[status])
-        tests.append({"name": item["name"], "score": item["score"], "max_score": item["max_score"],
-                      "status": status, "output": item["output"],
-                      "visibility": test.get("visibility", "hidden"),
-                      "misconceptions": [m["id"] for m in item["misconceptions"]]})
+        tests.append(
+            {
+                "name": item["name"],
+                "score": item["score"],
+                "max_score": item["max_score"],
+                "status": status,
+                "output": item["output"],
+                "visibility": test.get("visibility", "hidden"),
+                "misconceptions": [m["id"] for m in item["misconceptions"]],
+            }
+        )
     out["tests"] = tests
     out["misconceptions"] = [m["id"] for m in feedback["misconceptions"]]
     return out

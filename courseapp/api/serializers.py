@@ -24,10 +24,15 @@ class CourseSerializer(serializers.Serializer):
 
 
 class SubmitSerializer(serializers.Serializer):
-    source = serializers.CharField(required=False, trim_whitespace=False, allow_blank=True,
-                                   help_text="the source text (or a notebook's JSON when filename ends in .ipynb)")
-    filename = serializers.CharField(required=False, default="", allow_blank=True,
-                                     help_text="e.g. block.py or work.ipynb")
+    source = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        allow_blank=True,
+        help_text="the source text (or a notebook's JSON when filename ends in .ipynb)",
+    )
+    filename = serializers.CharField(
+        required=False, default="", allow_blank=True, help_text="e.g. block.py or work.ipynb"
+    )
     file = serializers.FileField(required=False, help_text="a .py file or a .ipynb notebook (multipart)")
 
 
@@ -131,7 +136,9 @@ class RegradeSerializer(serializers.Serializer):
     exercise = serializers.CharField()
     scope = serializers.CharField()
     revision = serializers.CharField()
-    submissions = serializers.ListField(child=serializers.IntegerField(), help_text="the regraded submissions' ids (each graded again, no copy)")
+    submissions = serializers.ListField(
+        child=serializers.IntegerField(), help_text="the regraded submissions' ids (each graded again, no copy)"
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -32,14 +32,14 @@ def api_token_create(*, user, name: str = "") -> tuple[ApiToken, str]:
 
 def api_token_revoke(*, user, token_id: int) -> bool:
     """Revoke one of the user's own tokens (someone else's id changes nothing)."""
-    return bool(ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True)
-                .update(revoked_at=timezone.now()))
+    return bool(
+        ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    )
 
 
 def api_token_user(raw: str):
     """The active user a token belongs to, or None. Marks the token used (at most once a minute)."""
-    token = (ApiToken.objects.select_related("user").filter(digest=_digest(raw.strip()), revoked_at__isnull=True)
-             .first())
+    token = ApiToken.objects.select_related("user").filter(digest=_digest(raw.strip()), revoked_at__isnull=True).first()
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()
@@ -49,6 +49,7 @@ def api_token_user(raw: str):
 
 
 # ---- idempotent submit ----------------------------------------------------------------------
+
 
 class IdempotencyConflict(Exception):
     """The key was used before with a different submission."""

@@ -13,8 +13,11 @@ v1 = [
     path("submissions/<int:submission_id>/result/", views.SubmissionResult.as_view(), name="submission-result"),
     path("courses/<slug:course_slug>/submissions/", views.CourseSubmissions.as_view(), name="course-submissions"),
     path("courses/<slug:course_slug>/grades/", views.CourseGrades.as_view(), name="course-grades"),
-    path("courses/<slug:course_slug>/exercises/<slug:exercise_slug>/regrades/", views.ExerciseRegrade.as_view(),
-         name="exercise-regrade"),
+    path(
+        "courses/<slug:course_slug>/exercises/<slug:exercise_slug>/regrades/",
+        views.ExerciseRegrade.as_view(),
+        name="exercise-regrade",
+    ),
 ]
 
 # Included at the site root by courseapp/urls.py (names outside the "api" namespace for the pages).

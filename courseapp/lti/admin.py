@@ -12,8 +12,14 @@ def tool_urls(request=None) -> dict[str, str]:
     """What a platform administrator enters: the tool's login, launch (redirect) and JWKS URLs."""
     from courseapp.lti.views import tool_url
 
-    return {label: tool_url(request, reverse(name)) for label, name in (
-        ("OIDC login URL", "lti-login"), ("Launch / redirect URL", "lti-launch"), ("Public keys (JWKS) URL", "lti-jwks"))}
+    return {
+        label: tool_url(request, reverse(name))
+        for label, name in (
+            ("OIDC login URL", "lti-login"),
+            ("Launch / redirect URL", "lti-launch"),
+            ("Public keys (JWKS) URL", "lti-jwks"),
+        )
+    }
 
 
 @admin.register(Platform)
@@ -23,8 +29,18 @@ class PlatformAdmin(admin.ModelAdmin):
     search_fields = ("name", "issuer", "client_id")
     readonly_fields = ("this_tools_urls",)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    fields = ("name", "issuer", "client_id", "deployment_ids", "auth_login_url", "auth_token_url", "key_set_url",
-              "auth_audience", "is_active", "this_tools_urls")
+    fields = (
+        "name",
+        "issuer",
+        "client_id",
+        "deployment_ids",
+        "auth_login_url",
+        "auth_token_url",
+        "key_set_url",
+        "auth_audience",
+        "is_active",
+        "this_tools_urls",
+    )
 
     def get_form(self, request, obj=None, **kwargs):
         self._request = request
@@ -32,7 +48,9 @@ class PlatformAdmin(admin.ModelAdmin):
 
     @admin.display(description="Enter these in the platform")
     def this_tools_urls(self, obj):
-        return format_html_join("", "<div>{}: <code>{}</code></div>", tool_urls(getattr(self, "_request", None)).items())
+        return format_html_join(
+            "", "<div>{}: <code>{}</code></div>", tool_urls(getattr(self, "_request", None)).items()
+        )
 
 
 @admin.register(ToolKey)
@@ -77,7 +95,16 @@ class LineItemAdmin(admin.ModelAdmin):
 
 @admin.register(Passback)
 class PassbackAdmin(admin.ModelAdmin):
-    list_display = ("user", "exercise", "version", "sent_version", "changed_at", "failures", "next_attempt_at", "sent_at")
+    list_display = (
+        "user",
+        "exercise",
+        "version",
+        "sent_version",
+        "changed_at",
+        "failures",
+        "next_attempt_at",
+        "sent_at",
+    )
     list_filter = ("failures",)
     readonly_fields = [f.name for f in Passback._meta.fields]
     actions = ["send_now"]

@@ -29,9 +29,13 @@ DEEP_LINKING_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 # Context roles as the contract names them (full URIs, and the short forms LTI 1.3 still allows).
-STAFF_ROLES = frozenset({
-    LIS + "membership#Instructor", LIS + "membership/Instructor#TeachingAssistant", "Instructor",
-})
+STAFF_ROLES = frozenset(
+    {
+        LIS + "membership#Instructor",
+        LIS + "membership/Instructor#TeachingAssistant",
+        "Instructor",
+    }
+)
 STUDENT_ROLES = frozenset({LIS + "membership#Learner", "Learner"})
 
 
@@ -91,9 +95,11 @@ def user_for(platform: Platform, sub: str, claims: Mapping[str, Any]):
         except IntegrityError:  # a parallel launch of the same person won
             link = LtiUser.objects.select_related("user").get(issuer=platform.issuer, sub=sub)
     user = link.user
-    fields = {"first_name": str(claims.get("given_name") or "")[:150],
-              "last_name": str(claims.get("family_name") or "")[:150],
-              "email": str(claims.get("email") or "")[:254]}
+    fields = {
+        "first_name": str(claims.get("given_name") or "")[:150],
+        "last_name": str(claims.get("family_name") or "")[:150],
+        "email": str(claims.get("email") or "")[:254],
+    }
     changed = [name for name, value in fields.items() if value and getattr(user, name) != value]
     for name in changed:
         setattr(user, name, fields[name])
@@ -122,22 +128,32 @@ def course_offer_module_exercises(course: Course) -> None:
     fields = [f.name for f in ExerciseRevision._meta.concrete_fields if f.name not in _REVISION_SKIP]
     mine = {e.slug: e for e in Exercise.objects.filter(course=course).select_related("current_revision")}
     for original in Exercise.objects.filter(course=source, current_revision__isnull=False).select_related(
-            "current_revision"):
+        "current_revision"
+    ):
         rev = original.current_revision
         if rev is None:  # filtered out above; for the type checker
             continue
         copy = mine.get(original.slug)
         if copy is None:
-            copy = Exercise.objects.create(course=course, slug=original.slug, title=original.title,
-                                           kind=original.kind, order=original.order, queue=original.queue)
+            copy = Exercise.objects.create(
+                course=course,
+                slug=original.slug,
+                title=original.title,
+                kind=original.kind,
+                order=original.order,
+                queue=original.queue,
+            )
         elif copy.current_revision is not None and copy.current_revision.content_hash == rev.content_hash:
             continue
         else:
-            Exercise.objects.filter(pk=copy.pk).update(title=original.title, kind=original.kind,
-                                                        order=original.order, queue=original.queue)
+            Exercise.objects.filter(pk=copy.pk).update(
+                title=original.title, kind=original.kind, order=original.order, queue=original.queue
+            )
         revision, _ = ExerciseRevision.objects.get_or_create(
-            exercise=copy, content_hash=rev.content_hash,
-            defaults={name: getattr(rev, name) for name in fields if name != "content_hash"})
+            exercise=copy,
+            content_hash=rev.content_hash,
+            defaults={name: getattr(rev, name) for name in fields if name != "content_hash"},
+        )
         Exercise.objects.filter(pk=copy.pk).update(current_revision=revision)
 
 
@@ -146,8 +162,10 @@ def context_for(platform: Platform, claims: Mapping[str, Any]) -> LtiContext:
     context_claim = claim_map(claims, CONTEXT_CLAIM)
     context_id = str(context_claim.get("id") or "")
     if not context_id:
-        raise LaunchRefused("This launch names no course (the LTI context claim is missing), so there "
-                            "is no course to open. Place the tool inside a course in your LMS.")
+        raise LaunchRefused(
+            "This launch names no course (the LTI context claim is missing), so there "
+            "is no course to open. Place the tool inside a course in your LMS."
+        )
     title = str(context_claim.get("title") or context_claim.get("label") or context_id)[:200]
     context = LtiContext.objects.filter(platform=platform, context_id=context_id).select_related("course").first()
     if context is None:
@@ -155,8 +173,9 @@ def context_for(platform: Platform, claims: Mapping[str, Any]) -> LtiContext:
         try:
             with transaction.atomic():
                 course = Course.objects.create(slug=f"lti-{digest}", title=title)
-                context = LtiContext.objects.create(platform=platform, context_id=context_id, course=course,
-                                                    title=title)
+                context = LtiContext.objects.create(
+                    platform=platform, context_id=context_id, course=course, title=title
+                )
         except IntegrityError:  # a parallel first launch of the same context won
             context = LtiContext.objects.select_related("course").get(platform=platform, context_id=context_id)
     ags = claim_map(claims, AGS_CLAIM)
@@ -202,24 +221,44 @@ def launch_accept(platform: Platform, claims: Mapping[str, Any]) -> AcceptedLaun
     """Everything a checked launch (resource link or deep linking) sets up here."""
     role = role_from(claims.get(ROLES_CLAIM))
     if role is None:
-        raise LaunchRefused("Your role in this course is neither instructor, teaching assistant nor "
-                            "learner, so this tool cannot tell what to show you.")
+        raise LaunchRefused(
+            "Your role in this course is neither instructor, teaching assistant nor "
+            "learner, so this tool cannot tell what to show you."
+        )
     context = context_for(platform, claims)
     user = user_for(platform, str(claims["sub"]), claims)
     enrol(user, context.course, role)
     slug = str(claim_map(claims, CUSTOM_CLAIM).get("exercise") or "")
-    exercise = Exercise.objects.filter(course=context.course, slug=slug,
-                                       current_revision__isnull=False).first() if slug else None
+    exercise = (
+        Exercise.objects.filter(course=context.course, slug=slug, current_revision__isnull=False).first()
+        if slug
+        else None
+    )
     link_claim = claim_map(claims, RESOURCE_LINK_CLAIM)
     if link_claim.get("id"):
         lineitem = service_url(claim_map(claims, AGS_CLAIM).get("lineitem"))
         ResourceLink.objects.update_or_create(
-            context=context, resource_link_id=str(link_claim["id"]),
-            defaults={"exercise": exercise, "lineitem_url": lineitem, "title": str(link_claim.get("title") or "")[:255]})
+            context=context,
+            resource_link_id=str(link_claim["id"]),
+            defaults={
+                "exercise": exercise,
+                "lineitem_url": lineitem,
+                "title": str(link_claim.get("title") or "")[:255],
+            },
+        )
         if exercise is not None and lineitem:
             # The launch's own line item is where this exercise's grades go (contract, section 4).
             LineItem.objects.update_or_create(context=context, exercise=exercise, defaults={"url": lineitem})
-    origins = {origin(platform.issuer), origin(claim_map(claims, PRESENTATION_CLAIM).get("return_url")),
-               origin(claim_map(claims, DEEP_LINKING_CLAIM).get("deep_link_return_url"))}
-    return AcceptedLaunch(platform=platform, user=user, context=context, role=role, exercise=exercise,
-                          frame_origins=sorted(o for o in origins if o))
+    origins = {
+        origin(platform.issuer),
+        origin(claim_map(claims, PRESENTATION_CLAIM).get("return_url")),
+        origin(claim_map(claims, DEEP_LINKING_CLAIM).get("deep_link_return_url")),
+    }
+    return AcceptedLaunch(
+        platform=platform,
+        user=user,
+        context=context,
+        role=role,
+        exercise=exercise,
+        frame_origins=sorted(o for o in origins if o),
+    )

@@ -18,10 +18,12 @@ class Platform(models.Model):
     auth_login_url = models.URLField(max_length=500, help_text="the platform's OIDC authorisation endpoint")
     auth_token_url = models.URLField(max_length=500, help_text="the platform's OAuth2 token endpoint")
     key_set_url = models.URLField(max_length=500, help_text="the platform's public keys (JWKS)")
-    auth_audience = models.CharField(max_length=500, blank=True,
-                                     help_text="the token endpoint's audience, when not the token URL itself")
-    deployment_ids = models.JSONField(default=list, blank=True,
-                                      help_text='the deployment ids launches may carry, e.g. ["1", "7:abc"]')
+    auth_audience = models.CharField(
+        max_length=500, blank=True, help_text="the token endpoint's audience, when not the token URL itself"
+    )
+    deployment_ids = models.JSONField(
+        default=list, blank=True, help_text='the deployment ids launches may carry, e.g. ["1", "7:abc"]'
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -63,8 +65,9 @@ class LtiUser(models.Model):
 
     issuer = models.URLField(max_length=500)
     sub = models.CharField(max_length=255)
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="users",
-                                 help_text="the registration that first launched them")
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="users", help_text="the registration that first launched them"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lti_links")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -101,15 +104,17 @@ class ResourceLink(models.Model):
 
     context = models.ForeignKey(LtiContext, on_delete=models.CASCADE, related_name="resource_links")
     resource_link_id = models.CharField(max_length=255)
-    exercise = models.ForeignKey("courseapp.Exercise", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    exercise = models.ForeignKey(
+        "courseapp.Exercise", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     lineitem_url = models.URLField(max_length=500, blank=True)
     title = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["context", "resource_link_id"],
-                                               name="lti_resource_link_context_id")]
+        constraints = [
+            models.UniqueConstraint(fields=["context", "resource_link_id"], name="lti_resource_link_context_id")
+        ]
 
 
 class LineItem(models.Model):

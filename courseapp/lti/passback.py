@@ -55,6 +55,7 @@ def final_grade(user_id: int, exercise: Exercise) -> FinalGrade | None:
 
 # ---- the outbox ---------------------------------------------------------------------------------
 
+
 def passback_enqueue(*, user_id: int, exercise_id: int, reason: str) -> Passback | None:
     """Mark (user, exercise) due, if the exercise's course came from an LTI context and the user from
     its platform; returns the row (None when there is nothing to send to)."""
@@ -65,10 +66,12 @@ def passback_enqueue(*, user_id: int, exercise_id: int, reason: str) -> Passback
     now = timezone.now()
     with transaction.atomic():
         row, created = Passback.objects.select_for_update().get_or_create(
-            user_id=user_id, exercise_id=exercise_id, defaults={"changed_at": now, "reason": reason})
+            user_id=user_id, exercise_id=exercise_id, defaults={"changed_at": now, "reason": reason}
+        )
         if not created:
             Passback.objects.filter(pk=row.pk).update(
-                version=F("version") + 1, changed_at=now, reason=reason, next_attempt_at=now, failures=0)
+                version=F("version") + 1, changed_at=now, reason=reason, next_attempt_at=now, failures=0
+            )
     from courseapp.lti.tasks import passback_send
 
     transaction.on_commit(lambda: passback_send.apply_async(args=[row.pk], queue=settings.MAINTENANCE_QUEUE))
@@ -83,10 +86,14 @@ def _backoff(failures: int) -> timedelta:
 def _claim(passback_id: int) -> Passback | None:
     """Take a due, unsent row for one send (a lease: nobody else sends it meanwhile)."""
     now = timezone.now()
-    claimed = (Passback.objects.filter(pk=passback_id, next_attempt_at__lte=now, sent_version__lt=F("version"))
-               .update(next_attempt_at=now + timedelta(seconds=settings.LTI_PASSBACK_LEASE_S)))
-    return Passback.objects.select_related("exercise__course", "exercise__current_revision").get(
-        pk=passback_id) if claimed else None
+    claimed = Passback.objects.filter(pk=passback_id, next_attempt_at__lte=now, sent_version__lt=F("version")).update(
+        next_attempt_at=now + timedelta(seconds=settings.LTI_PASSBACK_LEASE_S)
+    )
+    return (
+        Passback.objects.select_related("exercise__course", "exercise__current_revision").get(pk=passback_id)
+        if claimed
+        else None
+    )
 
 
 def _ags_for(context: LtiContext, lineitem_url: str | None = None) -> AssignmentsGradesService:
@@ -105,8 +112,12 @@ def lineitem_url_for(context: LtiContext, exercise: Exercise, ags: AssignmentsGr
         return known
     if not context.lineitems_url:
         raise RuntimeError(f"{context}: no launch gave a line items URL (AGS) yet")
-    wanted = (AgsLineItem().set_resource_id(exercise.slug).set_label(exercise.title)
-              .set_score_maximum(exercise.current_revision.max_score if exercise.current_revision else 0))
+    wanted = (
+        AgsLineItem()
+        .set_resource_id(exercise.slug)
+        .set_label(exercise.title)
+        .set_score_maximum(exercise.current_revision.max_score if exercise.current_revision else 0)
+    )
     found = ags.find_or_create_lineitem(wanted, find_by="resource_id")
     url = found.get_id()
     if not url:
@@ -116,8 +127,13 @@ def lineitem_url_for(context: LtiContext, exercise: Exercise, ags: AssignmentsGr
 
 
 def score_body(row: Passback, sub: str, grade: FinalGrade) -> Grade:
-    body = (Grade().set_user_id(sub).set_score_maximum(grade.max_score)
-            .set_timestamp(row.changed_at.isoformat()).set_activity_progress("Completed"))
+    body = (
+        Grade()
+        .set_user_id(sub)
+        .set_score_maximum(grade.max_score)
+        .set_timestamp(row.changed_at.isoformat())
+        .set_activity_progress("Completed")
+    )
     if grade.provisional:
         return body.set_grading_progress("PendingManual")  # and no scoreGiven (contract)
     return body.set_grading_progress("FullyGraded").set_score_given(max(0.0, grade.score))
@@ -127,8 +143,11 @@ def _send(row: Passback) -> dict:
     """Post the row's current grade; returns what was sent ({} when there is no grade to send)."""
     exercise = row.exercise
     context = LtiContext.objects.select_related("platform").get(course_id=exercise.course_id)
-    sub = LtiUser.objects.filter(issuer=context.platform.issuer, user_id=row.user_id).values_list(
-        "sub", flat=True).first()
+    sub = (
+        LtiUser.objects.filter(issuer=context.platform.issuer, user_id=row.user_id)
+        .values_list("sub", flat=True)
+        .first()
+    )
     grade = final_grade(row.user_id, exercise)
     if sub is None or grade is None:
         return {}
@@ -151,13 +170,22 @@ def passback_send(passback_id: int) -> bool | None:
         failures = row.failures + 1
         delay = _backoff(failures)
         Passback.objects.filter(pk=row.pk).update(
-            failures=failures, next_attempt_at=timezone.now() + delay, last_error=f"{type(exc).__name__}: {exc}"[:2000])
-        log.warning("lti passback failed; retrying", extra={
-            "event": "lti_passback_failed", "passback": row.pk, "failures": failures, "retry_in_s": delay.total_seconds(),
-            "error": f"{type(exc).__name__}: {exc}"[:500]})
+            failures=failures, next_attempt_at=timezone.now() + delay, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        log.warning(
+            "lti passback failed; retrying",
+            extra={
+                "event": "lti_passback_failed",
+                "passback": row.pk,
+                "failures": failures,
+                "retry_in_s": delay.total_seconds(),
+                "error": f"{type(exc).__name__}: {exc}"[:500],
+            },
+        )
         return False
     done = Passback.objects.filter(pk=row.pk, version=version).update(
-        sent_version=version, sent_at=timezone.now(), failures=0, last_error="", last_sent=sent)
+        sent_version=version, sent_at=timezone.now(), failures=0, last_error="", last_sent=sent
+    )
     if not done:  # a newer change came in meanwhile: its own send (already queued) carries it
         Passback.objects.filter(pk=row.pk).update(failures=0, last_error="")
     log.info("lti passback sent", extra={"event": "lti_passback_sent", "passback": row.pk, "version": version})
@@ -166,8 +194,11 @@ def passback_send(passback_id: int) -> bool | None:
 
 def passback_drain(limit: int = 500) -> dict[str, int]:
     """Send every due row (the periodic task, and `manage.py lti_passback`)."""
-    due = list(Passback.objects.filter(next_attempt_at__lte=timezone.now(), sent_version__lt=F("version"))
-               .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    due = list(
+        Passback.objects.filter(next_attempt_at__lte=timezone.now(), sent_version__lt=F("version"))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
     counts = {"due": len(due), "sent": 0, "failed": 0}
     for pk in due:
         outcome = passback_send(pk)

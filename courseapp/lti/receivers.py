@@ -19,5 +19,7 @@ def grade_changed(sender: object, *, user_id: int, exercise_id: int, reason: str
         passback_enqueue(user_id=user_id, exercise_id=exercise_id, reason=reason)
     except Exception:  # noqa: BLE001 - a receiver must not raise into the grading path; the drain cannot see
         # a row that was never written, so say so loudly
-        log.exception("lti passback could not be queued", extra={
-            "event": "lti_passback_enqueue_failed", "user_id": user_id, "exercise_id": exercise_id})
+        log.exception(
+            "lti passback could not be queued",
+            extra={"event": "lti_passback_enqueue_failed", "user_id": user_id, "exercise_id": exercise_id},
+        )

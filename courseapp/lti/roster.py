@@ -31,8 +31,10 @@ class RosterSync:
 def roster_sync(context: LtiContext) -> RosterSync:
     """Fetch every page of the context's membership and enrol each active member with their role."""
     if not context.memberships_url:
-        raise RosterUnavailable(f"{context}: no launch has given a memberships URL (NRPS) yet; "
-                                "launch the tool from the course once, as an instructor")
+        raise RosterUnavailable(
+            f"{context}: no launch has given a memberships URL (NRPS) yet; "
+            "launch the tool from the course once, as an instructor"
+        )
     connector = CachedTokenConnector(context.platform_id, registration_for(context.platform))
     service = NamesRolesProvisioningService(connector, {"context_memberships_url": context.memberships_url})
     members = service.get_members()  # network first, then one short transaction

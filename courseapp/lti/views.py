@@ -53,7 +53,9 @@ def _refused(request: HttpRequest, reason: str, *, status: int = 400) -> HttpRes
     return render(request, "lti/refused.html", {"reason": reason}, status=status)
 
 
-def _services(request: HttpRequest, *, post_only: bool) -> tuple[DjangoRequest, LtiSessionService, NonceOnceCacheStorage]:
+def _services(
+    request: HttpRequest, *, post_only: bool
+) -> tuple[DjangoRequest, LtiSessionService, NonceOnceCacheStorage]:
     lti_request = DjangoRequest(request, post_only=post_only)
     return lti_request, LtiSessionService(lti_request), NonceOnceCacheStorage()
 
@@ -90,8 +92,13 @@ def course_url(course) -> str:
 @never_cache
 def launch(request: HttpRequest) -> HttpResponse:
     lti_request, session, storage = _services(request, post_only=True)
-    message_launch = DjangoMessageLaunch(lti_request, DbToolConf(), session_service=session,
-                                         launch_data_storage=storage, requests_session=TimeoutSession())
+    message_launch = DjangoMessageLaunch(
+        lti_request,
+        DbToolConf(),
+        session_service=session,
+        launch_data_storage=storage,
+        requests_session=TimeoutSession(),
+    )
     message_launch.set_public_key_caching(NonceOnceCacheStorage(), cache_lifetime=settings.LTI_PLATFORM_KEYS_CACHE_S)
     try:
         message_launch.validate()
@@ -113,12 +120,20 @@ def launch(request: HttpRequest) -> HttpResponse:
     request.session[SESSION_KEY] = accepted.frame_origins
     if is_deep_link:
         request.session[DEEP_LINK_SESSION_KEY] = message_launch.get_launch_id()
-        exercises = Exercise.objects.filter(course=accepted.context.course,
-                                            current_revision__isnull=False).select_related("current_revision")
+        exercises = Exercise.objects.filter(
+            course=accepted.context.course, current_revision__isnull=False
+        ).select_related("current_revision")
         settings_claim = claim_map(claims, DEEP_LINKING_CLAIM)
-        return render(request, "lti/deep_link.html", {
-            "exercises": exercises, "launch_id": message_launch.get_launch_id(), "course": accepted.context.course,
-            "multiple": str(settings_claim.get("accept_multiple", True)).lower() != "false"})
+        return render(
+            request,
+            "lti/deep_link.html",
+            {
+                "exercises": exercises,
+                "launch_id": message_launch.get_launch_id(),
+                "course": accepted.context.course,
+                "multiple": str(settings_claim.get("accept_multiple", True)).lower() != "false",
+            },
+        )
     if accepted.exercise is not None:
         return redirect(exercise_url(accepted.exercise))
     return redirect(course_url(accepted.context.course))
@@ -131,40 +146,66 @@ def deep_link_response(request: HttpRequest) -> HttpResponse:
     """The instructor's choice, as the signed LtiDeepLinkingResponse posted back to the platform."""
     launch_id = request.POST.get("launch_id", "")
     if not launch_id or request.session.get(DEEP_LINK_SESSION_KEY) != launch_id:
-        return _refused(request, "This deep-linking choice does not belong to your launch; start it again from the LMS.",
-                        status=403)
+        return _refused(
+            request, "This deep-linking choice does not belong to your launch; start it again from the LMS.", status=403
+        )
     lti_request, session, storage = _services(request, post_only=True)
     try:
-        message_launch = DjangoMessageLaunch.from_cache(launch_id, lti_request, DbToolConf(), session_service=session,
-                                                        launch_data_storage=storage, requests_session=TimeoutSession())
+        message_launch = DjangoMessageLaunch.from_cache(
+            launch_id,
+            lti_request,
+            DbToolConf(),
+            session_service=session,
+            launch_data_storage=storage,
+            requests_session=TimeoutSession(),
+        )
         deep_link = message_launch.get_deep_link()
     except Exception as exc:  # noqa: BLE001 - expired or unknown launch
-        return _refused(request, f"The deep-linking launch has expired or is unknown ({exc}); start it again from the LMS.")
+        return _refused(
+            request, f"The deep-linking launch has expired or is unknown ({exc}); start it again from the LMS."
+        )
     claims = message_launch.get_launch_data()
     accepted = launch_accept(platform_for(message_launch.get_iss(), message_launch.get_client_id()), claims)
     if not accepted.is_staff or accepted.user.pk != request.user.pk:
         return _refused(request, "Only the instructor who started this deep-linking launch can answer it.", status=403)
     slugs = request.POST.getlist("exercise")
-    chosen = [e for e in Exercise.objects.filter(course=accepted.context.course, slug__in=slugs)
-              .select_related("current_revision") if e.current_revision is not None]
+    chosen = [
+        e
+        for e in Exercise.objects.filter(course=accepted.context.course, slug__in=slugs).select_related(
+            "current_revision"
+        )
+        if e.current_revision is not None
+    ]
     if not chosen:
         messages.error(request, "Pick at least one exercise.")
         exercises = Exercise.objects.filter(course=accepted.context.course, current_revision__isnull=False)
-        return render(request, "lti/deep_link.html", {"exercises": exercises, "launch_id": launch_id,
-                                                      "course": accepted.context.course, "multiple": True}, status=400)
+        return render(
+            request,
+            "lti/deep_link.html",
+            {"exercises": exercises, "launch_id": launch_id, "course": accepted.context.course, "multiple": True},
+            status=400,
+        )
     launch_url = tool_url(request, reverse("lti-launch"))
     resources = [
-        DeepLinkResource().set_url(launch_url).set_title(e.title).set_custom_params({"exercise": e.slug})
+        DeepLinkResource()
+        .set_url(launch_url)
+        .set_title(e.title)
+        .set_custom_params({"exercise": e.slug})
         .set_lineitem(AgsLineItem().set_label(e.title).set_score_maximum(rev.max_score).set_resource_id(e.slug))
-        for e in chosen if (rev := e.current_revision) is not None
+        for e in chosen
+        if (rev := e.current_revision) is not None
     ]
     settings_claim = claim_map(claims, DEEP_LINKING_CLAIM)
     return_url = str(settings_claim.get("deep_link_return_url") or "")
-    response = render(request, "lti/deep_link_return.html", {
-        "return_url": return_url, "jwt": deep_link.get_response_jwt(resources), "chosen": chosen})
+    response = render(
+        request,
+        "lti/deep_link_return.html",
+        {"return_url": return_url, "jwt": deep_link.get_response_jwt(resources), "chosen": chosen},
+    )
     return_origin = origin(return_url)
-    response["Content-Security-Policy"] = with_form_action(settings.CONTENT_SECURITY_POLICY,
-                                                           [return_origin] if return_origin else [])
+    response["Content-Security-Policy"] = with_form_action(
+        settings.CONTENT_SECURITY_POLICY, [return_origin] if return_origin else []
+    )
     return response
 
 
@@ -179,8 +220,10 @@ def jwks(request: HttpRequest) -> JsonResponse:
 
 def _context_for_instructor(user, course_slug: str) -> LtiContext:
     context = LtiContext.objects.select_related("course", "platform").filter(course__slug=course_slug).first()
-    if context is None or not Enrolment.objects.filter(user=user, course=context.course,
-                                                       role=Enrolment.Role.INSTRUCTOR).exists():
+    if (
+        context is None
+        or not Enrolment.objects.filter(user=user, course=context.course, role=Enrolment.Role.INSTRUCTOR).exists()
+    ):
         raise Http404("No LTI course of yours")
     return context
 
@@ -190,8 +233,11 @@ def _context_for_instructor(user, course_slug: str) -> LtiContext:
 def course_lti(request: HttpRequest, course: str) -> HttpResponse:
     """For instructors: where the course comes from, its roster button and the passback outbox."""
     context = _context_for_instructor(request.user, course)
-    passbacks = (Passback.objects.filter(exercise__course=context.course)
-                 .select_related("user", "exercise").order_by("-changed_at")[:200])
+    passbacks = (
+        Passback.objects.filter(exercise__course=context.course)
+        .select_related("user", "exercise")
+        .order_by("-changed_at")[:200]
+    )
     return render(request, "lti/course.html", {"context": context, "course": context.course, "passbacks": passbacks})
 
 
@@ -208,4 +254,3 @@ def course_roster_sync(request: HttpRequest, course: str) -> HttpResponse:
     else:
         messages.success(request, f"Roster synced: {counts}.")
     return redirect("lti-course", course=context.course.slug)
-

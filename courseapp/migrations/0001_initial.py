@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,128 +15,199 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Course',
+            name="Course",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(unique=True)),
+                ("title", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='GradingJob',
+            name="GradingJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('queue', models.CharField(default='grade.cpu', max_length=50)),
-                ('queued_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("queue", models.CharField(default="grade.cpu", max_length=50)),
+                ("queued_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Exercise',
+            name="Exercise",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField()),
-                ('title', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('module', 'Code (a PyTorch module)'), ('freetext', 'Free text'), ('quiz', 'Quiz')], max_length=20)),
-                ('order', models.IntegerField(default=0)),
-                ('queue', models.CharField(default='cpu', max_length=10)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exercises', to='courseapp.course')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField()),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("module", "Code (a PyTorch module)"), ("freetext", "Free text"), ("quiz", "Quiz")],
+                        max_length=20,
+                    ),
+                ),
+                ("order", models.IntegerField(default=0)),
+                ("queue", models.CharField(default="cpu", max_length=10)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="exercises", to="courseapp.course"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['order', 'slug'],
+                "ordering": ["order", "slug"],
             },
         ),
         migrations.CreateModel(
-            name='ExerciseRevision',
+            name="ExerciseRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content_hash', models.CharField(max_length=64)),
-                ('max_score', models.FloatField()),
-                ('prompt', models.TextField()),
-                ('starter', models.TextField(blank=True)),
-                ('max_chars', models.PositiveIntegerField(default=2000)),
-                ('max_source_bytes', models.PositiveIntegerField(default=65536)),
-                ('files', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('exercise', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='courseapp.exercise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("content_hash", models.CharField(max_length=64)),
+                ("max_score", models.FloatField()),
+                ("prompt", models.TextField()),
+                ("starter", models.TextField(blank=True)),
+                ("max_chars", models.PositiveIntegerField(default=2000)),
+                ("max_source_bytes", models.PositiveIntegerField(default=65536)),
+                ("files", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "exercise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="revisions", to="courseapp.exercise"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['exercise', '-created_at', '-id'],
-                'get_latest_by': ['created_at', 'id'],
-            },
-        ),
-        migrations.AddField(
-            model_name='exercise',
-            name='current_revision',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='courseapp.exerciserevision'),
-        ),
-        migrations.CreateModel(
-            name='Result',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.FloatField()),
-                ('max_score', models.FloatField()),
-                ('status', models.CharField(max_length=10)),
-                ('outcome', models.CharField(max_length=10)),
-                ('output', models.TextField(blank=True)),
-                ('tests', models.JSONField(default=list)),
-                ('misconceptions', models.JSONField(default=list)),
-                ('execution', models.JSONField(default=dict)),
-                ('stdout', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('job', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='result', to='courseapp.gradingjob')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='Submission',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revision', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='submissions', to='courseapp.exerciserevision')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='submissions', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["exercise", "-created_at", "-id"],
+                "get_latest_by": ["created_at", "id"],
             },
         ),
         migrations.AddField(
-            model_name='gradingjob',
-            name='submission',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='job', to='courseapp.submission'),
+            model_name="exercise",
+            name="current_revision",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="courseapp.exerciserevision",
+            ),
         ),
         migrations.CreateModel(
-            name='Enrolment',
+            name="Result",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('student', 'Student'), ('instructor', 'Instructor')], default='student', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrolments', to='courseapp.course')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrolments', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("score", models.FloatField()),
+                ("max_score", models.FloatField()),
+                ("status", models.CharField(max_length=10)),
+                ("outcome", models.CharField(max_length=10)),
+                ("output", models.TextField(blank=True)),
+                ("tests", models.JSONField(default=list)),
+                ("misconceptions", models.JSONField(default=list)),
+                ("execution", models.JSONField(default=dict)),
+                ("stdout", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "job",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="result", to="courseapp.gradingjob"
+                    ),
+                ),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Submission",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "revision",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="submissions",
+                        to="courseapp.exerciserevision",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="submissions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'course'), name='one_enrolment_per_user_course')],
+                "ordering": ["-created_at", "-id"],
+            },
+        ),
+        migrations.AddField(
+            model_name="gradingjob",
+            name="submission",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT, related_name="job", to="courseapp.submission"
+            ),
+        ),
+        migrations.CreateModel(
+            name="Enrolment",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("student", "Student"), ("instructor", "Instructor")], default="student", max_length=20
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="enrolments", to="courseapp.course"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="enrolments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "course"), name="one_enrolment_per_user_course")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='exerciserevision',
-            constraint=models.UniqueConstraint(fields=('exercise', 'content_hash'), name='revision_hash_unique_per_exercise'),
+            model_name="exerciserevision",
+            constraint=models.UniqueConstraint(
+                fields=("exercise", "content_hash"), name="revision_hash_unique_per_exercise"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='exercise',
-            constraint=models.UniqueConstraint(fields=('course', 'slug'), name='exercise_slug_unique_in_course'),
+            model_name="exercise",
+            constraint=models.UniqueConstraint(fields=("course", "slug"), name="exercise_slug_unique_in_course"),
         ),
         migrations.AddIndex(
-            model_name='submission',
-            index=models.Index(fields=['user', 'revision'], name='courseapp_s_user_id_2ae980_idx'),
+            model_name="submission",
+            index=models.Index(fields=["user", "revision"], name="courseapp_s_user_id_2ae980_idx"),
         ),
         migrations.AddIndex(
-            model_name='gradingjob',
-            index=models.Index(fields=['status'], name='courseapp_g_status_f39eae_idx'),
+            model_name="gradingjob",
+            index=models.Index(fields=["status"], name="courseapp_g_status_f39eae_idx"),
         ),
     ]

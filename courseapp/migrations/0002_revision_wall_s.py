@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('courseapp', '0001_initial'),
+        ("courseapp", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exerciserevision',
-            name='wall_s',
+            model_name="exerciserevision",
+            name="wall_s",
             field=models.FloatField(default=20.0),
         ),
     ]

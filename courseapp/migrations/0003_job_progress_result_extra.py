@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('courseapp', '0002_revision_wall_s'),
+        ("courseapp", "0002_revision_wall_s"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='gradingjob',
-            name='progress',
+            model_name="gradingjob",
+            name="progress",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='result',
-            name='extra',
+            model_name="result",
+            name="extra",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

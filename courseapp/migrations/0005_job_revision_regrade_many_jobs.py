@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("courseapp", "0004_instructor_policies_overrides_regrades"),
     ]
@@ -17,14 +16,19 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="gradingjob",
             name="submission",
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="jobs",
-                                    to="courseapp.submission"),
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="jobs", to="courseapp.submission"
+            ),
         ),
         migrations.AddField(
             model_name="gradingjob",
             name="revision",
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+",
-                                    to="courseapp.exerciserevision"),
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="courseapp.exerciserevision",
+            ),
         ),
         migrations.AddField(
             model_name="gradingjob",
@@ -34,7 +38,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="gradingjob",
             name="regrade",
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT,
-                                    related_name="jobs", to="courseapp.regrade"),
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="jobs",
+                to="courseapp.regrade",
+            ),
         ),
     ]

@@ -24,13 +24,15 @@ def fold(apps, schema_editor):
     # created by its regrade, so its job keeps the regrade's time).
     own = Submission.objects.filter(pk=OuterRef("submission_id"))
     GradingJob.objects.filter(revision__isnull=True).update(
-        revision_id=Subquery(own.values("revision_id")[:1]), created_at=Subquery(own.values("created_at")[:1]))
+        revision_id=Subquery(own.values("revision_id")[:1]), created_at=Subquery(own.values("created_at")[:1])
+    )
     folded: dict[int, dict[str, int]] = {}  # course id -> {copy id: original id}
     items = RegradeItem.objects.select_related("new__revision__exercise").order_by("id")
     for item in items:
         copy = item.new
         GradingJob.objects.filter(submission_id=copy.pk).update(
-            submission_id=item.original_id, revision_id=copy.revision_id, regrade_id=item.regrade_id)
+            submission_id=item.original_id, revision_id=copy.revision_id, regrade_id=item.regrade_id
+        )
         GradeOverride.objects.filter(submission_id=copy.pk).update(submission_id=item.original_id)
         folded.setdefault(copy.revision.exercise.course_id, {})[str(copy.pk)] = item.original_id
     copy_ids = list(items.values_list("new_id", flat=True))
@@ -38,9 +40,13 @@ def fold(apps, schema_editor):
     Submission.objects.filter(pk__in=copy_ids).delete()
     for course_id, mapping in folded.items():
         AuditEntry.objects.create(
-            course_id=course_id, actor=None, action="migration", target="regrade copies folded into originals",
+            course_id=course_id,
+            actor=None,
+            action="migration",
+            target="regrade copies folded into originals",
             after={"copy_to_original": mapping},
-            reason="A regrade is now a new grading job on the same submission; copies no longer exist.")
+            reason="A regrade is now a new grading job on the same submission; copies no longer exist.",
+        )
 
 
 def unfold(apps, schema_editor):
@@ -58,7 +64,6 @@ def unfold(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("courseapp", "0005_job_revision_regrade_many_jobs"),
     ]

@@ -3,7 +3,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("courseapp", "0006_fold_regrade_copies"),
     ]
@@ -12,8 +11,9 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="gradingjob",
             name="revision",
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+",
-                                    to="courseapp.exerciserevision"),
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="courseapp.exerciserevision"
+            ),
         ),
         migrations.DeleteModel(name="RegradeItem"),
     ]

@@ -4,30 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('courseapp', '0007_job_revision_required_drop_regradeitem'),
+        ("courseapp", "0007_job_revision_required_drop_regradeitem"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='course',
-            name='max_in_flight',
-            field=models.PositiveIntegerField(blank=True, help_text="a student's jobs queued or running per exercise", null=True),
+            model_name="course",
+            name="max_in_flight",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="a student's jobs queued or running per exercise", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='course',
-            name='max_per_minute',
-            field=models.PositiveIntegerField(blank=True, help_text="a student's submissions per exercise per minute", null=True),
+            model_name="course",
+            name="max_per_minute",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="a student's submissions per exercise per minute", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='exercisepolicy',
-            name='max_in_flight',
+            model_name="exercisepolicy",
+            name="max_in_flight",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='exercisepolicy',
-            name='max_per_minute',
+            model_name="exercisepolicy",
+            name="max_per_minute",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
     ]

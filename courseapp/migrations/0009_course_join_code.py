@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('courseapp', '0008_queue_limits'),
+        ("courseapp", "0008_queue_limits"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='course',
-            name='join_code',
-            field=models.CharField(blank=True, db_index=True, default='', max_length=16),
+            model_name="course",
+            name="join_code",
+            field=models.CharField(blank=True, db_index=True, default="", max_length=16),
         ),
     ]

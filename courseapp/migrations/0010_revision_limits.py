@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('courseapp', '0009_course_join_code'),
+        ("courseapp", "0009_course_join_code"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exerciserevision',
-            name='limits',
+            model_name="exerciserevision",
+            name="limits",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

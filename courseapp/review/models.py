@@ -22,8 +22,9 @@ class Band(models.TextChoices):
 class Exemplar(models.Model):
     revision = models.ForeignKey(ExerciseRevision, on_delete=models.CASCADE, related_name="review_exemplars")
     # The answer the decision was about (one exemplar per answer); null for exemplars added by hand.
-    submission = models.OneToOneField(Submission, null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="review_exemplar")
+    submission = models.OneToOneField(
+        Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="review_exemplar"
+    )
     text = models.TextField()
     band = models.CharField(max_length=10, choices=Band.choices)
     score = models.FloatField()
@@ -41,7 +42,8 @@ class Exemplar(models.Model):
 class ReviewSettings(models.Model):
     exercise = models.OneToOneField(Exercise, on_delete=models.CASCADE, related_name="review_settings")
     release_at_due = models.BooleanField(
-        default=False, help_text="after the due date, release grades still waiting for review as the machine proposed")
+        default=False, help_text="after the due date, release grades still waiting for review as the machine proposed"
+    )
     # Recalibrated from the teacher's labels (None: the exercise's own [review] confidence_threshold).
     confidence_threshold = models.FloatField(null=True, blank=True)
     calibrated_on = models.PositiveIntegerField(default=0, help_text="number of labels the threshold came from")

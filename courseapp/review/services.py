@@ -51,8 +51,13 @@ def pending(exercise: Exercise) -> list[Submission]:
     """Submissions whose grade waits for review: the result that counts is provisional and no
     override replaced it. Each carries `current_extra` and `current_score` (one query)."""
     extra = Result.objects.filter(pk=OuterRef("current_result_id")).values("extra")[:1]
-    rows = (Submission.objects.filter(revision__exercise=exercise, overrides__isnull=True).with_grading()
-            .annotate(current_extra=Subquery(extra)).select_related("user", "revision").order_by("created_at", "id"))
+    rows = (
+        Submission.objects.filter(revision__exercise=exercise, overrides__isnull=True)
+        .with_grading()
+        .annotate(current_extra=Subquery(extra))
+        .select_related("user", "revision")
+        .order_by("created_at", "id")
+    )
     return [s for s in rows if isinstance(s.current_extra, dict) and s.current_extra.get("provisional") is True]
 
 
@@ -112,14 +117,26 @@ def review_groups(exercise: Exercise, limit: int = 500) -> list[ReviewGroup]:
         extra: dict[str, Any] = submission.current_extra
         score = float(submission.current_score or 0.0)
         groups[best].submissions.append(submission)
-        groups[best].proposals.append((str(extra.get("band", band_of(score, submission.revision.max_score))),
-                                       score, float(extra.get("confidence", 0.0))))
+        groups[best].proposals.append(
+            (
+                str(extra.get("band", band_of(score, submission.revision.max_score))),
+                score,
+                float(extra.get("confidence", 0.0)),
+            )
+        )
     return sorted(groups, key=lambda g: (-g.size, g.key))
 
 
 @transaction.atomic
-def review_decide(*, actor: Any, exercise: Exercise, submission_ids: Iterable[int], band: str,
-                  score: float | None = None, comment: str = "") -> list[Submission]:
+def review_decide(
+    *,
+    actor: Any,
+    exercise: Exercise,
+    submission_ids: Iterable[int],
+    band: str,
+    score: float | None = None,
+    comment: str = "",
+) -> list[Submission]:
     """One teacher decision for one answer or a whole group: an override per submission (audit
     trail), an exemplar per answer (created or updated), a final_grade_changed per student."""
     try:
@@ -129,26 +146,45 @@ def review_decide(*, actor: Any, exercise: Exercise, submission_ids: Iterable[in
     ids = sorted({int(i) for i in submission_ids})
     if not ids:
         raise ValidationError("No answers selected.")
-    submissions = list(Submission.objects.select_for_update().filter(pk__in=ids, revision__exercise=exercise)
-                       .select_related("revision", "user"))
+    submissions = list(
+        Submission.objects.select_for_update()
+        .filter(pk__in=ids, revision__exercise=exercise)
+        .select_related("revision", "user")
+    )
     if len(submissions) != len(ids):
         raise ValidationError("Some of the selected answers are not answers to this exercise.")
     max_score = submissions[0].revision.max_score
     score = default_score(band, max_score) if score is None else float(score)
     if band_of(score, max_score) != band:
-        raise ValidationError(f"A score of {score:g} / {max_score:g} is not {Band(band).label.lower()}: "
-                              f"full credit is from {FULL_AT * max_score:g}, partial from {PARTIAL_AT * max_score:g}.")
-    reason = f"free-text review: {band}" + (f" (one decision for {len(submissions)} similar answers)"
-                                            if len(submissions) > 1 else "")
+        raise ValidationError(
+            f"A score of {score:g} / {max_score:g} is not {Band(band).label.lower()}: "
+            f"full credit is from {FULL_AT * max_score:g}, partial from {PARTIAL_AT * max_score:g}."
+        )
+    reason = f"free-text review: {band}" + (
+        f" (one decision for {len(submissions)} similar answers)" if len(submissions) > 1 else ""
+    )
     for submission in submissions:
         grade_override(submission=submission, actor=actor, score=score, reason=reason, comment=comment)
         Exemplar.objects.update_or_create(
             submission=submission,
-            defaults={"revision": submission.revision, "text": submission.source, "band": band, "score": score,
-                      "comment": comment.strip(), "decided_by": actor})
+            defaults={
+                "revision": submission.revision,
+                "text": submission.source,
+                "band": band,
+                "score": score,
+                "comment": comment.strip(),
+                "decided_by": actor,
+            },
+        )
         final_grade_changed_on_commit(user_id=submission.user_id, exercise_id=exercise.pk, reason="review")
-    log.info("review: %s decided %s answer(s) of %s as %s %g", getattr(actor, "pk", None), len(submissions),
-             exercise.slug, band, score)
+    log.info(
+        "review: %s decided %s answer(s) of %s as %s %g",
+        getattr(actor, "pk", None),
+        len(submissions),
+        exercise.slug,
+        band,
+        score,
+    )
     return submissions
 
 
@@ -168,18 +204,27 @@ def release_due(now: datetime | None = None, *, actor: Any = None) -> int:
         policy = ExercisePolicy.objects.filter(exercise=rs.exercise).first()
         if policy is None or policy.due_at is None or policy.due_at > now:
             continue
-        who = actor or next((e.user for e in Enrolment.objects.filter(course_id=rs.exercise.course_id,
-                                                                         role=Enrolment.Role.INSTRUCTOR)
-                             .select_related("user").order_by("id")), None)
+        who = actor or next(
+            (
+                e.user
+                for e in Enrolment.objects.filter(course_id=rs.exercise.course_id, role=Enrolment.Role.INSTRUCTOR)
+                .select_related("user")
+                .order_by("id")
+            ),
+            None,
+        )
         if who is None:
             continue
         with transaction.atomic():
             for submission in pending(rs.exercise):
-                grade_override(submission=submission, actor=who, score=float(submission.current_score or 0.0),
-                               reason="released after the due date without review (course policy)",
-                               comment="Released as graded by the machine.")
-                final_grade_changed_on_commit(user_id=submission.user_id, exercise_id=rs.exercise_id,
-                                              reason="release")
+                grade_override(
+                    submission=submission,
+                    actor=who,
+                    score=float(submission.current_score or 0.0),
+                    reason="released after the due date without review (course policy)",
+                    comment="Released as graded by the machine.",
+                )
+                final_grade_changed_on_commit(user_id=submission.user_id, exercise_id=rs.exercise_id, reason="release")
                 released += 1
     return released
 
@@ -189,8 +234,10 @@ def grading_inputs(revision: ExerciseRevision) -> dict[str, Any]:
     the course's recalibrated threshold (None: the exercise's own)."""
     from grader.freetext import Exemplar as GraderExemplar
 
-    exemplars = [GraderExemplar(text=e.text, band=e.band, score=e.score, source="teacher")  # type: ignore[arg-type]
-                 for e in Exemplar.objects.filter(revision=revision).order_by("decided_at", "id")]
+    exemplars = [
+        GraderExemplar(text=e.text, band=e.band, score=e.score, source="teacher")  # type: ignore[arg-type]
+        for e in Exemplar.objects.filter(revision=revision).order_by("decided_at", "id")
+    ]
     rs = ReviewSettings.objects.filter(exercise_id=revision.exercise_id).first()
     return {"exemplars": exemplars, "threshold": rs.confidence_threshold if rs else None}
 

@@ -44,13 +44,28 @@ def queue(request: HttpRequest, course: str, slug: str) -> HttpResponse:
     groups = services.review_groups(exercise)
     plot, agreement = _agreement(exercise)
     held = (agreement or {}).get("heldback", {}).get("teacher_labels", {}).get("0", {}).get("at_threshold")
-    decided = (Exemplar.objects.filter(revision__exercise=exercise, submission__isnull=False)
-               .select_related("submission__user").order_by("-decided_at")[:20])
-    return render(request, "review/queue.html", {
-        "course": c, "exercise": exercise, "groups": groups, "pending": sum(g.size for g in groups),
-        "bands": Band.choices, "max_score": exercise.current_revision.max_score if exercise.current_revision else 0,
-        "decided": decided, "settings": services.settings_for(exercise), "plot": plot, "heldback": held,
-        "exemplars": Exemplar.objects.filter(revision=exercise.current_revision).count()})
+    decided = (
+        Exemplar.objects.filter(revision__exercise=exercise, submission__isnull=False)
+        .select_related("submission__user")
+        .order_by("-decided_at")[:20]
+    )
+    return render(
+        request,
+        "review/queue.html",
+        {
+            "course": c,
+            "exercise": exercise,
+            "groups": groups,
+            "pending": sum(g.size for g in groups),
+            "bands": Band.choices,
+            "max_score": exercise.current_revision.max_score if exercise.current_revision else 0,
+            "decided": decided,
+            "settings": services.settings_for(exercise),
+            "plot": plot,
+            "heldback": held,
+            "exemplars": Exemplar.objects.filter(revision=exercise.current_revision).count(),
+        },
+    )
 
 
 @login_required
@@ -61,10 +76,14 @@ def decide(request: HttpRequest, course: str, slug: str) -> HttpResponse:
     raw_score = (request.POST.get("score") or "").strip()
     try:
         score = float(raw_score) if raw_score else None
-        done = services.review_decide(actor=request.user, exercise=exercise,
-                                      submission_ids=request.POST.getlist("submission"),
-                                      band=request.POST.get("band", ""), score=score,
-                                      comment=request.POST.get("comment", ""))
+        done = services.review_decide(
+            actor=request.user,
+            exercise=exercise,
+            submission_ids=request.POST.getlist("submission"),
+            band=request.POST.get("band", ""),
+            score=score,
+            comment=request.POST.get("comment", ""),
+        )
     except (ValueError, ValidationError) as exc:
         text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else "The score must be a number."
         messages.error(request, text)

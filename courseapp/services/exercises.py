@@ -77,9 +77,13 @@ def _verify_reference(spec: ExerciseSpec, grader: "Grader") -> None:
 def _stored_limits(spec: ExerciseSpec) -> bool:
     """Whether this content's revision already has derived limits (they stay fixed for a revision, so
     every grade of it runs under the same limits and re-syncing measures nothing)."""
-    return ExerciseRevision.objects.filter(
-        exercise__course__slug=settings.COURSE_SLUG, exercise__slug=spec.slug, content_hash=spec.content_hash
-    ).exclude(limits={}).exists()
+    return (
+        ExerciseRevision.objects.filter(
+            exercise__course__slug=settings.COURSE_SLUG, exercise__slug=spec.slug, content_hash=spec.content_hash
+        )
+        .exclude(limits={})
+        .exists()
+    )
 
 
 def _derive_limits(spec: ExerciseSpec, grader: "Grader") -> dict[str, Any]:

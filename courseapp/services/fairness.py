@@ -50,18 +50,21 @@ def queue_limits(exercise) -> QueueLimits:
     policy = ExercisePolicy.objects.filter(exercise=exercise).first()
     course = exercise.course
     return QueueLimits(
-        max_in_flight=_first_set(getattr(policy, "max_in_flight", None), course.max_in_flight,
-                                 settings.GRADING_MAX_IN_FLIGHT),
-        max_per_minute=_first_set(getattr(policy, "max_per_minute", None), course.max_per_minute,
-                                  settings.GRADING_MAX_PER_MINUTE),
+        max_in_flight=_first_set(
+            getattr(policy, "max_in_flight", None), course.max_in_flight, settings.GRADING_MAX_IN_FLIGHT
+        ),
+        max_per_minute=_first_set(
+            getattr(policy, "max_per_minute", None), course.max_per_minute, settings.GRADING_MAX_PER_MINUTE
+        ),
     )
 
 
 def _unfinished():
     from courseapp.models import GradingJob
 
-    return GradingJob.objects.filter(status__in=(GradingJob.Status.QUEUED, GradingJob.Status.RUNNING),
-                                     regrade__isnull=True)
+    return GradingJob.objects.filter(
+        status__in=(GradingJob.Status.QUEUED, GradingJob.Status.RUNNING), regrade__isnull=True
+    )
 
 
 def in_flight(user, exercise) -> int:
@@ -81,23 +84,25 @@ def submission_limits_gate(user, exercise, now: datetime) -> None:
             raise ValidationError(
                 f"{which} still being graded. You can submit again as soon as its feedback is in "
                 f"(at most {limits.max_in_flight} at a time for this exercise, so that everyone's work is graded "
-                f"promptly).")
+                f"promptly)."
+            )
     if limits.max_per_minute:
         since = now - timedelta(seconds=RATE_WINDOW_S)
-        recent = sorted(policies.student_attempts(exercise, user).filter(created_at__gt=since)
-                        .values_list("created_at", flat=True))
+        recent = sorted(
+            policies.student_attempts(exercise, user).filter(created_at__gt=since).values_list("created_at", flat=True)
+        )
         if len(recent) >= limits.max_per_minute:
             oldest = recent[-limits.max_per_minute]
             wait = max(1, math.ceil((oldest + timedelta(seconds=RATE_WINDOW_S) - now).total_seconds()))
             raise ValidationError(
                 f"You have submitted {len(recent)} times in the last minute (the limit is {limits.max_per_minute}). "
-                f"Please wait {wait} second{'s' if wait != 1 else ''} before submitting again.")
+                f"Please wait {wait} second{'s' if wait != 1 else ''} before submitting again."
+            )
 
 
 def job_priority(job) -> int:
     """The Celery priority to send `job` with (0 = first): see the module's docstring."""
     if job.regrade_id is not None:
         return REGRADE_PRIORITY
-    ahead = (_unfinished().filter(submission__user_id=job.submission.user_id, queue=job.queue)
-             .exclude(pk=job.pk).count())
+    ahead = _unfinished().filter(submission__user_id=job.submission.user_id, queue=job.queue).exclude(pk=job.pk).count()
     return min(ahead, MAX_STUDENT_PRIORITY)

@@ -18,9 +18,14 @@ def final_grade_changed_on_commit(*, user_id: int, exercise_id: int, reason: str
 
     def send() -> None:
         for receiver, outcome in final_grade_changed.send_robust(
-                sender=None, user_id=user_id, exercise_id=exercise_id, reason=reason):
+            sender=None, user_id=user_id, exercise_id=exercise_id, reason=reason
+        ):
             if isinstance(outcome, Exception):
-                log.error("final_grade_changed receiver %r raised: %r", receiver, outcome,
-                          exc_info=(type(outcome), outcome, outcome.__traceback__))
+                log.error(
+                    "final_grade_changed receiver %r raised: %r",
+                    receiver,
+                    outcome,
+                    exc_info=(type(outcome), outcome, outcome.__traceback__),
+                )
 
     transaction.on_commit(send)

@@ -41,23 +41,37 @@ def _start(job_id: int, *, redelivered: bool = False) -> GradingJob | None:
             log.warning("grading job %s does not exist; dropping the message", job_id)
             return None
         if job.is_finished:
-            log.info("grading job %s is already %s; nothing to do", job_id, job.status,
-                     extra={"job_id": job_id, "submission_id": job.submission_id})
+            log.info(
+                "grading job %s is already %s; nothing to do",
+                job_id,
+                job.status,
+                extra={"job_id": job_id, "submission_id": job.submission_id},
+            )
             return None
-        if (job.status == Status.RUNNING and not redelivered and job.started_at is not None
-                and (timezone.now() - job.started_at).total_seconds() < job_deadline_s(job)):
+        if (
+            job.status == Status.RUNNING
+            and not redelivered
+            and job.started_at is not None
+            and (timezone.now() - job.started_at).total_seconds() < job_deadline_s(job)
+        ):
             # A second message for a job another worker is grading right now (the reconciler re-sent
             # it, or a duplicate delivery): no-op. A redelivery after a lost worker carries
             # redelivered=True; a job past its deadline is taken over.
-            log.info("grading job %s is being graded elsewhere; dropping a duplicate message", job_id,
-                     extra={"job_id": job_id, "submission_id": job.submission_id})
+            log.info(
+                "grading job %s is being graded elsewhere; dropping a duplicate message",
+                job_id,
+                extra={"job_id": job_id, "submission_id": job.submission_id},
+            )
             return None
         if job.status == Status.RUNNING and job.attempts >= settings.GRADING_MAX_ATTEMPTS:
             # Redelivered after the worker died mid-job, once too often.
-            job.transition(Status.FAILED, error=(
-                f"Grading stopped {job.attempts} times without finishing (the worker was lost); "
-                "it will not be retried."
-            ))
+            job.transition(
+                Status.FAILED,
+                error=(
+                    f"Grading stopped {job.attempts} times without finishing (the worker was lost); "
+                    "it will not be retried."
+                ),
+            )
             job.save()
             return None
         job.transition(Status.RUNNING)
@@ -90,8 +104,11 @@ def grading_job_record(job_id: int, grade: "GradeResult") -> Result | None:
         )
         job.transition(Status.DONE)
         job.save()
-        final_grade_changed_on_commit(user_id=job.submission.user_id, exercise_id=job.revision.exercise_id,
-                                      reason="regrade" if job.regrade_id else "graded")
+        final_grade_changed_on_commit(
+            user_id=job.submission.user_id,
+            exercise_id=job.revision.exercise_id,
+            reason="regrade" if job.regrade_id else "graded",
+        )
         return result
 
 
@@ -106,11 +123,11 @@ def grading_job_fail(job_id: int, message: str, *, retry: bool = True) -> Gradin
             job.transition(Status.QUEUED, error=f"Grading delayed (attempt {job.attempts} failed): {message}")
             job.save()
             job_enqueue(job, countdown=delay)
-            log.warning("grading job %s: attempt %s failed, retrying in %.0f s: %s", job_id, job.attempts, delay, message)
+            log.warning(
+                "grading job %s: attempt %s failed, retrying in %.0f s: %s", job_id, job.attempts, delay, message
+            )
         else:
-            job.transition(Status.FAILED, error=(
-                f"Grading failed after {job.attempts} attempt(s): {message}"
-            ))
+            job.transition(Status.FAILED, error=(f"Grading failed after {job.attempts} attempt(s): {message}"))
             job.save()
             log.error("grading job %s failed: %s", job_id, message)
         return job
@@ -169,9 +186,18 @@ def _run(job_id: int, *, grader: "Grader | None", redelivered: bool) -> None:
         return
     submission = job.submission
     revision = job.revision
-    log.info("grading job %s: started (attempt %s)", job_id, job.attempts,
-             extra={"submission_id": submission.pk, "event": "grade_started", "attempt": job.attempts,
-                    "exercise": revision.exercise.slug, "queue": job.queue})
+    log.info(
+        "grading job %s: started (attempt %s)",
+        job_id,
+        job.attempts,
+        extra={
+            "submission_id": submission.pk,
+            "event": "grade_started",
+            "attempt": job.attempts,
+            "exercise": revision.exercise.slug,
+            "queue": job.queue,
+        },
+    )
     try:
         spec = load_exercise(revision_folder(revision))
         if spec.content_hash != revision.content_hash:
@@ -179,17 +205,32 @@ def _run(job_id: int, *, grader: "Grader | None", redelivered: bool) -> None:
                 f"the unpacked exercise {spec.slug} hashes to {spec.content_hash[:12]}, "
                 f"not its revision's {revision.content_hash[:12]}"
             )
-        grade = (grader or get_grader()).grade(spec, submission.source.encode("utf-8"),
-                                               progress=_progress_writer(job_id), **_review_inputs(revision),
-                                               **_limit_inputs(revision))
+        grade = (grader or get_grader()).grade(
+            spec,
+            submission.source.encode("utf-8"),
+            progress=_progress_writer(job_id),
+            **_review_inputs(revision),
+            **_limit_inputs(revision),
+        )
     except Exception as exc:  # the grader's or the machine's fault, never the student's
         log.exception("grading job %s: the grader raised", job_id)
         grading_job_fail(job_id, f"{type(exc).__name__}: {exc}")
         return
     _record_with_retries(job_id, grade)
-    log.info("grading job %s: %s, %s/%s", job_id, grade.outcome.value, grade.score, grade.max_score,
-             extra={"submission_id": submission.pk, "event": "grade_finished", "outcome": grade.outcome.value,
-                    "score": grade.score, "wall_s": round(grade.execution.wall_s, 3)})
+    log.info(
+        "grading job %s: %s, %s/%s",
+        job_id,
+        grade.outcome.value,
+        grade.score,
+        grade.max_score,
+        extra={
+            "submission_id": submission.pk,
+            "event": "grade_finished",
+            "outcome": grade.outcome.value,
+            "score": grade.score,
+            "wall_s": round(grade.execution.wall_s, 3),
+        },
+    )
 
 
 def _record_with_retries(job_id: int, grade: "GradeResult", tries: int = 6) -> None:
@@ -202,8 +243,9 @@ def _record_with_retries(job_id: int, grade: "GradeResult", tries: int = 6) -> N
         except (db.OperationalError, db.InterfaceError):
             if attempt == tries - 1:
                 raise
-            log.warning("grading job %s: the database is unavailable; retrying the write", job_id,
-                        extra={"job_id": job_id})
+            log.warning(
+                "grading job %s: the database is unavailable; retrying the write", job_id, extra={"job_id": job_id}
+            )
             for conn in db.connections.all():
                 conn.close()
-            time.sleep(min(2 ** attempt, 8))
+            time.sleep(min(2**attempt, 8))

@@ -68,19 +68,30 @@ def job_enqueue(job: GradingJob, *, countdown: float = 0) -> None:
 
     def send() -> None:
         try:
-            celery_app.send_task(GRADE_TASK, args=[job_id], queue=queue, countdown=countdown or None,
-                                 soft_time_limit=soft, time_limit=hard, priority=priority)
+            celery_app.send_task(
+                GRADE_TASK,
+                args=[job_id],
+                queue=queue,
+                countdown=countdown or None,
+                soft_time_limit=soft,
+                time_limit=hard,
+                priority=priority,
+            )
         except Exception:  # noqa: BLE001 - the broker is down: the job row is committed, the reconciler re-sends it
-            log.exception("grading job %s: could not reach the broker; the reconciler will send it", job_id,
-                          extra={"job_id": job_id})
+            log.exception(
+                "grading job %s: could not reach the broker; the reconciler will send it",
+                job_id,
+                extra={"job_id": job_id},
+            )
 
     transaction.on_commit(send)
 
 
 def job_create(submission: Submission, revision: ExerciseRevision, *, regrade: Regrade | None = None) -> GradingJob:
     """A queued job that grades `submission` against `revision`, sent on commit."""
-    job = GradingJob.objects.create(submission=submission, revision=revision, regrade=regrade,
-                                    queue=job_queue(revision.exercise))
+    job = GradingJob.objects.create(
+        submission=submission, revision=revision, regrade=regrade, queue=job_queue(revision.exercise)
+    )
     job_enqueue(job)
     return job
 
@@ -89,7 +100,8 @@ def jobs_create_for_regrade(submissions: list[Submission], regrade: Regrade) -> 
     """One queued job per submission against the regrade's revision (one INSERT), each sent on commit."""
     queue = job_queue(regrade.exercise)
     jobs = GradingJob.objects.bulk_create(
-        [GradingJob(submission=s, revision=regrade.revision, regrade=regrade, queue=queue) for s in submissions])
+        [GradingJob(submission=s, revision=regrade.revision, regrade=regrade, queue=queue) for s in submissions]
+    )
     for job in jobs:
         job_enqueue(job)
     return jobs

@@ -101,18 +101,20 @@ def reconcile_jobs(*, now: datetime | None = None, limit: int = 1000) -> Reconci
     report = ReconcileReport()
     min_deadline = settings.GRADING_SOFT_MARGIN_S + settings.GRADING_HARD_MARGIN_S + settings.RECONCILE_GRACE_S
     candidates = list(
-        GradingJob.objects.filter(status=Status.RUNNING, started_at__lt=now - timedelta(seconds=min_deadline))
-        .values_list("pk", flat=True)[:limit]
+        GradingJob.objects.filter(
+            status=Status.RUNNING, started_at__lt=now - timedelta(seconds=min_deadline)
+        ).values_list("pk", flat=True)[:limit]
     )
     candidates += list(
-        GradingJob.objects.filter(status=Status.QUEUED,
-                                  queued_at__lt=now - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER_S))
-        .values_list("pk", flat=True)[:limit]
+        GradingJob.objects.filter(
+            status=Status.QUEUED, queued_at__lt=now - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER_S)
+        ).values_list("pk", flat=True)[:limit]
     )
     candidates += list(
-        GradingJob.objects.filter(status__in=[Status.QUEUED, Status.RUNNING],
-                                  created_at__lt=now - timedelta(seconds=settings.RECONCILE_GIVE_UP_AFTER_S))
-        .values_list("pk", flat=True)[:limit]
+        GradingJob.objects.filter(
+            status__in=[Status.QUEUED, Status.RUNNING],
+            created_at__lt=now - timedelta(seconds=settings.RECONCILE_GIVE_UP_AFTER_S),
+        ).values_list("pk", flat=True)[:limit]
     )
     for job_id in sorted(set(candidates)):
         _reconcile_one(job_id, now, report)

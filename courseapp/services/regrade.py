@@ -29,13 +29,20 @@ def regrade_start(*, exercise: Exercise, actor: User | None, scope: str = Regrad
         raise ValidationError(f"unknown scope {scope!r}")
     chosen = Submission.objects.filter(revision__exercise=exercise)
     if scope == Regrade.Scope.LATEST:
-        newest = (Submission.objects.filter(revision__exercise=exercise, user=OuterRef("user"))
-                  .order_by("-created_at", "-id").values("id")[:1])
+        newest = (
+            Submission.objects.filter(revision__exercise=exercise, user=OuterRef("user"))
+            .order_by("-created_at", "-id")
+            .values("id")[:1]
+        )
         chosen = chosen.filter(id=Subquery(newest))
     chosen = chosen.exclude(revision=revision).exclude(jobs__revision=revision).order_by("user_id", "created_at")
     regrade = Regrade.objects.create(exercise=exercise, revision=revision, scope=scope, created_by=actor)
     jobs = jobs_create_for_regrade(list(chosen.only("id", "user_id")), regrade)
-    AuditEntry.objects.create(course_id=exercise.course_id, actor=actor, action="regrade", target=exercise.slug,
-                              after={"regrade": regrade.pk, "revision": revision.content_hash[:12],
-                                     "scope": scope, "submissions": len(jobs)})
+    AuditEntry.objects.create(
+        course_id=exercise.course_id,
+        actor=actor,
+        action="regrade",
+        target=exercise.slug,
+        after={"regrade": regrade.pk, "revision": revision.content_hash[:12], "scope": scope, "submissions": len(jobs)},
+    )
     return regrade

@@ -37,14 +37,16 @@ class RosterReport:
 def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if not reader.fieldnames or "username" not in [(f or "").strip().lower() for f in reader.fieldnames]:
-        raise ValidationError("The CSV file needs a header row with a 'username' column "
-                              "(optional: email, first_name, last_name, role).")
+        raise ValidationError(
+            "The CSV file needs a header row with a 'username' column (optional: email, first_name, last_name, role)."
+        )
     rows = []
     for number, row in enumerate(reader, start=2):
         if number - 1 > MAX_ROSTER_ROWS:
             raise ValidationError(f"The CSV file has more than {MAX_ROSTER_ROWS} rows.")
-        rows.append((number, {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
-                              if isinstance(v, str)}))
+        rows.append(
+            (number, {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(v, str)})
+        )
     return rows
 
 
@@ -77,9 +79,12 @@ def roster_import_csv(*, course: Course, actor, data: bytes) -> RosterReport:
         if user is None:
             try:
                 with transaction.atomic():
-                    user = users.objects.create_user(username, email=row.get("email", ""),
-                                                     first_name=row.get("first_name", "")[:150],
-                                                     last_name=row.get("last_name", "")[:150])
+                    user = users.objects.create_user(
+                        username,
+                        email=row.get("email", ""),
+                        first_name=row.get("first_name", "")[:150],
+                        last_name=row.get("last_name", "")[:150],
+                    )
                     user.set_unusable_password()
                     user.save(update_fields=["password"])
             except IntegrityError:  # created meanwhile by someone else: use theirs
@@ -95,9 +100,18 @@ def roster_import_csv(*, course: Course, actor, data: bytes) -> RosterReport:
             enrolment.role = role
             enrolment.save(update_fields=["role"])
             report.role_changed.append(username)
-    AuditEntry.objects.create(course=course, actor=actor, action="roster_import", target=course.slug,
-                              after={"created": len(report.created), "enrolled": len(report.enrolled),
-                                     "role_changed": report.role_changed, "errors": len(report.errors)})
+    AuditEntry.objects.create(
+        course=course,
+        actor=actor,
+        action="roster_import",
+        target=course.slug,
+        after={
+            "created": len(report.created),
+            "enrolled": len(report.enrolled),
+            "role_changed": report.role_changed,
+            "errors": len(report.errors),
+        },
+    )
     return report
 
 
@@ -117,8 +131,14 @@ def join_code_set(*, course: Course, actor, enabled: bool) -> str:
                 break
     Course.objects.filter(pk=course.pk).update(join_code=code)
     course.join_code = code
-    AuditEntry.objects.create(course=course, actor=actor, action="join_code", target=course.slug,
-                              before={"enabled": bool(before)}, after={"enabled": bool(code)})
+    AuditEntry.objects.create(
+        course=course,
+        actor=actor,
+        action="join_code",
+        target=course.slug,
+        before={"enabled": bool(before)},
+        after={"enabled": bool(code)},
+    )
     return code
 
 
@@ -133,6 +153,5 @@ def course_join(*, user, code: str) -> Enrolment:
     course = Course.objects.filter(join_code=code).first() if len(code) == JOIN_CODE_LENGTH else None
     if course is None:
         raise ValidationError("That join code is not valid (it may have been replaced); ask your instructor.")
-    enrolment, _ = Enrolment.objects.get_or_create(user=user, course=course,
-                                                   defaults={"role": Enrolment.Role.STUDENT})
+    enrolment, _ = Enrolment.objects.get_or_create(user=user, course=course, defaults={"role": Enrolment.Role.STUDENT})
     return enrolment

@@ -24,9 +24,7 @@ def submission_validate(exercise: Exercise, source: str) -> ExerciseRevision:
         raise ValidationError("Your submission is empty.")
     if exercise.kind == Exercise.Kind.FREETEXT:
         if len(source) > revision.max_chars:
-            raise ValidationError(
-                f"Your answer has {len(source)} characters; the limit is {revision.max_chars}."
-            )
+            raise ValidationError(f"Your answer has {len(source)} characters; the limit is {revision.max_chars}.")
     elif len(source.encode("utf-8")) > revision.max_source_bytes:
         raise ValidationError(
             f"Your file is {len(source.encode('utf-8'))} bytes; the limit is {revision.max_source_bytes} bytes."

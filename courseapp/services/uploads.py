@@ -35,8 +35,13 @@ def source_from_upload(exercise: Exercise, filename: str, data: bytes) -> str:
         if exercise.kind != Exercise.Kind.MODULE:
             raise ValidationError("Notebooks are accepted for code exercises only.")
         try:
-            return extract_code(data, names=exercise_interface(exercise), tag=exercise.slug,
-                                max_bytes=MAX_NOTEBOOK_BYTES, max_source_bytes=revision.max_source_bytes).source
+            return extract_code(
+                data,
+                names=exercise_interface(exercise),
+                tag=exercise.slug,
+                max_bytes=MAX_NOTEBOOK_BYTES,
+                max_source_bytes=revision.max_source_bytes,
+            ).source
         except NotebookError as exc:
             raise ValidationError(str(exc)) from None
     limit = revision.max_source_bytes if exercise.kind == Exercise.Kind.MODULE else revision.max_chars * 4
@@ -45,15 +50,18 @@ def source_from_upload(exercise: Exercise, filename: str, data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValidationError(f"Your file is not UTF-8 text (byte {exc.start} cannot be decoded); "
-                              f"submit the Python source (.py) or a notebook (.ipynb).") from None
+        raise ValidationError(
+            f"Your file is not UTF-8 text (byte {exc.start} cannot be decoded); "
+            f"submit the Python source (.py) or a notebook (.ipynb)."
+        ) from None
 
 
 def read_upload(upload, limit: int = MAX_NOTEBOOK_BYTES) -> bytes:
     """An uploaded file's bytes, refusing (ValidationError) more than `limit` without reading it all."""
     if upload.size is not None and upload.size > limit:
-        raise ValidationError(f"The file is {upload.size / 1024 / 1024:.1f} MiB; the limit is "
-                              f"{limit / 1024 / 1024:.0f} MiB.")
+        raise ValidationError(
+            f"The file is {upload.size / 1024 / 1024:.1f} MiB; the limit is {limit / 1024 / 1024:.0f} MiB."
+        )
     data = upload.read(limit + 1)
     if len(data) > limit:
         raise ValidationError(f"The file is larger than {limit / 1024 / 1024:.0f} MiB.")

@@ -89,8 +89,14 @@ def reference_params(ctx: Context, depth: int) -> int:
     return int(ctx.memo[key])
 
 
-def size_or_fail(ctx: Context, net: RemoteModule, depth: int, residual: bool, after: str = "",
-                 ratio: tuple[float, float] | None = None) -> int:
+def size_or_fail(
+    ctx: Context,
+    net: RemoteModule,
+    depth: int,
+    residual: bool,
+    after: str = "",
+    ratio: tuple[float, float] | None = None,
+) -> int:
     """The parameter count, within the budget (also checked before the trusted side allocates
     tensors of the shapes the sandbox reports)."""
     lo, hi = ratio or budget(ctx).param_ratio
@@ -100,10 +106,12 @@ def size_or_fail(ctx: Context, net: RemoteModule, depth: int, residual: bool, af
     n = n_params(net)
     if not lo * ref <= n <= hi * ref:
         size = "too large" if n > hi * ref else "too small"
-        ctx.fail(f"make_net({depth}, {residual}) has {n:,} parameters, which is {size}: the budget is "
-                 f"{math.ceil(lo * ref):,} to {math.floor(hi * ref):,} (the reference has {ref:,}). Use 8 channels in "
-                 f"the stem and in every block, 3x3 convolutions without bias, and a Linear(8, 10) head.{after}",
-                 "net_size_out_of_budget")
+        ctx.fail(
+            f"make_net({depth}, {residual}) has {n:,} parameters, which is {size}: the budget is "
+            f"{math.ceil(lo * ref):,} to {math.floor(hi * ref):,} (the reference has {ref:,}). Use 8 channels in "
+            f"the stem and in every block, 3x3 convolutions without bias, and a Linear(8, 10) head.{after}",
+            "net_size_out_of_budget",
+        )
     return n
 
 
@@ -136,10 +144,12 @@ def blocks_or_fail(ctx: Context, net: RemoteModule, depth: int, residual: bool) 
     blocks = find_blocks(net)
     if len(blocks) != depth:
         n_bn = sum(kind == "BatchNorm2d" for _, kind in net.submodules)
-        ctx.fail(f"make_net({depth}, {residual}) has {len(blocks)} block(s) that the grader can recognise "
-                 f"({n_bn} BatchNorm2d layers in all); expected {depth}. Each block must be its own nn.Module "
-                 f"holding its two BatchNorm2d layers (bn1 and bn2), and `depth` must be the number of blocks.",
-                 "depth_ignored")
+        ctx.fail(
+            f"make_net({depth}, {residual}) has {len(blocks)} block(s) that the grader can recognise "
+            f"({n_bn} BatchNorm2d layers in all); expected {depth}. Each block must be its own nn.Module "
+            f"holding its two BatchNorm2d layers (bn1 and bn2), and `depth` must be the number of blocks.",
+            "depth_ignored",
+        )
     return blocks
 
 
@@ -185,19 +195,24 @@ def fresh_buffers(net: RemoteModule) -> list[torch.Tensor]:
 
 
 def same_shapes(a: RemoteModule, b: RemoteModule) -> bool:
-    return [p.shape for p in a.params] == [p.shape for p in b.params] and \
-        [x.shape for x in a.buffers] == [x.shape for x in b.buffers]
+    return [p.shape for p in a.params] == [p.shape for p in b.params] and [x.shape for x in a.buffers] == [
+        x.shape for x in b.buffers
+    ]
 
 
 def logits(ctx: Context, net: RemoteModule, x: torch.Tensor, what: str) -> torch.Tensor:
     got = net.forward(x)
     if got.output is None:
-        ctx.fail(f"{what} returned a {got.output_type}; the network must return one tensor of logits.",
-                 "wrong_output_type")
+        ctx.fail(
+            f"{what} returned a {got.output_type}; the network must return one tensor of logits.", "wrong_output_type"
+        )
     out = got.output
     if tuple(out.shape) != (x.shape[0], N_CLASSES):
-        ctx.fail(f"For an input of shape {tuple(x.shape)}, {what} returned shape {tuple(out.shape)}; expected "
-                 f"({x.shape[0]}, {N_CLASSES}): one logit per digit class for every image.", "net_output_shape")
+        ctx.fail(
+            f"For an input of shape {tuple(x.shape)}, {what} returned shape {tuple(out.shape)}; expected "
+            f"({x.shape[0]}, {N_CLASSES}): one logit per digit class for every image.",
+            "net_output_shape",
+        )
     if not out.dtype.is_floating_point:
         ctx.fail(f"{what} returned dtype {out.dtype}; logits are float32.", "wrong_output_type")
     if not torch.isfinite(out).all():
@@ -211,8 +226,11 @@ def constant_over_batch(out: torch.Tensor) -> bool:
 
 
 # ---- checks ------------------------------------------------------------------------------------
-@check("make_net builds a plain and a residual net that map (N, 1, 8, 8) digits to (N, 10) logits",
-       points=1, visibility="visible")
+@check(
+    "make_net builds a plain and a residual net that map (N, 1, 8, 8) digits to (N, 10) logits",
+    points=1,
+    visibility="visible",
+)
 def builds_both(ctx: Context) -> None:
     x = digits()[0][:5]
     for residual in (True, False):
@@ -222,24 +240,36 @@ def builds_both(ctx: Context) -> None:
         logits(ctx, net, x, f"make_net(2, {residual})")
 
 
-@check("the plain net is the residual net without shortcuts: same layers, same parameter count",
-       points=1, visibility="visible")
+@check(
+    "the plain net is the residual net without shortcuts: same layers, same parameter count",
+    points=1,
+    visibility="visible",
+)
 def same_layers(ctx: Context) -> None:
     for depth in (2, budget(ctx).check_depth):
         res, plain = ctx.construct(depth, True), ctx.construct(depth, False)
         nr, np_ = n_params(res), n_params(plain)
         if nr != np_:
-            ctx.fail(f"make_net({depth}, True) has {nr:,} parameters but make_net({depth}, False) has {np_:,}. The plain "
-                     f"net must be exactly the residual net with the shortcuts removed (a shortcut adds no "
-                     f"parameters), otherwise the experiment compares two different networks.", "plain_net_differs")
+            ctx.fail(
+                f"make_net({depth}, True) has {nr:,} parameters but make_net({depth}, False) has {np_:,}. The plain "
+                f"net must be exactly the residual net with the shortcuts removed (a shortcut adds no "
+                f"parameters), otherwise the experiment compares two different networks.",
+                "plain_net_differs",
+            )
         if not same_shapes(res, plain):
-            ctx.fail(f"make_net({depth}, True) and make_net({depth}, False) have the same number of parameters, but "
-                     f"their layers differ (shapes or order of parameters and buffers). Build both from the same "
-                     f"layers and only leave out the '+ x' in the plain blocks.", "plain_net_differs")
+            ctx.fail(
+                f"make_net({depth}, True) and make_net({depth}, False) have the same number of parameters, but "
+                f"their layers differ (shapes or order of parameters and buffers). Build both from the same "
+                f"layers and only leave out the '+ x' in the plain blocks.",
+                "plain_net_differs",
+            )
 
 
-@check("depth sets the number of blocks, and the deep net stays within the parameter budget",
-       points=1, visibility="visible")
+@check(
+    "depth sets the number of blocks, and the deep net stays within the parameter budget",
+    points=1,
+    visibility="visible",
+)
 def depth_and_size(ctx: Context) -> None:
     b = budget(ctx)
     for depth in (1, b.check_depth):
@@ -249,15 +279,21 @@ def depth_and_size(ctx: Context) -> None:
     size_or_fail(ctx, net, b.depth, True)
 
 
-@check("residual=True adds the shortcuts, residual=False removes them (last batch norm of every block at zero)",
-       points=2, visibility="visible")
+@check(
+    "residual=True adds the shortcuts, residual=False removes them (last batch norm of every block at zero)",
+    points=2,
+    visibility="visible",
+)
 def flag_changes_forward(ctx: Context) -> None:
     depth = budget(ctx).check_depth
     x = digits()[0][:16]
     res, plain = ctx.construct(depth, True), ctx.construct(depth, False)
     if not same_shapes(res, plain):
-        ctx.fail("The plain and residual nets have different layers, so they cannot be given the same weights "
-                 "(see the check on parameter counts).", "plain_net_differs")
+        ctx.fail(
+            "The plain and residual nets have different layers, so they cannot be given the same weights "
+            "(see the check on parameter counts).",
+            "plain_net_differs",
+        )
     size_or_fail(ctx, res, depth, True, ratio=(0.0, 50.0))  # only absurd sizes: the budget has its own check
     blocks_r = blocks_or_fail(ctx, res, depth, True)
     blocks_p = blocks_or_fail(ctx, plain, depth, False)
@@ -267,47 +303,78 @@ def flag_changes_forward(ctx: Context) -> None:
     for net in (res, plain):
         net.load_state(params, buffers)
         net.eval()  # running statistics (0, 1): deterministic, independent of the batch
-    same = torch.allclose(logits(ctx, res, x, f"make_net({depth}, True)"),
-                          logits(ctx, plain, x, f"make_net({depth}, False)"), rtol=1e-5, atol=1e-6)
+    same = torch.allclose(
+        logits(ctx, res, x, f"make_net({depth}, True)"),
+        logits(ctx, plain, x, f"make_net({depth}, False)"),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     # 2. The last batch norm of every block at zero (weight and bias): z[l+2] = 0 in every block.
     base, r_const = _zero_last_bn(ctx, res, blocks_r, params, buffers, x, f"make_net({depth}, True)")
     p_const = _zero_last_bn(ctx, plain, blocks_p, params, buffers, x, f"make_net({depth}, False)")[1]
     ctx.memo["same_function"] = same
-    lesson = ("With z[l+2] = 0 a residual block outputs g(0 + a[l]) = a[l] (the identity, because a[l] >= 0), "
-              "so the residual net still computes head(stem(x)); a plain block outputs g(0) = 0, so the plain "
-              "net's logits no longer depend on the image.")
+    lesson = (
+        "With z[l+2] = 0 a residual block outputs g(0 + a[l]) = a[l] (the identity, because a[l] >= 0), "
+        "so the residual net still computes head(stem(x)); a plain block outputs g(0) = 0, so the plain "
+        "net's logits no longer depend on the image."
+    )
     if same and r_const:
-        ctx.fail(f"make_net({depth}, True) and make_net({depth}, False) compute the same function, and with the last "
-                 f"batch norm of every block at zero your 'residual' net's logits are the same for every image: it "
-                 f"has no shortcuts at all. {lesson}", "shortcut_missing", "residual_flag_ignored")
+        ctx.fail(
+            f"make_net({depth}, True) and make_net({depth}, False) compute the same function, and with the last "
+            f"batch norm of every block at zero your 'residual' net's logits are the same for every image: it "
+            f"has no shortcuts at all. {lesson}",
+            "shortcut_missing",
+            "residual_flag_ignored",
+        )
     if same:
-        ctx.fail(f"make_net({depth}, True) and make_net({depth}, False) compute the same function for the same "
-                 f"weights: the `residual` flag is ignored and both nets have shortcuts. {lesson}",
-                 "residual_flag_ignored")
+        ctx.fail(
+            f"make_net({depth}, True) and make_net({depth}, False) compute the same function for the same "
+            f"weights: the `residual` flag is ignored and both nets have shortcuts. {lesson}",
+            "residual_flag_ignored",
+        )
     if r_const and not p_const:
-        ctx.fail(f"The flag works backwards: make_net({depth}, False) behaves like the residual net and "
-                 f"make_net({depth}, True) like the plain one. {lesson}", "residual_flag_ignored")
+        ctx.fail(
+            f"The flag works backwards: make_net({depth}, False) behaves like the residual net and "
+            f"make_net({depth}, True) like the plain one. {lesson}",
+            "residual_flag_ignored",
+        )
     if r_const:
-        ctx.fail(f"With the last batch norm of every block at zero, the logits of make_net({depth}, True) are the same "
-                 f"for every image: at least one of its blocks is not the identity, so its shortcut is missing (or is "
-                 f"added before the last batch norm, which then zeroes it too). {lesson}", "shortcut_missing")
+        ctx.fail(
+            f"With the last batch norm of every block at zero, the logits of make_net({depth}, True) are the same "
+            f"for every image: at least one of its blocks is not the identity, so its shortcut is missing (or is "
+            f"added before the last batch norm, which then zeroes it too). {lesson}",
+            "shortcut_missing",
+        )
     if not p_const:
-        ctx.fail(f"With the last batch norm of every block at zero, the logits of make_net({depth}, False) still "
-                 f"depend on the image: some of its blocks still add their input, so the plain net is not plain. "
-                 f"`residual=False` must remove every shortcut. {lesson}", "residual_flag_ignored")
+        ctx.fail(
+            f"With the last batch norm of every block at zero, the logits of make_net({depth}, False) still "
+            f"depend on the image: some of its blocks still add their input, so the plain net is not plain. "
+            f"`residual=False` must remove every shortcut. {lesson}",
+            "residual_flag_ignored",
+        )
     # 3. The identity default: with bn2 at zero, the rest of each residual block does not matter.
     other = default_init(res, budget(ctx).init_seed + 1)
     prefixes = tuple(f"{name}." for name, _ in blocks_r if name)
     mixed = [o if p.name.startswith(prefixes) else q for p, q, o in zip(res.params, params, other)]
     moved = _zero_last_bn(ctx, res, blocks_r, mixed, buffers, x, f"make_net({depth}, True)")[0]
     if not torch.allclose(base, moved, rtol=1e-5, atol=1e-5):
-        ctx.fail(f"With the last batch norm of every block at zero, the logits of make_net({depth}, True) still change "
-                 f"when the blocks' other weights change: its blocks are not the identity then. The block must output "
-                 f"ReLU(bn2(...) + x), so that bn2 = 0 leaves exactly ReLU(x) = x.", "identity_needs_unit_weights")
+        ctx.fail(
+            f"With the last batch norm of every block at zero, the logits of make_net({depth}, True) still change "
+            f"when the blocks' other weights change: its blocks are not the identity then. The block must output "
+            f"ReLU(bn2(...) + x), so that bn2 = 0 leaves exactly ReLU(x) = x.",
+            "identity_needs_unit_weights",
+        )
 
 
-def _zero_last_bn(ctx: Context, net: RemoteModule, blocks: list[tuple[str, str]], params: list[torch.Tensor],
-                  buffers: list[torch.Tensor], x: torch.Tensor, what: str) -> tuple[torch.Tensor, bool]:
+def _zero_last_bn(
+    ctx: Context,
+    net: RemoteModule,
+    blocks: list[tuple[str, str]],
+    params: list[torch.Tensor],
+    buffers: list[torch.Tensor],
+    x: torch.Tensor,
+    what: str,
+) -> tuple[torch.Tensor, bool]:
     zero = {f"{bn}.weight" for _, bn in blocks} | {f"{bn}.bias" for _, bn in blocks}
     net.load_state([torch.zeros_like(t) if p.name in zero else t for p, t in zip(net.params, params)], buffers)
     net.eval()
@@ -344,13 +411,19 @@ def experiment(ctx: Context) -> Experiment:
 def _run_experiment(ctx: Context) -> Experiment:
     b = budget(ctx)
     if ctx.memo.get("same_function"):
-        ctx.fail("the experiment needs two different networks, but make_net(d, True) and make_net(d, False) compute "
-                 "the same function (see the check on the residual flag). Nothing was trained.", "residual_flag_ignored")
+        ctx.fail(
+            "the experiment needs two different networks, but make_net(d, True) and make_net(d, False) compute "
+            "the same function (see the check on the residual flag). Nothing was trained.",
+            "residual_flag_ignored",
+        )
     x, y = digits()
     nets = {"plain": ctx.construct(b.depth, False), "residual": ctx.construct(b.depth, True)}
     if not same_shapes(nets["plain"], nets["residual"]):
-        ctx.fail("the plain and residual nets have different layers, so they cannot start from the same weights "
-                 "(see the check on parameter counts). Nothing was trained.", "plain_net_differs")
+        ctx.fail(
+            "the plain and residual nets have different layers, so they cannot start from the same weights "
+            "(see the check on parameter counts). Nothing was trained.",
+            "plain_net_differs",
+        )
     n = size_or_fail(ctx, nets["residual"], b.depth, True, after=" Nothing was trained.")
     params = default_init(nets["residual"], b.init_seed)
     for net in nets.values():
@@ -359,14 +432,23 @@ def _run_experiment(ctx: Context) -> Experiment:
     started = time.monotonic()
     curves: dict[str, list[float | None]] = {"plain": [], "residual": []}
     ctx.extra["curves"] = curves
-    ctx.extra["experiment"] = {"depth": b.depth, "steps": b.steps, "batch_size": b.batch_size, "lr": b.lr,
-                               "momentum": 0.9, "parameters": n, "train_examples": int(x.shape[0]),
-                               "device": ctx.device, "measured_in": "train mode, whole training set"}
+    ctx.extra["experiment"] = {
+        "depth": b.depth,
+        "steps": b.steps,
+        "batch_size": b.batch_size,
+        "lr": b.lr,
+        "momentum": 0.9,
+        "parameters": n,
+        "train_examples": int(x.shape[0]),
+        "device": ctx.device,
+        "measured_in": "train mode, whole training set",
+    }
     for start in range(0, b.steps, b.chunk):
         count = min(b.chunk, b.steps - start)
         for name, net in nets.items():
-            losses = net.train_steps(x, y, steps=count, batch_size=b.batch_size, lr=b.lr, start_step=start,
-                                     seed=b.data_seed)
+            losses = net.train_steps(
+                x, y, steps=count, batch_size=b.batch_size, lr=b.lr, start_step=start, seed=b.data_seed
+            )
             curves[name].extend(v if v >= 0 and math.isfinite(v) else None for v in losses)
             if ctx.progress:
                 last = next((v for v in reversed(curves[name]) if v is not None), None)
@@ -378,8 +460,9 @@ def _run_experiment(ctx: Context) -> Experiment:
         got = net.forward(x)
         out = got.output
         if out is None or tuple(out.shape) != (x.shape[0], N_CLASSES):
-            ctx.fail(f"after training, the {name} net did not return ({x.shape[0]}, {N_CLASSES}) logits.",
-                     "net_output_shape")
+            ctx.fail(
+                f"after training, the {name} net did not return ({x.shape[0]}, {N_CLASSES}) logits.", "net_output_shape"
+            )
         loss = F.cross_entropy(out.double(), y).item()
         final[name] = loss if math.isfinite(loss) else math.inf
         # The runner keeps the last forward's output (and its autograd graph: ~0.5 GB for 1797 images
@@ -402,27 +485,38 @@ def nets_train(ctx: Context) -> None:
     res = e.final["residual"]
     for name, v in e.final.items():
         if not math.isfinite(v):
-            ctx.fail(f"After training, the {name} net's training loss is NaN or infinite: training diverged.",
-                     "nonfinite_output")
+            ctx.fail(
+                f"After training, the {name} net's training loss is NaN or infinite: training diverged.",
+                "nonfinite_output",
+            )
     if res > b.learned:
-        ctx.fail(f"After {b.steps} steps the residual net's training loss is {res:.3f} (chance level is ln 10 = 2.303; "
-                 f"anything below {b.learned:g} passes, and the reference ends far below that). Something in it keeps it "
-                 f"from learning: check that every block adds its input before the final ReLU and that the head "
-                 f"pools and maps 8 channels to 10 logits.", "degradation_not_shown")
+        ctx.fail(
+            f"After {b.steps} steps the residual net's training loss is {res:.3f} (chance level is ln 10 = 2.303; "
+            f"anything below {b.learned:g} passes, and the reference ends far below that). Something in it keeps it "
+            f"from learning: check that every block adds its input before the final ReLU and that the head "
+            f"pools and maps 8 channels to 10 logits.",
+            "degradation_not_shown",
+        )
 
 
-@check("the deep residual net reaches a clearly lower training loss than the deep plain net of the same depth",
-       points=4, visibility="visible")
+@check(
+    "the deep residual net reaches a clearly lower training loss than the deep plain net of the same depth",
+    points=4,
+    visibility="visible",
+)
 def residual_beats_plain(ctx: Context) -> None:
     b = budget(ctx)
     e = experiment(ctx)
     plain, res = e.final["plain"], e.final["residual"]
-    summary = (f"Measured training loss after {b.steps} steps, {b.depth} blocks each: plain {plain:.3f}, "
-               f"residual {res:.3f}.")
+    summary = (
+        f"Measured training loss after {b.steps} steps, {b.depth} blocks each: plain {plain:.3f}, residual {res:.3f}."
+    )
     if not (math.isfinite(plain) and math.isfinite(res)):
         ctx.fail(f"{summary} A net diverged, so the experiment shows nothing.", "nonfinite_output")
     if not (res <= b.max_ratio * plain and plain - res >= b.min_gap):
-        ctx.fail(f"{summary} The residual net must end clearly lower (at most {b.max_ratio:g} x the plain net's loss "
-                 f"and at least {b.min_gap:g} below it). With the same layers, weights and mini-batches, the only "
-                 f"difference should be the shortcuts, which let each block start as (close to) the identity.",
-                 "degradation_not_shown")
+        ctx.fail(
+            f"{summary} The residual net must end clearly lower (at most {b.max_ratio:g} x the plain net's loss "
+            f"and at least {b.min_gap:g} below it). With the same layers, weights and mini-batches, the only "
+            f"difference should be the shortcuts, which let each block start as (close to) the identity.",
+            "degradation_not_shown",
+        )

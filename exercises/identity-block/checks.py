@@ -29,11 +29,15 @@ def zero_last_layer(ref: nn.Module) -> None:
 
 BLOCK = Block("IdentityBlock", default=Config((4,), shape=(4, 4, 8, 8)), silence=silence_main_path)
 
-SHAPE_LESSON = ("An identity block must keep (N, C, H, W) so that z[l+2] and a[l] can be added: both convolutions "
-                "are 'same' convolutions (padding kernel_size // 2).")
-IDENTITY_LESSON = ("With the last layer's weights and biases at 0 the main path gives z[l+2] = 0, so the lecture's "
-                   "a[l+2] = g(z[l+2] + a[l]) must give g(a[l]) = ReLU(x): the block can express the identity (on "
-                   "ReLU outputs) without learning weights of exactly 1.")
+SHAPE_LESSON = (
+    "An identity block must keep (N, C, H, W) so that z[l+2] and a[l] can be added: both convolutions "
+    "are 'same' convolutions (padding kernel_size // 2)."
+)
+IDENTITY_LESSON = (
+    "With the last layer's weights and biases at 0 the main path gives z[l+2] = 0, so the lecture's "
+    "a[l+2] = g(z[l+2] + a[l]) must give g(a[l]) = ReLU(x): the block can express the identity (on "
+    "ReLU outputs) without learning weights of exactly 1."
+)
 
 
 def identity_diagnosis(x: torch.Tensor, out: torch.Tensor) -> str | None:
@@ -48,8 +52,7 @@ def output_shape(ctx: Context) -> None:
     BLOCK.check_output_shape(ctx, [Config((4,), shape=(2, 4, 8, 8))], lesson=SHAPE_LESSON)
 
 
-@check("layers follow the spec (conv1, bn1, conv2, bn2, no conv bias) and forward runs", points=1,
-       visibility="visible")
+@check("layers follow the spec (conv1, bn1, conv2, bn2, no conv bias) and forward runs", points=1, visibility="visible")
 def layer_structure(ctx: Context) -> None:
     BLOCK.check_structure(ctx, [Config((4, 3), shape=(2, 4, 6, 6)), Config((3, 5), shape=(2, 3, 6, 6))])
 
@@ -69,11 +72,19 @@ def matches_eval(ctx: Context) -> None:
     BLOCK.check_matches(ctx, [Config((4,), shape=(3, 4, 8, 8))], train=False)
 
 
-@check("the identity argument: with bn2's weight and bias at 0 the block returns ReLU(x)", points=1,
-       visibility="visible")
+@check(
+    "the identity argument: with bn2's weight and bias at 0 the block returns ReLU(x)", points=1, visibility="visible"
+)
 def identity_argument(ctx: Context) -> None:
-    BLOCK.check_lecture(ctx, zero_last_layer, IDENTITY_LESSON, Config((4,), shape=(2, 4, 7, 7)),
-                        expected=F.relu, fallback="identity_needs_unit_weights", diagnose=identity_diagnosis)
+    BLOCK.check_lecture(
+        ctx,
+        zero_last_layer,
+        IDENTITY_LESSON,
+        Config((4,), shape=(2, 4, 7, 7)),
+        expected=F.relu,
+        fallback="identity_needs_unit_weights",
+        diagnose=identity_diagnosis,
+    )
 
 
 @check("the gradient reaches the input through the shortcut, and every parameter learns", points=1)
@@ -88,5 +99,12 @@ def kernel_sizes(ctx: Context) -> None:
 
 @check("works for batch size 1, 1x1 images and odd sizes", points=1)
 def small_and_odd_sizes(ctx: Context) -> None:
-    BLOCK.check_sweep(ctx, [Config((2,), shape=(1, 2, 1, 1)), Config((2,), shape=(1, 2, 5, 5)),
-                            Config((2,), shape=(3, 2, 7, 5)), Config((5, 3), shape=(2, 5, 1, 9))])
+    BLOCK.check_sweep(
+        ctx,
+        [
+            Config((2,), shape=(1, 2, 1, 1)),
+            Config((2,), shape=(1, 2, 5, 5)),
+            Config((2,), shape=(3, 2, 7, 5)),
+            Config((5, 3), shape=(2, 5, 1, 9)),
+        ],
+    )

@@ -26,39 +26,65 @@ def silence_main_path(ref: nn.Module) -> None:
 LESSONS = {
     "stride_on_wrong_conv": (
         "In the pre-activation block the stride sits on conv1 (the first 3x3, which reads p) and on the 1x1 "
-        "projection; conv2 keeps stride 1. Both paths then end at {expected}."),
+        "projection; conv2 keeps stride 1. Both paths then end at {expected}."
+    ),
     "shortcut_stride_missing": (
         "The main path produces {expected}: the 1x1 projection of p needs the block's stride, like conv1, or the two "
-        "cannot be added."),
+        "cannot be added."
+    ),
 }
 
-BLOCK = Block("PreActBlock", default=IDENTITY, silence=silence_main_path, lessons=LESSONS,
-              out_shape=strided_shape(channels_arg=1, stride_arg=2, stride_default=1))
+BLOCK = Block(
+    "PreActBlock",
+    default=IDENTITY,
+    silence=silence_main_path,
+    lessons=LESSONS,
+    out_shape=strided_shape(channels_arg=1, stride_arg=2, stride_default=1),
+)
 
-SHAPE_LESSON = ("PreActBlock(in_channels, out_channels, stride) returns out_channels channels and "
-                "ceil(H/s) x ceil(W/s): the first 3x3 convolution and the projection carry the stride.")
-IDENTITY_LESSON = ("With the last convolution's weights at 0 the main path adds nothing, and because nothing comes "
-                   "after the addition the block must return x itself, negative values included: the "
-                   "pre-activation block's identity is exact, not ReLU(x). That clean path is the point of ResNet v2.")
+SHAPE_LESSON = (
+    "PreActBlock(in_channels, out_channels, stride) returns out_channels channels and "
+    "ceil(H/s) x ceil(W/s): the first 3x3 convolution and the projection carry the stride."
+)
+IDENTITY_LESSON = (
+    "With the last convolution's weights at 0 the main path adds nothing, and because nothing comes "
+    "after the addition the block must return x itself, negative values included: the "
+    "pre-activation block's identity is exact, not ReLU(x). That clean path is the point of ResNet v2."
+)
 
 
 @check("output has out_channels channels and ceil(H/s) x ceil(W/s)", points=1, visibility="visible")
 def output_shape(ctx: Context) -> None:
-    BLOCK.check_output_shape(ctx, [Config((4, 4), shape=(2, 4, 8, 8)), Config((4, 8, 2), shape=(2, 4, 7, 7)),
-                                   Config((3, 5), shape=(2, 3, 5, 5))], lesson=SHAPE_LESSON)
+    BLOCK.check_output_shape(
+        ctx,
+        [Config((4, 4), shape=(2, 4, 8, 8)), Config((4, 8, 2), shape=(2, 4, 7, 7)), Config((3, 5), shape=(2, 3, 5, 5))],
+        lesson=SHAPE_LESSON,
+    )
 
 
-@check("layers follow the spec (bn1 on the input, conv1, bn2, conv2, a bare 1x1 projection only when needed)",
-       points=1, visibility="visible")
+@check(
+    "layers follow the spec (bn1 on the input, conv1, bn2, conv2, a bare 1x1 projection only when needed)",
+    points=1,
+    visibility="visible",
+)
 def layer_structure(ctx: Context) -> None:
     BLOCK.check_structure(ctx, [IDENTITY, WIDER, STRIDED, Config((6, 6, 2), shape=(2, 6, 6, 6))])
 
 
-@check("the identity argument: with conv2 at 0 the block returns x exactly, nothing after the addition",
-       points=1, visibility="visible")
+@check(
+    "the identity argument: with conv2 at 0 the block returns x exactly, nothing after the addition",
+    points=1,
+    visibility="visible",
+)
 def identity_argument(ctx: Context) -> None:
-    BLOCK.check_lecture(ctx, silence_main_path, IDENTITY_LESSON, Config((4, 4), shape=(2, 4, 5, 5)),
-                        expected=lambda x: x, fallback="preact_relu_after_add")
+    BLOCK.check_lecture(
+        ctx,
+        silence_main_path,
+        IDENTITY_LESSON,
+        Config((4, 4), shape=(2, 4, 5, 5)),
+        expected=lambda x: x,
+        fallback="preact_relu_after_add",
+    )
 
 
 @check("matches the reference in training mode, for small, large, negative and mixed inputs", points=2)
@@ -84,6 +110,13 @@ def gradients(ctx: Context) -> None:
 
 @check("works for batch size 1, 1x1 images, odd sizes and other channel counts", points=1)
 def small_and_odd_sizes(ctx: Context) -> None:
-    BLOCK.check_sweep(ctx, [Config((3, 5, 2), shape=(1, 3, 1, 1)), Config((5, 5), shape=(2, 5, 7, 5)),
-                            Config((2, 6, 2), shape=(3, 2, 9, 9)), Config((6, 3), shape=(1, 6, 4, 3)),
-                            Config((2, 2, 2), shape=(2, 2, 1, 7))])
+    BLOCK.check_sweep(
+        ctx,
+        [
+            Config((3, 5, 2), shape=(1, 3, 1, 1)),
+            Config((5, 5), shape=(2, 5, 7, 5)),
+            Config((2, 6, 2), shape=(3, 2, 9, 9)),
+            Config((6, 3), shape=(1, 6, 4, 3)),
+            Config((2, 2, 2), shape=(2, 2, 1, 7)),
+        ],
+    )

@@ -44,7 +44,9 @@ def expected_maps(config: Config) -> list[list[tuple[int, int, int]]]:
 def student_maps(layers: Sequence[dict[str, Any]], shape: tuple[int, ...]) -> list[tuple[int, int, int]] | None:
     """(channels, H, W) after every pair of 3x3 convolutions that follows the stem, read from the
     layers the runner describes; None when the network builds no nn.Conv2d layers to read."""
-    convs = [e["config"] for e in layers if e["type"] == "Conv2d" and list(e["config"].get("kernel_size", [])) == [3, 3]]
+    convs = [
+        e["config"] for e in layers if e["type"] == "Conv2d" and list(e["config"].get("kernel_size", [])) == [3, 3]
+    ]
     if not convs:
         return None
     h, w = shape[2:]
@@ -67,12 +69,14 @@ def _show(maps: Sequence[tuple[int, int, int]]) -> str:
 
 @check("returns (N, num_classes) logits for any layer spec and image size", points=1, visibility="visible")
 def output_shape(ctx: Context) -> None:
-    NET.check_output_shape(ctx, [Config(([1, 1], 10, 3, 4), shape=(2, 3, 8, 8)),
-                                 Config(([1, 1, 1], 7, 1, 2), shape=(2, 1, 9, 7))])
+    NET.check_output_shape(
+        ctx, [Config(([1, 1], 10, 3, 4), shape=(2, 3, 8, 8)), Config(([1, 1, 1], 7, 1, 2), shape=(2, 1, 9, 7))]
+    )
 
 
-@check("feature maps halve and channels double at the start of every stage after the first", points=1,
-       visibility="visible")
+@check(
+    "feature maps halve and channels double at the start of every stage after the first", points=1, visibility="visible"
+)
 def feature_maps(ctx: Context) -> None:
     for config in (DEEPER, Config(([1, 2, 2], 10, 3, 8), shape=(2, 3, 16, 16))):
         pair = NET.pair(ctx, config, strict=False, describe=True)
@@ -81,14 +85,20 @@ def feature_maps(ctx: Context) -> None:
         if got is not None and got != want:
             _, mids = NET.structure_problem(ctx, pair)
             per_stage = "; ".join(f"stage {i}: {_show(s)}" for i, s in enumerate(stages))
-            ctx.fail(f"For {pair.label} on a {config.shape[2]}x{config.shape[3]} image, the feature maps after each "
-                     f"block (channels x H x W) should be {per_stage}.\nYours: {_show(got)}.\nThe first block of every "
-                     f"stage after the first halves H and W (stride 2) and doubles the channels; all other blocks keep "
-                     f"them.", *(mids or ["main_path_wrong"]))
+            ctx.fail(
+                f"For {pair.label} on a {config.shape[2]}x{config.shape[3]} image, the feature maps after each "
+                f"block (channels x H x W) should be {per_stage}.\nYours: {_show(got)}.\nThe first block of every "
+                f"stage after the first halves H and W (stride 2) and doubles the channels; all other blocks keep "
+                f"them.",
+                *(mids or ["main_path_wrong"]),
+            )
 
 
-@check("layers follow the spec: stem, stages with the right strides, channels and shortcuts, linear head",
-       points=2, visibility="visible")
+@check(
+    "layers follow the spec: stem, stages with the right strides, channels and shortcuts, linear head",
+    points=2,
+    visibility="visible",
+)
 def layer_structure(ctx: Context) -> None:
     NET.check_structure(ctx, [DEEPER, SMALL, Config(([3],), shape=(2, 3, 6, 6))])
 
@@ -100,8 +110,10 @@ def parameter_count(ctx: Context) -> None:
     want = sum(p.numel() for p in pair.reference.parameters())
     if got != want:
         message, mids = NET.structure_problem(ctx, pair)
-        ctx.fail(f"{pair.label} (ResNet-20) has {got:,} parameters; the specification gives {want:,}.\n{message}",
-                 *(mids or ["main_path_wrong"]))
+        ctx.fail(
+            f"{pair.label} (ResNet-20) has {got:,} parameters; the specification gives {want:,}.\n{message}",
+            *(mids or ["main_path_wrong"]),
+        )
 
 
 @check("matches the reference in training mode, for small, large, negative and mixed inputs", points=2)
@@ -122,5 +134,11 @@ def gradients(ctx: Context) -> None:
 
 @check("works for batch size 1, tiny and odd image sizes, one stage and four stages", points=1)
 def sweep(ctx: Context) -> None:
-    NET.check_sweep(ctx, [Config(([1],), shape=(1, 3, 1, 1)), Config(([1, 1], 3, 1, 2), shape=(3, 1, 7, 5)),
-                          Config(([1, 1, 1, 1], 4, 3, 2), shape=(1, 3, 9, 9))])
+    NET.check_sweep(
+        ctx,
+        [
+            Config(([1],), shape=(1, 3, 1, 1)),
+            Config(([1, 1], 3, 1, 2), shape=(3, 1, 7, 5)),
+            Config(([1, 1, 1, 1], 4, 3, 2), shape=(1, 3, 9, 9)),
+        ],
+    )

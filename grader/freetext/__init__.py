@@ -16,5 +16,12 @@ from grader.freetext.calibrate import calibrate_threshold
 from grader.freetext.exemplars import Exemplar, exemplar_from_json
 from grader.freetext.grade import REVIEW_NOTICE, grade, grade_freetext, warm_up
 
-__all__ = ["REVIEW_NOTICE", "Exemplar", "calibrate_threshold", "exemplar_from_json", "grade", "grade_freetext",
-           "warm_up"]
+__all__ = [
+    "REVIEW_NOTICE",
+    "Exemplar",
+    "calibrate_threshold",
+    "exemplar_from_json",
+    "grade",
+    "grade_freetext",
+    "warm_up",
+]

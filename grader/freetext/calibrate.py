@@ -67,22 +67,37 @@ def choose_threshold(outcomes: Sequence[Trial], target_precision: float, ceiling
     return ceiling
 
 
-def leave_one_out(evidence: Sequence[Evidence], truth: Sequence[Band], bank: ExemplarBank, exercise: Exercise
-                  ) -> list[Decision]:
+def leave_one_out(
+    evidence: Sequence[Evidence], truth: Sequence[Band], bank: ExemplarBank, exercise: Exercise
+) -> list[Decision]:
     """Each answer decided with the bank minus every exemplar of the same text."""
     rubric = load_rubric(exercise)
     texts = np.asarray([e.text.strip() for e in bank.exemplars], dtype=object)
     out: list[Decision] = []
     for ev in evidence:
         keep = texts != normalise(ev.text.strip())
-        out.append(decide(ev.analysis, ev.rubric_score, ev.rubric_band, bank.without(keep), rubric.review,
-                          rubric.scoring, exercise.max_score))
+        out.append(
+            decide(
+                ev.analysis,
+                ev.rubric_score,
+                ev.rubric_band,
+                bank.without(keep),
+                rubric.review,
+                rubric.scoring,
+                exercise.max_score,
+            )
+        )
     return out
 
 
-def calibrate_threshold(labelled: Sequence[Exemplar], exercise: Exercise,
-                        exemplars: Sequence[Exemplar] | None = None, *, target_precision: float | None = None,
-                        include_seed: bool = True) -> float:
+def calibrate_threshold(
+    labelled: Sequence[Exemplar],
+    exercise: Exercise,
+    exemplars: Sequence[Exemplar] | None = None,
+    *,
+    target_precision: float | None = None,
+    include_seed: bool = True,
+) -> float:
     """The confidence threshold for this exercise revision, from teacher-labelled answers.
 
     `labelled` are graded leave-one-out against the seeds, `exemplars` and the other labelled

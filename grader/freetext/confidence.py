@@ -53,8 +53,9 @@ def _edges(max_score: float, scoring: Scoring) -> tuple[float, float]:
     return scoring.partial_at * max_score, scoring.full_at * max_score
 
 
-def rubric_votes(analysis: Analysis, score: float, band: Band, max_score: float,
-                 scoring: Scoring) -> tuple[np.ndarray, list[str]]:
+def rubric_votes(
+    analysis: Analysis, score: float, band: Band, max_score: float, scoring: Scoring
+) -> tuple[np.ndarray, list[str]]:
     """The rubric's one vote spread over the bands, and the reasons it is not all on its band."""
     lo, hi = _edges(max_score, scoring)
     doubts: list[str] = []
@@ -97,8 +98,9 @@ def rubric_votes(analysis: Analysis, score: float, band: Band, max_score: float,
     return votes, doubts
 
 
-def neighbour_votes(vector: np.ndarray | None, bank: ExemplarBank,
-                    review: Review) -> tuple[np.ndarray, tuple[Neighbour, ...], np.ndarray, np.ndarray]:
+def neighbour_votes(
+    vector: np.ndarray | None, bank: ExemplarBank, review: Review
+) -> tuple[np.ndarray, tuple[Neighbour, ...], np.ndarray, np.ndarray]:
     """Kernel-weighted votes of the nearest labelled answers, the neighbours, their weights and indices."""
     votes = np.zeros(len(BANDS))
     if vector is None or len(bank) == 0:
@@ -110,8 +112,10 @@ def neighbour_votes(vector: np.ndarray | None, bank: ExemplarBank,
     weights = review.exemplar_weight * np.exp((np.minimum(sims[nearest], 1.0) - 1.0) / review.kernel_width)
     weights = weights * np.where(bank.from_teacher[nearest], review.teacher_weight, 1.0)
     np.add.at(votes, bank.bands[nearest], weights)
-    neighbours = tuple(Neighbour(float(sims[i]), BANDS[int(bank.bands[i])], float(bank.points[i]),
-                                 bank.exemplars[i].source) for i in nearest)
+    neighbours = tuple(
+        Neighbour(float(sims[i]), BANDS[int(bank.bands[i])], float(bank.points[i]), bank.exemplars[i].source)
+        for i in nearest
+    )
     return votes, neighbours, weights, nearest
 
 
@@ -127,8 +131,15 @@ def _score_in_band(band: Band, points: float, max_score: float, scoring: Scoring
     return min(max(_round_half(points), float(np.ceil(low * 2) / 2)), float(np.floor(high * 2) / 2))
 
 
-def decide(analysis: Analysis, rubric_score: float, rubric_band: Band, bank: ExemplarBank, review: Review,
-           scoring: Scoring, max_score: float) -> Decision:
+def decide(
+    analysis: Analysis,
+    rubric_score: float,
+    rubric_band: Band,
+    bank: ExemplarBank,
+    review: Review,
+    scoring: Scoring,
+    max_score: float,
+) -> Decision:
     prior, doubts = rubric_votes(analysis, rubric_score, rubric_band, max_score, scoring)
     votes, neighbours, weights, nearest = neighbour_votes(analysis.vector, bank, review)
     total = prior + votes
@@ -151,6 +162,14 @@ def decide(analysis: Analysis, rubric_score: float, rubric_band: Band, bank: Exe
             doubts.append(f"the rubric alone would give {rubric_band} credit, similar graded answers {band}")
     else:
         doubts.append("no graded answer is similar to this one")
-    return Decision(band=band, score=score, confidence=float(shares[winner]), rubric_band=rubric_band,
-                    rubric_score=rubric_score, votes={b: float(shares[i]) for i, b in enumerate(BANDS)},
-                    neighbours=neighbours, followed=followed, doubts=tuple(doubts))
+    return Decision(
+        band=band,
+        score=score,
+        confidence=float(shares[winner]),
+        rubric_band=rubric_band,
+        rubric_score=rubric_score,
+        votes={b: float(shares[i]) for i, b in enumerate(BANDS)},
+        neighbours=neighbours,
+        followed=followed,
+        doubts=tuple(doubts),
+    )

@@ -121,10 +121,13 @@ class ExemplarBank:
             latest[ex.text.strip()] = ex
         items = tuple(latest.values())
         vectors = embed_cached([e.text for e in items]) if items else np.zeros((0, 384), dtype=np.float32)
-        return cls(exemplars=items, vectors=vectors,
-                   bands=np.asarray([BAND_INDEX[e.band] for e in items], dtype=np.int64),
-                   points=np.asarray([e.points(max_score) for e in items], dtype=np.float64),
-                   from_teacher=np.asarray([e.source == "teacher" for e in items], dtype=bool))
+        return cls(
+            exemplars=items,
+            vectors=vectors,
+            bands=np.asarray([BAND_INDEX[e.band] for e in items], dtype=np.int64),
+            points=np.asarray([e.points(max_score) for e in items], dtype=np.float64),
+            from_teacher=np.asarray([e.source == "teacher" for e in items], dtype=bool),
+        )
 
     def __len__(self) -> int:
         return len(self.exemplars)
@@ -132,5 +135,10 @@ class ExemplarBank:
     def without(self, keep: np.ndarray) -> ExemplarBank:
         """The bank restricted to the rows where keep is True (cross-validation, leave-one-out)."""
         idx = np.flatnonzero(keep)
-        return ExemplarBank(exemplars=tuple(self.exemplars[i] for i in idx), vectors=self.vectors[idx],
-                            bands=self.bands[idx], points=self.points[idx], from_teacher=self.from_teacher[idx])
+        return ExemplarBank(
+            exemplars=tuple(self.exemplars[i] for i in idx),
+            vectors=self.vectors[idx],
+            bands=self.bands[idx],
+            points=self.points[idx],
+            from_teacher=self.from_teacher[idx],
+        )

@@ -35,8 +35,13 @@ REVIEW_NOTICE = "Your answer is being reviewed by an instructor; this grade is n
 def _execution(wall0: float, cpu0: float) -> Execution:
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     # Nothing runs in a sandbox: the answer is only read as text, never executed.
-    return Execution(wall_s=time.perf_counter() - wall0, cpu_s=time.process_time() - cpu0, device="cpu",
-                     peak_rss_mb=peak_kb / 1024, isolated=False)
+    return Execution(
+        wall_s=time.perf_counter() - wall0,
+        cpu_s=time.process_time() - cpu0,
+        device="cpu",
+        peak_rss_mb=peak_kb / 1024,
+        isolated=False,
+    )
 
 
 def warm_up() -> None:
@@ -58,8 +63,9 @@ class Evidence:
 def read_answer(text: str, rubric: Rubric, max_score: float) -> Evidence:
     analysis = analyse(text, rubric)
     score = score_of(analysis, max_score, rubric.scoring)
-    return Evidence(text=text, analysis=analysis, rubric_score=score,
-                    rubric_band=band_of(score, max_score, rubric.scoring))
+    return Evidence(
+        text=text, analysis=analysis, rubric_score=score, rubric_band=band_of(score, max_score, rubric.scoring)
+    )
 
 
 _seed_cache: dict[tuple[str, ...], list[Exemplar]] = {}
@@ -82,13 +88,16 @@ def seed_exemplars(exercise: Exercise, rubric: Rubric) -> list[Exemplar]:
     return cached
 
 
-def exemplar_bank(exercise: Exercise, rubric: Rubric, exemplars: Sequence[Exemplar] | None = None,
-                  include_seed: bool = True) -> ExemplarBank:
+def exemplar_bank(
+    exercise: Exercise, rubric: Rubric, exemplars: Sequence[Exemplar] | None = None, include_seed: bool = True
+) -> ExemplarBank:
     """Seed exemplars, then the teacher's (a teacher's label of a text replaces the seed's)."""
     seeds = seed_exemplars(exercise, rubric) if include_seed else []
     # Normalised as answers are, so a label of a text replaces another label of the same text.
-    return ExemplarBank.build([Exemplar(normalise(e.text.strip()), e.band, e.score, e.source)
-                               for e in [*seeds, *(exemplars or ())]], exercise.max_score)
+    return ExemplarBank.build(
+        [Exemplar(normalise(e.text.strip()), e.band, e.score, e.source) for e in [*seeds, *(exemplars or ())]],
+        exercise.max_score,
+    )
 
 
 def _compose(body: str, decision: Decision, provisional: bool, max_score: float) -> str:
@@ -97,19 +106,28 @@ def _compose(body: str, decision: Decision, provisional: bool, max_score: float)
     head, _, rest = body.partition("\n")
     lines = [head]
     if decision.followed == "exemplars":
-        lines.append(f"Answers very similar to yours were graded {BAND_WORDS[decision.band].lower()}, so this "
-                     "grade follows them; the rubric's own reading of your answer is below.")
+        lines.append(
+            f"Answers very similar to yours were graded {BAND_WORDS[decision.band].lower()}, so this "
+            "grade follows them; the rubric's own reading of your answer is below."
+        )
     if rest:
         lines.append(rest)
     text = "\n".join(lines)
     if not provisional:
         return text
-    return (f"{REVIEW_NOTICE}\nWhat the grader found so far (its proposal, confidence "
-            f"{decision.confidence:.0%}):\n{text}")
+    return (
+        f"{REVIEW_NOTICE}\nWhat the grader found so far (its proposal, confidence {decision.confidence:.0%}):\n{text}"
+    )
 
 
-def result_for(exercise: Exercise, rubric: Rubric, evidence: Evidence, decision: Decision, threshold: float,
-               execution: Execution | None = None) -> GradeResult:
+def result_for(
+    exercise: Exercise,
+    rubric: Rubric,
+    evidence: Evidence,
+    decision: Decision,
+    threshold: float,
+    execution: Execution | None = None,
+) -> GradeResult:
     provisional = decision.confidence < threshold
     analysis = evidence.analysis
     tests: list[CheckResult] = concept_checks(analysis, rubric, rubric.catalogue)
@@ -125,23 +143,37 @@ def result_for(exercise: Exercise, rubric: Rubric, evidence: Evidence, decision:
         tests=tests,
         misconceptions=analysis.misconception_ids,
         execution=execution or Execution(device="cpu", isolated=False),
-        extra={"band": decision.band, "gate": analysis.gate or "",
-               "concepts": [h.concept.id for h in analysis.hits if h.covered],
-               "rubric_band": decision.rubric_band, "rubric_score": decision.rubric_score,
-               "followed": decision.followed, "threshold": round(threshold, 4),
-               "votes": {b: round(v, 4) for b, v in decision.votes.items()},
-               "neighbours": [{"similarity": round(n.similarity, 3), "band": n.band, "source": n.source}
-                              for n in decision.neighbours[:3]],
-               "doubts": list(decision.doubts),
-               # Repeated here so a store that keeps only `extra` (the course app's Result) keeps them too.
-               "confidence": round(decision.confidence, 4), "provisional": provisional},
+        extra={
+            "band": decision.band,
+            "gate": analysis.gate or "",
+            "concepts": [h.concept.id for h in analysis.hits if h.covered],
+            "rubric_band": decision.rubric_band,
+            "rubric_score": decision.rubric_score,
+            "followed": decision.followed,
+            "threshold": round(threshold, 4),
+            "votes": {b: round(v, 4) for b, v in decision.votes.items()},
+            "neighbours": [
+                {"similarity": round(n.similarity, 3), "band": n.band, "source": n.source}
+                for n in decision.neighbours[:3]
+            ],
+            "doubts": list(decision.doubts),
+            # Repeated here so a store that keeps only `extra` (the course app's Result) keeps them too.
+            "confidence": round(decision.confidence, 4),
+            "provisional": provisional,
+        },
         confidence=decision.confidence,
         provisional=provisional,
     )
 
 
-def grade(answer: str | bytes, exercise: Exercise, exemplars: Sequence[Exemplar] | None = None, *,
-          threshold: float | None = None, include_seed: bool = True) -> GradeResult:
+def grade(
+    answer: str | bytes,
+    exercise: Exercise,
+    exemplars: Sequence[Exemplar] | None = None,
+    *,
+    threshold: float | None = None,
+    include_seed: bool = True,
+) -> GradeResult:
     """Grade one answer with the exercise's rubric and labelled exemplars (the seeds the exercise
     ships plus `exemplars`, e.g. the teacher's decisions for this revision). The grade is provisional
     when its confidence is below `threshold` (default: the exercise's [review] confidence_threshold)."""
@@ -150,16 +182,27 @@ def grade(answer: str | bytes, exercise: Exercise, exemplars: Sequence[Exemplar]
         raw = answer if isinstance(answer, bytes) else answer.encode("utf-8")
         text = decode_answer(raw, exercise.max_chars)
     except BadInput as exc:  # certain: nothing to read, nothing to review
-        result = zero_result(exercise.max_score, Outcome.REJECTED, f"No credit: 0 / {exercise.max_score:g}. {exc}",
-                             execution=_execution(wall0, cpu0))
+        result = zero_result(
+            exercise.max_score,
+            Outcome.REJECTED,
+            f"No credit: 0 / {exercise.max_score:g}. {exc}",
+            execution=_execution(wall0, cpu0),
+        )
         result.confidence = 1.0
         return result
     try:
         rubric = load_rubric(exercise)
         bank = exemplar_bank(exercise, rubric, exemplars, include_seed)
         evidence = read_answer(text, rubric, exercise.max_score)
-        decision = decide(evidence.analysis, evidence.rubric_score, evidence.rubric_band, bank, rubric.review,
-                          rubric.scoring, exercise.max_score)
+        decision = decide(
+            evidence.analysis,
+            evidence.rubric_score,
+            evidence.rubric_band,
+            bank,
+            rubric.review,
+            rubric.scoring,
+            exercise.max_score,
+        )
         limit = rubric.review.confidence_threshold if threshold is None else threshold
         return result_for(exercise, rubric, evidence, decision, limit, _execution(wall0, cpu0))
     except (ExerciseError, ModelUnavailable) as exc:
@@ -171,11 +214,21 @@ def grade(answer: str | bytes, exercise: Exercise, exemplars: Sequence[Exemplar]
     return result
 
 
-def grade_freetext(exercise: Exercise, submission: bytes, exemplars: Sequence[Exemplar] | None = None,
-                   threshold: float | None = None) -> GradeResult:
+def grade_freetext(
+    exercise: Exercise, submission: bytes, exemplars: Sequence[Exemplar] | None = None, threshold: float | None = None
+) -> GradeResult:
     """The engine's entry point (exercises with kind == "freetext")."""
     return grade(submission, exercise, exemplars, threshold=threshold)
 
 
-__all__ = ["REVIEW_NOTICE", "Evidence", "exemplar_bank", "grade", "grade_freetext", "read_answer", "result_for",
-           "seed_exemplars", "warm_up"]
+__all__ = [
+    "REVIEW_NOTICE",
+    "Evidence",
+    "exemplar_bank",
+    "grade",
+    "grade_freetext",
+    "read_answer",
+    "result_for",
+    "seed_exemplars",
+    "warm_up",
+]

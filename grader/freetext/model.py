@@ -98,6 +98,7 @@ def embed(texts: Sequence[str]) -> np.ndarray:
         return np.zeros((0, 384), dtype=np.float32)
     model = get_model()
     with _encode_lock:
-        vectors = model.encode(list(texts), batch_size=32, show_progress_bar=False,
-                               convert_to_numpy=True, normalize_embeddings=True)
+        vectors = model.encode(
+            list(texts), batch_size=32, show_progress_bar=False, convert_to_numpy=True, normalize_embeddings=True
+        )
     return np.asarray(vectors, dtype=np.float32)

@@ -120,11 +120,16 @@ def _parse_concept(path: Path, raw: dict[str, Any]) -> Concept:
         raise ExerciseError(path, f"{where}: threshold must be between 0 and 1")
     negatable = str(raw.get("negatable", ""))
     return Concept(
-        id=cid, name=_str(path, where, raw, "name"), weight=float(weight), core=bool(raw.get("core", True)),
-        threshold=float(threshold), statements=tuple(statements),
+        id=cid,
+        name=_str(path, where, raw, "name"),
+        weight=float(weight),
+        core=bool(raw.get("core", True)),
+        threshold=float(threshold),
+        statements=tuple(statements),
         cues=tuple(_regex(path, f"{where} cue {i + 1}", c) for i, c in enumerate(cues)),
         negatable=_regex(path, f"{where} negatable", negatable) if negatable else None,
-        missing=_str(path, where, raw, "missing"), praise=_str(path, where, raw, "praise"),
+        missing=_str(path, where, raw, "missing"),
+        praise=_str(path, where, raw, "praise"),
     )
 
 
@@ -201,10 +206,18 @@ def parse_rubric(path: Path, catalogue: dict[str, Misconception], max_score: flo
     if not isinstance(question, str):
         raise ExerciseError(path, "'question' must be a string")
     contrast = str(raw.get("contrast", ""))
-    return Rubric(path=path, question=question.strip(),
-                  contrast=_regex(path, "contrast", contrast) if contrast else None, catalogue=catalogue, scoring=scoring,
-                  review=review, concepts=concepts, detectors=detectors,
-                  statement_vectors=np.zeros((0, 0), dtype=np.float32), statement_owner=owner)
+    return Rubric(
+        path=path,
+        question=question.strip(),
+        contrast=_regex(path, "contrast", contrast) if contrast else None,
+        catalogue=catalogue,
+        scoring=scoring,
+        review=review,
+        concepts=concepts,
+        detectors=detectors,
+        statement_vectors=np.zeros((0, 0), dtype=np.float32),
+        statement_owner=owner,
+    )
 
 
 _cache: dict[tuple[str, float, float], Rubric] = {}

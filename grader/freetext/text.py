@@ -17,14 +17,20 @@ NEGATOR = re.compile(r"\b(not|no|never|cannot|nor|hardly|barely)\b|n't\b", re.IG
 REASONING = re.compile(
     r"\b(because|so|since|if|then|therefore|thus|hence|which|when|whenever|means?|meaning|why|gives?|giving|"
     r"makes?|making|made|lets?|allows?|leads?|causes?|results?|thanks to|due to|otherwise|unless|while|whereas|"
-    r"but|worst|until|only if|even if|provided|need|needs|would|could)\b|=|->|=>|\u2192|\u21d2", re.IGNORECASE)
+    r"but|worst|until|only if|even if|provided|need|needs|would|could)\b|=|->|=>|\u2192|\u21d2",
+    re.IGNORECASE,
+)
 # "does not have to", "not only", "no need to" do not deny what follows them.
-_NOT_A_DENIAL = re.compile(r"\b(do|does|did)?\s*(not|n't)\s+(have|has|need|needs)\s+to\b|\bnot\s+(only|just|necessarily)\b|"
-                           r"\bno\s+need\b|\bnot\s+even\b", re.IGNORECASE)
+_NOT_A_DENIAL = re.compile(
+    r"\b(do|does|did)?\s*(not|n't)\s+(have|has|need|needs)\s+to\b|\bnot\s+(only|just|necessarily)\b|"
+    r"\bno\s+need\b|\bnot\s+even\b",
+    re.IGNORECASE,
+)
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\b(but|while|whereas|unlike|although|though)\b", re.IGNORECASE)
 
 # Words that glue a real sentence together; a keyword list has almost none of them.
-FUNCTION_WORDS = frozenset("""
+FUNCTION_WORDS = frozenset(
+    """
 a an the this that these those it its it's they them their there here is are was were be been being am
 do does did doing done has have had having can could will would should may might must shall
 to of in on at by for with from into onto about as than then so because since if when while whereas
@@ -32,7 +38,8 @@ but and or nor not no never also just only even still too very much more most le
 what which who whom whose why how where all any each every some such other another same both either
 i we you he she me us my our your his her one ones something nothing anything everything
 make makes made get gets got give gives gave let lets go goes went keep keeps way like means mean
-""".split())
+""".split()
+)
 
 _MATH = re.compile(r"[A-Za-z]\w*\[[^\]]*\]")  # a[l], z[l+2], W[l+2]: notation, not prose
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
@@ -42,15 +49,23 @@ _CODE_LINE = re.compile(
 )
 _PRAISE = re.compile(
     r"\b(thanks?|thank you|great|awesome|amazing|love[ds]?|loved|cool|nice|excellent|brilliant|fantastic|"
-    r"enjoy(ed)?|well explained|clearly|best (course|lecture|teacher))\b", re.IGNORECASE)
-_COURSE = re.compile(r"\b(course|lecture|video|class|teacher|professor|andrew|week|slides?|explanation|explains?)\b",
-                     re.IGNORECASE)
+    r"enjoy(ed)?|well explained|clearly|best (course|lecture|teacher))\b",
+    re.IGNORECASE,
+)
+_COURSE = re.compile(
+    r"\b(course|lecture|video|class|teacher|professor|andrew|week|slides?|explanation|explains?)\b", re.IGNORECASE
+)
 _FILLER = re.compile(
     r"^\s*(i (really )?(don'?t|do not) (know|understand|get it)|no idea|sorry|idk|n/?a|pass|\?+|\.+|-+|"
     r"i hope (this|it) (helps|makes sense)|hope (this|it) (helps|makes sense)|that'?s (all|it)|"
-    r"anyway,? that is my understanding)\b[^.!?]*[.!?]*\s*$", re.IGNORECASE)
-_QUESTION_START = re.compile(r"^\s*(why|how|what|is|isn't|are|aren't|does|doesn't|do|can|could|would|should|"
-                             r"will|which|where|who)\b", re.IGNORECASE)
+    r"anyway,? that is my understanding)\b[^.!?]*[.!?]*\s*$",
+    re.IGNORECASE,
+)
+_QUESTION_START = re.compile(
+    r"^\s*(why|how|what|is|isn't|are|aren't|does|doesn't|do|can|could|would|should|"
+    r"will|which|where|who)\b",
+    re.IGNORECASE,
+)
 
 
 class BadInput(ValueError):
@@ -62,24 +77,26 @@ def decode_answer(submission: bytes, max_chars: int) -> str:
     try:
         text = submission.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadInput(f"Your answer could not be read as UTF-8 text (byte {exc.start} is invalid). "
-                       "Please submit plain text.") from None
+        raise BadInput(
+            f"Your answer could not be read as UTF-8 text (byte {exc.start} is invalid). Please submit plain text."
+        ) from None
     text = text.lstrip("\ufeff").strip()
     if "\x00" in text:
         raise BadInput("Your answer contains binary data (a NUL character). Please submit plain text.")
     if not text:
         raise BadInput("Your answer is empty. Write a few sentences that answer the question.")
     if len(text) > max_chars:
-        raise BadInput(f"Your answer is {len(text):,} characters long; the limit is {max_chars:,}. "
-                       "Shorten it to the essential argument and submit again.")
+        raise BadInput(
+            f"Your answer is {len(text):,} characters long; the limit is {max_chars:,}. "
+            "Shorten it to the essential argument and submit again."
+        )
     return normalise(text)
 
 
 def normalise(text: str) -> str:
     """NFKC, straight quotes, no control characters, so one set of regexes fits every keyboard."""
     text = unicodedata.normalize("NFKC", text)
-    text = text.translate({0x2018: "'", 0x2019: "'", 0x201C: '"', 0x201D: '"', 0x2013: "-", 0x2014: " - ",
-                           0x2212: "-"})
+    text = text.translate({0x2018: "'", 0x2019: "'", 0x201C: '"', 0x201D: '"', 0x2013: "-", 0x2014: " - ", 0x2212: "-"})
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     return re.sub(r"[ \t]+", " ", text)
 
@@ -116,8 +133,8 @@ def split_sentences(text: str) -> list[str]:
             continue
         start = 0
         for m in re.finditer(r"(?<=[.!?])\s+", line):
-            if not _ABBREVIATION.search(line[start:m.start()]):
-                out.append(line[start:m.start()].strip())
+            if not _ABBREVIATION.search(line[start : m.start()]):
+                out.append(line[start : m.start()].strip())
                 start = m.end()
         out.append(line[start:].strip())
     return [s for s in out if s]

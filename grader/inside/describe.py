@@ -10,9 +10,27 @@ from __future__ import annotations
 from typing import Any
 
 # Configuration attributes that decide what a layer computes (read when the module has them).
-LAYER_ATTRS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-               "padding_mode", "num_features", "eps", "momentum", "affine", "track_running_stats",
-               "in_features", "out_features", "output_size", "inplace", "negative_slope", "p")
+LAYER_ATTRS = (
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "padding_mode",
+    "num_features",
+    "eps",
+    "momentum",
+    "affine",
+    "track_running_stats",
+    "in_features",
+    "out_features",
+    "output_size",
+    "inplace",
+    "negative_slope",
+    "p",
+)
 MAX_LAYERS = 512
 
 
@@ -37,7 +55,8 @@ def describe_module(module: Any) -> list[dict[str, Any]]:
         if len(layers) >= MAX_LAYERS:
             break
         entry: dict[str, Any] = {
-            "name": str(name)[:200], "type": type(sub).__name__[:100],
+            "name": str(name)[:200],
+            "type": type(sub).__name__[:100],
             "params": [str(n)[:100] for n, _ in sub.named_parameters(recurse=False)],
             "buffers": [str(n)[:100] for n, _ in sub.named_buffers(recurse=False)],
         }

@@ -46,17 +46,18 @@ def _student_traceback(exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SUBMISSION_FILENAME]
     lines = []
     for f in frames[-6:]:
-        lines.append(f'  line {f.lineno}, in {f.name}' + (f"\n    {f.line}" if f.line else ""))
+        lines.append(f"  line {f.lineno}, in {f.name}" + (f"\n    {f.line}" if f.line else ""))
     msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     text = ("\n".join(lines) + "\n" if lines else "") + msg
     return text[-MAX_TRACE_CHARS:]
 
 
-def _error_reply(kind: str, message: str, *, trace: str = "", memory: bool = False,
-                 **extra: Any) -> dict[str, Any]:
+def _error_reply(kind: str, message: str, *, trace: str = "", memory: bool = False, **extra: Any) -> dict[str, Any]:
     """The one shape of every error reply (the trusted side turns it into a StudentError)."""
-    return {"ok": False, "error": {"type": kind[:100], "message": message[:2000], "trace": trace, "memory": memory,
-                                   **extra}}
+    return {
+        "ok": False,
+        "error": {"type": kind[:100], "message": message[:2000], "trace": trace, "memory": memory, **extra},
+    }
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
@@ -70,8 +71,13 @@ def _load(st: _State, req: dict[str, Any]) -> dict[str, Any]:
     try:
         code = compile(source, SUBMISSION_FILENAME, "exec", dont_inherit=True)
     except SyntaxError as exc:
-        return _error_reply("SyntaxError", exc.msg or "invalid syntax", line=exc.lineno, col=exc.offset,
-                            text=(exc.text or "").rstrip("\n")[:300])
+        return _error_reply(
+            "SyntaxError",
+            exc.msg or "invalid syntax",
+            line=exc.lineno,
+            col=exc.offset,
+            text=(exc.text or "").rstrip("\n")[:300],
+        )
     except (ValueError, RecursionError, MemoryError) as exc:  # e.g. null bytes, absurd nesting
         return _error(exc)
     # Tracebacks show the student's own lines.
@@ -182,7 +188,9 @@ def _forward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[
         st.last_output.pop(handle, None)
         st.last_input.pop(handle, None)
     with torch.no_grad():
-        changed = x.shape != original.shape or not torch.equal(torch.Tensor.as_subclass(x.detach(), torch.Tensor), original)
+        changed = x.shape != original.shape or not torch.equal(
+            torch.Tensor.as_subclass(x.detach(), torch.Tensor), original
+        )
     reply["input_changed"] = bool(changed)
     return reply, out_blobs
 
@@ -200,9 +208,12 @@ def _backward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict
         return reply, []
     out.backward(grad)
     out_blobs: list[bytes] = []
-    reply = {"ok": True, "output_requires_grad": True,
-             "input_grad": tensor_to_wire(x.grad, out_blobs) if x.grad is not None else None,
-             "param_grads": [tensor_to_wire(p.grad, out_blobs) if p.grad is not None else None for p in obj.parameters()]}
+    reply = {
+        "ok": True,
+        "output_requires_grad": True,
+        "input_grad": tensor_to_wire(x.grad, out_blobs) if x.grad is not None else None,
+        "param_grads": [tensor_to_wire(p.grad, out_blobs) if p.grad is not None else None for p in obj.parameters()],
+    }
     st.last_output.pop(handle, None)
     return reply, out_blobs
 
@@ -210,9 +221,11 @@ def _backward(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict
 def _state(st: _State, req: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
     obj = st.objects[req["handle"]]
     out_blobs: list[bytes] = []
-    reply = {"ok": True,
-             "params": [tensor_to_wire(p, out_blobs) for p in obj.parameters()],
-             "buffers": [tensor_to_wire(b, out_blobs) for b in obj.buffers()]}
+    reply = {
+        "ok": True,
+        "params": [tensor_to_wire(p, out_blobs) for p in obj.parameters()],
+        "buffers": [tensor_to_wire(b, out_blobs) for b in obj.buffers()],
+    }
     return reply, out_blobs
 
 
@@ -343,15 +356,17 @@ def _probe(st: _State, obj: Any, step: dict[str, Any], blobs: list[bytes], out_b
         result["output_type"] = "Tensor"
         result["output"] = tensor_to_wire(out, out_blobs)
     with torch.no_grad():
-        result["input_changed"] = bool(x.shape != original.shape or not torch.equal(
-            torch.Tensor.as_subclass(x.detach(), torch.Tensor), original))
+        result["input_changed"] = bool(
+            x.shape != original.shape or not torch.equal(torch.Tensor.as_subclass(x.detach(), torch.Tensor), original)
+        )
     if want_grad and isinstance(out, torch.Tensor):
         result["output_requires_grad"] = bool(out.requires_grad)
         if out.requires_grad:
             out.backward(tensor_from_wire(step["grad_output"], blobs).to(st.device))
         result["input_grad"] = tensor_to_wire(x.grad, out_blobs) if x.grad is not None else None
-        result["param_grads"] = [tensor_to_wire(p.grad, out_blobs) if p.grad is not None else None
-                                 for p in obj.parameters()]
+        result["param_grads"] = [
+            tensor_to_wire(p.grad, out_blobs) if p.grad is not None else None for p in obj.parameters()
+        ]
     if step.get("buffers"):
         result["buffers"] = [tensor_to_wire(b, out_blobs) for b in obj.buffers()]
     return result

@@ -32,7 +32,7 @@ class BindPlan:
                 continue
             root = os.path.realpath(src)
             if real == root or real.startswith(root + os.sep):
-                inside = src + real[len(root):]
+                inside = src + real[len(root) :]
                 if not any(inside == m or inside.startswith(m + os.sep) for m in self.masks):
                     return True
         return False
@@ -50,8 +50,13 @@ def protected_paths(project_root: Path, extra: list[str] | None = None) -> list[
     """The project, its exercises, VAR_DIR (SQLite, broker, exercise cache) and the secret key file,
     as the service's settings place them (the same environment variables, the same defaults)."""
     var = Path(os.environ.get("VAR_DIR") or project_root / "var")
-    paths = [project_root, Path(os.environ.get("EXERCISES_DIR") or project_root / "exercises"), var,
-             Path(os.environ.get("EXERCISE_CACHE_DIR") or var / "exercise-cache"), var / "secret_key"]
+    paths = [
+        project_root,
+        Path(os.environ.get("EXERCISES_DIR") or project_root / "exercises"),
+        var,
+        Path(os.environ.get("EXERCISE_CACHE_DIR") or var / "exercise-cache"),
+        var / "secret_key",
+    ]
     return [os.path.abspath(p) for p in [*map(str, paths), *(extra or [])]]
 
 
@@ -80,8 +85,9 @@ def plan(candidates: list[str], protected: list[str]) -> BindPlan:
                 raise ProtectedBindError(
                     f"the sandbox would bind {src} read-only, which would show {h} (protected: the project, its "
                     f"exercises, VAR_DIR or the secret key) and it cannot be masked because {h} does not exist "
-                    f"yet; create it (or install the project outside {src}) and start the worker again")
-            out.masks.append(src + shown[len(root):])
+                    f"yet; create it (or install the project outside {src}) and start the worker again"
+                )
+            out.masks.append(src + shown[len(root) :])
     masks = sorted(set(out.masks), key=len)
     out.masks = [m for i, m in enumerate(masks) if not any(_under(m, earlier) for earlier in masks[:i])]
     return out

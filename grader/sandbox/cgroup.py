@@ -175,12 +175,18 @@ class CgroupParent:
                 return cls._make(2, base / name, None)
             if (ROOT / "memory" / "memory.limit_in_bytes").exists() and "memory" in own:  # cgroup v1
                 mem = ROOT / "memory" / own["memory"].lstrip("/") / name
-                pids = ROOT / "pids" / own["pids"].lstrip("/") / name if "pids" in own and (ROOT / "pids").is_dir() else None
+                pids = (
+                    ROOT / "pids" / own["pids"].lstrip("/") / name
+                    if "pids" in own and (ROOT / "pids").is_dir()
+                    else None
+                )
                 return cls._make(1, mem, pids)
             raise OSError("no cgroup memory controller is mounted")
         except OSError as exc:
-            print(f"grader: no per-sandbox cgroup ({exc}); memory is limited per process (RLIMIT_AS) only",
-                  file=sys.stderr)
+            print(
+                f"grader: no per-sandbox cgroup ({exc}); memory is limited per process (RLIMIT_AS) only",
+                file=sys.stderr,
+            )
             return None
 
     @classmethod

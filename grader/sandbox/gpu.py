@@ -55,8 +55,13 @@ class GpuMemoryWatch:
     """Watches one sandbox at a time: the GPU memory of all its processes (NVML, on the GPU this worker
     is pinned to) and, for GPU jobs, their host memory."""
 
-    def __init__(self, fraction: float, read_usage: UsageReader | None = None, total_bytes: int = 0,
-                 slack_bytes: int = CONTEXT_SLACK_BYTES):
+    def __init__(
+        self,
+        fraction: float,
+        read_usage: UsageReader | None = None,
+        total_bytes: int = 0,
+        slack_bytes: int = CONTEXT_SLACK_BYTES,
+    ):
         """read_usage(pids) -> {pid: bytes}; None means "ask NVML", and where NVML is missing only host
         memory is watched (the allocator's cap is then the only GPU limit)."""
         self._read_usage = read_usage
@@ -65,8 +70,10 @@ class GpuMemoryWatch:
             try:
                 self._read_usage, self.total_bytes = _nvml_reader()
             except Exception as exc:  # noqa: BLE001 - ImportError, NVMLError, a bad CUDA_VISIBLE_DEVICES
-                print(f"grader: GPU memory is capped by PyTorch's allocator only (no NVML: "
-                      f"{type(exc).__name__}: {exc})", file=sys.stderr)
+                print(
+                    f"grader: GPU memory is capped by PyTorch's allocator only (no NVML: {type(exc).__name__}: {exc})",
+                    file=sys.stderr,
+                )
         self.cap_bytes = int(self.total_bytes * fraction) + slack_bytes
 
     @property
@@ -91,13 +98,16 @@ class GpuMemoryWatch:
                 except Exception:  # noqa: BLE001 - a driver hiccup must not kill an honest job
                     used = 0
                 if used > self.cap_bytes:
-                    child.kill_for_memory(f"its {len(pids)} process(es) held {used / 2**30:.1f} GiB of GPU memory, "
-                                          f"over the sandbox's cap of {self.cap_bytes / 2**30:.1f} GiB")
+                    child.kill_for_memory(
+                        f"its {len(pids)} process(es) held {used / 2**30:.1f} GiB of GPU memory, "
+                        f"over the sandbox's cap of {self.cap_bytes / 2**30:.1f} GiB"
+                    )
                     return
                 host_cap = child.host_memory_cap_mb << 20
                 if host_cap and sum(anonymous_resident_bytes(p) for p in pids) > host_cap:
-                    child.kill_for_memory(f"its processes used more than the sandbox's {child.host_memory_cap_mb} MB "
-                                          f"of (host) memory")
+                    child.kill_for_memory(
+                        f"its processes used more than the sandbox's {child.host_memory_cap_mb} MB of (host) memory"
+                    )
                     return
                 time.sleep(POLL_S)
 
@@ -116,15 +126,17 @@ def _nvml() -> Any:
 def _pinned_handle(pynvml: Any) -> Any:
     """The worker's GPU: CUDA_VISIBLE_DEVICES' first entry, an index as NVML numbers devices or a UUID."""
     first = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip() or "0"
-    return (pynvml.nvmlDeviceGetHandleByIndex(int(first)) if first.isdigit()
-            else pynvml.nvmlDeviceGetHandleByUUID(first))
+    return pynvml.nvmlDeviceGetHandleByIndex(int(first)) if first.isdigit() else pynvml.nvmlDeviceGetHandleByUUID(first)
 
 
 def nvml_usage(pynvml: Any, handle: Any, pids: Iterable[int]) -> dict[int, int]:
     """What the driver says each of these processes holds on the GPU (the thin NVML query)."""
     wanted = set(pids)
-    return {int(p.pid): int(p.usedGpuMemory or 0) for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
-            if p.pid in wanted}
+    return {
+        int(p.pid): int(p.usedGpuMemory or 0)
+        for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
+        if p.pid in wanted
+    }
 
 
 def _nvml_reader() -> tuple[UsageReader, int]:
@@ -144,8 +156,10 @@ def pinned_gpu_minor(dev_entries: list[str]) -> int:
         nodes = sorted(int(n[6:]) for n in dev_entries if re.fullmatch(r"nvidia\d+", n))
         if len(nodes) == 1:
             return nodes[0]
-        raise OSError(f"cannot tell which of /dev/nvidia{nodes} is this worker's GPU without NVML "
-                      f"(nvidia-ml-py): {type(exc).__name__}: {exc}") from None
+        raise OSError(
+            f"cannot tell which of /dev/nvidia{nodes} is this worker's GPU without NVML "
+            f"(nvidia-ml-py): {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def gpu_device_nodes(dev_entries: list[str], minor: int) -> list[str]:

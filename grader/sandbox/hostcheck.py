@@ -63,8 +63,10 @@ def userns_hint() -> str:
     if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" and os.geteuid() != 0:
         hints.append("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)")
     if os.path.exists("/.dockerenv") or _read("/proc/1/cgroup").find("docker") >= 0:
-        hints.append("this looks like a container: its seccomp profile may forbid unshare() and mount() "
-                     "(run the worker with a profile that allows them)")
+        hints.append(
+            "this looks like a container: its seccomp profile may forbid unshare() and mount() "
+            "(run the worker with a profile that allows them)"
+        )
     return (" Possible causes: " + "; ".join(hints) + ".") if hints else ""
 
 
@@ -74,4 +76,5 @@ def setup_failure(stage: str, error: str) -> SandboxUnavailable:
     return SandboxUnavailable(
         f"the sandbox cannot be set up on this host: it needs {needs}, which failed ({error}).{hint} "
         f"The worker will not run student code without isolation; for development only, set {INSECURE_ENV}=1 to "
-        f"grade WITHOUT a sandbox (every result then says so).")
+        f"grade WITHOUT a sandbox (every result then says so)."
+    )

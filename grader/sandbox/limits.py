@@ -46,17 +46,24 @@ class JobLimits:
     def within(self, toml: _TomlLimits) -> "JobLimits":
         """These limits, each capped by the exercise's TOML value (a stored limit can never loosen it)."""
         cpu = min(self.cpu_s, float(toml.cpu_s))
-        return JobLimits(wall_s=min(self.wall_s, float(toml.wall_s)), cpu_s=cpu,
-                         memory_mb=min(self.memory_mb, int(toml.memory_mb)),
-                         step_cpu_s=min(self.step_cpu_s, cpu) if self.step_cpu_s > 0 else 0.0)
+        return JobLimits(
+            wall_s=min(self.wall_s, float(toml.wall_s)),
+            cpu_s=cpu,
+            memory_mb=min(self.memory_mb, int(toml.memory_mb)),
+            step_cpu_s=min(self.step_cpu_s, cpu) if self.step_cpu_s > 0 else 0.0,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "JobLimits":
-        return cls(wall_s=float(data["wall_s"]), cpu_s=float(data["cpu_s"]), memory_mb=int(data["memory_mb"]),
-                   step_cpu_s=float(data.get("step_cpu_s", 0.0)))
+        return cls(
+            wall_s=float(data["wall_s"]),
+            cpu_s=float(data["cpu_s"]),
+            memory_mb=int(data["memory_mb"]),
+            step_cpu_s=float(data.get("step_cpu_s", 0.0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -68,10 +75,20 @@ class ReferenceCost:
     step_s: float  # the slowest single command
 
 
-def propose_limits(toml: _TomlLimits, cost: ReferenceCost, *, multiple: float = MULTIPLE,
-                   wall_floor_s: float = WALL_FLOOR_S, cpu_floor_s: float = CPU_FLOOR_S,
-                   step_floor_s: float = STEP_CPU_FLOOR_S) -> JobLimits:
+def propose_limits(
+    toml: _TomlLimits,
+    cost: ReferenceCost,
+    *,
+    multiple: float = MULTIPLE,
+    wall_floor_s: float = WALL_FLOOR_S,
+    cpu_floor_s: float = CPU_FLOOR_S,
+    step_floor_s: float = STEP_CPU_FLOOR_S,
+) -> JobLimits:
     """max(floor, multiple x cost) for each limit, capped by the TOML value; memory stays the TOML's."""
     cpu = min(float(toml.cpu_s), max(cpu_floor_s, multiple * cost.cpu_s))
-    return JobLimits(wall_s=min(float(toml.wall_s), max(wall_floor_s, multiple * cost.wall_s)), cpu_s=cpu,
-                     memory_mb=int(toml.memory_mb), step_cpu_s=min(cpu, max(step_floor_s, multiple * cost.step_s)))
+    return JobLimits(
+        wall_s=min(float(toml.wall_s), max(wall_floor_s, multiple * cost.wall_s)),
+        cpu_s=cpu,
+        memory_mb=int(toml.memory_mb),
+        step_cpu_s=min(cpu, max(step_floor_s, multiple * cost.step_s)),
+    )

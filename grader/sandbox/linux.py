@@ -61,8 +61,16 @@ def unshare(flags: int) -> None:
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _check(_libc.mount(source.encode() if source else None, target.encode(), fstype.encode() if fstype else None,
-                       flags, data.encode() if data else None), f"mount {target}")
+    _check(
+        _libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            flags,
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
 
 
 def umount(target: str) -> None:
@@ -159,8 +167,12 @@ _ENOSYS = 38
 
 
 class _MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
-                ("userns_fd", ctypes.c_uint64)]
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
 
 
 def submounts(path: str) -> list[str]:
@@ -177,8 +189,14 @@ def submounts(path: str) -> list[str]:
 def make_readonly_recursive(path: str) -> None:
     """Read-only, nosuid, nodev for the mount at path and every mount below it."""
     attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0)
-    ret = _libc.syscall(ctypes.c_long(_NR_MOUNT_SETATTR), ctypes.c_long(AT_FDCWD), ctypes.c_char_p(path.encode()),
-                        ctypes.c_ulong(AT_RECURSIVE), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)))
+    ret = _libc.syscall(
+        ctypes.c_long(_NR_MOUNT_SETATTR),
+        ctypes.c_long(AT_FDCWD),
+        ctypes.c_char_p(path.encode()),
+        ctypes.c_ulong(AT_RECURSIVE),
+        ctypes.byref(attr),
+        ctypes.c_size_t(ctypes.sizeof(attr)),
+    )
     if ret == 0:
         return
     err = ctypes.get_errno()
@@ -191,5 +209,8 @@ def make_readonly_recursive(path: str) -> None:
         try:
             mount(None, point, None, ro)
         except SandboxSetupError as exc:
-            raise SandboxSetupError(exc.errno, f"read-only bind of {path}: this kernel has no mount_setattr and "
-                                               f"the submount {point} could not be remounted read-only ({exc})") from None
+            raise SandboxSetupError(
+                exc.errno,
+                f"read-only bind of {path}: this kernel has no mount_setattr and "
+                f"the submount {point} could not be remounted read-only ({exc})",
+            ) from None

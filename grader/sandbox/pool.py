@@ -27,14 +27,28 @@ from grader.sandbox.cgroup import CgroupParent, JobCgroup
 from grader.sandbox.cpuslot import CpuSlot, claim_cpu
 from grader.sandbox.errors import SandboxDied, SandboxUnavailable, StudentError
 from grader.sandbox.gpu import GpuMemoryWatch, pinned_gpu_minor
-from grader.sandbox.hostcheck import (GPU_NO_CGROUP_ENV, INSECURE_ENV, gpu_without_cgroup_allowed, grading_nice,
-                                      insecure_requested, setup_failure)
+from grader.sandbox.hostcheck import (
+    GPU_NO_CGROUP_ENV,
+    INSECURE_ENV,
+    gpu_without_cgroup_allowed,
+    grading_nice,
+    insecure_requested,
+    setup_failure,
+)
 from grader.sandbox.output import STDOUT_CAP, OutputDrain
 from grader.sandbox.session import CGROUP_GPU_SLACK_MB, Child
 
 # Importers of the names that lived here before the split (checks.py files, grader/checklib.py).
-__all__ = ["SandboxPool", "Child", "StudentError", "SandboxDied", "SandboxUnavailable", "INSECURE_ENV",
-           "insecure_requested", "STDOUT_CAP"]
+__all__ = [
+    "SandboxPool",
+    "Child",
+    "StudentError",
+    "SandboxDied",
+    "SandboxUnavailable",
+    "INSECURE_ENV",
+    "insecure_requested",
+    "STDOUT_CAP",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GPU_PREFORK_MAX = 16
@@ -55,11 +69,21 @@ class SandboxPool:
     """One fork server and `prefork` children forked ahead of need (a worker grades one submission
     at a time; the children ahead set themselves up while it does)."""
 
-    def __init__(self, *, device: str = "cpu", isolate: bool | None = None, recycle_after: int = 500,
-                 start_timeout_s: float = 180.0, gpu_memory_fraction: float = 0.25, cgroups: bool = True,
-                 simulate_no_userns: bool = False, gpu_watch: GpuMemoryWatch | None = None,
-                 prefork: int | None = None, protected_paths: list[str] | None = None,
-                 gpu_host_slack_mb: int = CGROUP_GPU_SLACK_MB):
+    def __init__(
+        self,
+        *,
+        device: str = "cpu",
+        isolate: bool | None = None,
+        recycle_after: int = 500,
+        start_timeout_s: float = 180.0,
+        gpu_memory_fraction: float = 0.25,
+        cgroups: bool = True,
+        simulate_no_userns: bool = False,
+        gpu_watch: GpuMemoryWatch | None = None,
+        prefork: int | None = None,
+        protected_paths: list[str] | None = None,
+        gpu_host_slack_mb: int = CGROUP_GPU_SLACK_MB,
+    ):
         """protected_paths: folders and files no sandbox may see, besides the project, its exercises,
         VAR_DIR and the secret key (grader/sandbox/binds.py)."""
         self.device = device
@@ -100,9 +124,16 @@ class SandboxPool:
 
     # ---- zygote ----------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-               "GRADER_PROJECT_ROOT": str(PROJECT_ROOT)}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "GRADER_PROJECT_ROOT": str(PROJECT_ROOT),
+        }
         if self.device.startswith("cuda"):
             for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
                 if key in os.environ:
@@ -137,14 +168,19 @@ class SandboxPool:
                 "a GPU worker needs a cgroup for each sandbox's memory and process limits (GPU jobs have no "
                 "address-space limit), and this host gives the worker none: run it with a delegated cgroup "
                 "(cgroup v2 with the memory and pids controllers, or GRADER_CGROUP=<writable cgroup directory>). "
-                f"For development only, {GPU_NO_CGROUP_ENV}=1 starts it without one.")
+                f"For development only, {GPU_NO_CGROUP_ENV}=1 starts it without one."
+            )
 
     def _start_zygote(self) -> None:
         self._require_gpu_cgroup()
         options: dict[str, Any] = {
-            "device": self.device, "isolate": self.isolate, "gpu_memory_fraction": self.gpu_memory_fraction,
-            "simulate_no_userns": self.simulate_no_userns, "nice": self.nice,
-            "protected": protected_paths(PROJECT_ROOT, self.protected_paths)}
+            "device": self.device,
+            "isolate": self.isolate,
+            "gpu_memory_fraction": self.gpu_memory_fraction,
+            "simulate_no_userns": self.simulate_no_userns,
+            "nice": self.nice,
+            "protected": protected_paths(PROJECT_ROOT, self.protected_paths),
+        }
         if self.device.startswith("cuda") and self.isolate:
             try:
                 options["gpu_minor"] = pinned_gpu_minor(os.listdir("/dev"))
@@ -156,13 +192,17 @@ class SandboxPool:
         # before it reports ready.
         options["cpu"] = self.cpu
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        bootstrap = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-                     "from grader.sandbox.zygote import main; main()")
+        bootstrap = "import sys; sys.path.insert(0, sys.argv.pop(1)); from grader.sandbox.zygote import main; main()"
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", bootstrap, str(PROJECT_ROOT), str(child.fileno()), json.dumps(options)],
-                env=self._env(), pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, cwd="/",
-                stdout=subprocess.DEVNULL, stderr=None)
+                env=self._env(),
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                cwd="/",
+                stdout=subprocess.DEVNULL,
+                stderr=None,
+            )
         except OSError as exc:
             raise SandboxUnavailable(f"could not start the sandbox's fork server: {exc}") from None
         try:
@@ -238,7 +278,9 @@ class SandboxPool:
         output = OutputDrain(out_r)
         output.start()
         # The zygote's reply is read when the child is needed: forking runs while we do other work.
-        return Child(sock=ours, output=output, status_fd=status_r, cgroup=cgroup, gpu_host_slack_mb=self.gpu_host_slack_mb)
+        return Child(
+            sock=ours, output=output, status_fd=status_r, cgroup=cgroup, gpu_host_slack_mb=self.gpu_host_slack_mb
+        )
 
     def _discard_ready(self) -> None:
         """Drop the children forked ahead (reading the fork server's replies to them first)."""
@@ -270,8 +312,10 @@ class SandboxPool:
         c1 = reply.get("c1")
         child.c1_pid = c1 if isinstance(c1, int) else 0
         if child.cgroup is not None and not reply.get("cgroup"):
-            print(f"grader: the fork server could not move the sandbox into its cgroup: {reply.get('cgroup_error')}",
-                  file=sys.stderr)
+            print(
+                f"grader: the fork server could not move the sandbox into its cgroup: {reply.get('cgroup_error')}",
+                file=sys.stderr,
+            )
             self._drop_cgroup(child)
 
     def _handshake(self, child: Child) -> Child:
@@ -358,8 +402,12 @@ class SandboxPool:
         with self._lock:
             # Never (re)start the fork server from this short-lived thread: its parent-death signal
             # fires when the THREAD that started it exits. Recycling is left to acquire().
-            while (len(self._ready) < self.prefork and self._zygote is not None and self._zygote.poll() is None
-                   and self._spawned < self.recycle_after):
+            while (
+                len(self._ready) < self.prefork
+                and self._zygote is not None
+                and self._zygote.poll() is None
+                and self._spawned < self.recycle_after
+            ):
                 try:
                     self._ready.append(self._spawn())  # pre-fork: it sets itself up while we are idle
                 except SandboxUnavailable:

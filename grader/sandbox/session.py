@@ -142,8 +142,9 @@ class Child:
         return bool(self.ready.get("isolated"))
 
     # ---- the command channel ------------------------------------------------------------------
-    def call(self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None, *,
-             deadline: float) -> tuple[dict[str, Any], list[bytes]]:
+    def call(
+        self, op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None, *, deadline: float
+    ) -> tuple[dict[str, Any], list[bytes]]:
         """Send one command and wait for its reply until the job's deadline."""
         if self.dead:
             raise SandboxDied(Outcome.CRASHED, "the sandbox already stopped")
@@ -180,8 +181,10 @@ class Child:
             raise self._death() from None
         except ProtocolError as exc:
             self.kill()
-            raise SandboxDied(Outcome.CRASHED, f"the sandbox sent malformed data in reply to '{op}' ({exc}); "
-                                               f"was the grader's channel tampered with?") from None
+            raise SandboxDied(
+                Outcome.CRASHED,
+                f"the sandbox sent malformed data in reply to '{op}' ({exc}); was the grader's channel tampered with?",
+            ) from None
         finally:
             self._busy_seq = 0
         elapsed = reply.get("elapsed_s")
@@ -275,20 +278,25 @@ class Child:
         if self.killed_for_timeout:
             return SandboxDied(Outcome.TIMEOUT, "wall-clock limit reached")
         if self.killed_for_cpu:
-            return SandboxDied(Outcome.TIMEOUT, f"one step used more than {self.step_cpu_s:g} s of CPU time, "
-                                                f"the limit per step")
+            return SandboxDied(
+                Outcome.TIMEOUT, f"one step used more than {self.step_cpu_s:g} s of CPU time, the limit per step"
+            )
         if self.memory_over:
             return SandboxDied(Outcome.MEMORY, self.memory_over)
         if self.cgroup is not None and self.cgroup.oom_killed():
-            return SandboxDied(Outcome.MEMORY, f"all of its processes together reached the sandbox's memory limit of "
-                                               f"{self.memory_limit_mb} MB, and the kernel stopped them")
+            return SandboxDied(
+                Outcome.MEMORY,
+                f"all of its processes together reached the sandbox's memory limit of "
+                f"{self.memory_limit_mb} MB, and the kernel stopped them",
+            )
         if sig == signal.SIGXCPU:
             return SandboxDied(Outcome.TIMEOUT, "CPU time limit reached")
         if isinstance(sig, int):
             return SandboxDied(Outcome.CRASHED, f"the process was killed by {_signal_name(sig)}")
         code = st.get("exit")
-        return SandboxDied(Outcome.CRASHED,
-                           f"the process exited (status {code})" if code is not None else "the process ended")
+        return SandboxDied(
+            Outcome.CRASHED, f"the process exited (status {code})" if code is not None else "the process ended"
+        )
 
     def close(self) -> None:
         """Kill the sandbox and drop our ends. C1's report is only waited for when we asked for it."""

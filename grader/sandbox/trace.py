@@ -54,8 +54,10 @@ def workload(device: str) -> None:
                 if f.parent.name == "mistakes":
                     data = (folder / "solution.py").read_bytes() + b"\n" + data
                 result = grader.grade(exercise, data)
-                print(f"{folder.name}/{f.name}: {result.outcome.value} {result.score:g}/{result.max_score:g}",
-                      file=sys.stderr)
+                print(
+                    f"{folder.name}/{f.name}: {result.outcome.value} {result.score:g}/{result.max_score:g}",
+                    file=sys.stderr,
+                )
         del tmp
 
 
@@ -97,8 +99,22 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(args.log or Path(tmp) / "strace.log")
-        cmd = [strace, "-f", "-qq", "--decode-pids=pidns", "-s", "64", "-o", str(log), sys.executable, "-m",
-               "grader.sandbox.trace", "--workload", "--device", args.device]
+        cmd = [
+            strace,
+            "-f",
+            "-qq",
+            "--decode-pids=pidns",
+            "-s",
+            "64",
+            "-o",
+            str(log),
+            sys.executable,
+            "-m",
+            "grader.sandbox.trace",
+            "--workload",
+            "--device",
+            args.device,
+        ]
         proc = subprocess.run(cmd, cwd=ROOT)
         if proc.returncode != 0:
             print(f"the traced workload failed (status {proc.returncode})", file=sys.stderr)

@@ -50,16 +50,33 @@ def _warm_torch(device: str) -> None:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
-    for name in ("math", "typing", "dataclasses", "functools", "collections", "itertools", "numbers", "abc",
-                 "copy", "numpy", "torch.nn.init", "torch.nn.modules", "torch.autograd"):
+    for name in (
+        "math",
+        "typing",
+        "dataclasses",
+        "functools",
+        "collections",
+        "itertools",
+        "numbers",
+        "abc",
+        "copy",
+        "numpy",
+        "torch.nn.init",
+        "torch.nn.modules",
+        "torch.autograd",
+    ):
         try:
             __import__(name)
         except ImportError:
             pass
     if device == "cpu":
         # Touch the kernels every residual-block check uses (conv, batch norm, relu, autograd).
-        m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4),
-                                torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 1, stride=2, bias=False))
+        m = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3, padding=1, bias=False),
+            torch.nn.BatchNorm2d(4),
+            torch.nn.ReLU(),
+            torch.nn.Conv2d(4, 4, 1, stride=2, bias=False),
+        )
         for k in (1, 3, 5, 7):
             torch.nn.functional.conv2d(torch.randn(1, 2, 9, 9), torch.randn(2, 2, k, k), padding=k // 2)
         x = torch.randn(2, 3, 9, 7, requires_grad=True)
@@ -114,13 +131,26 @@ def _prewarm_child(device: str) -> None:
     reply, _ = runner.handle(st, {"op": "construct", "name": "Block", "args": [4, 3], "kwargs": {}}, [])
     json.dumps(reply)
     blobs: list[bytes] = []
-    state = {"params": [tensor_to_wire(torch.randn(p["shape"]), blobs) for p in reply["params"]],
-             "buffers": [tensor_to_wire(torch.zeros(b["shape"], dtype=getattr(torch, b["dtype"])), blobs)
-                         for b in reply["buffers"]]}
+    state = {
+        "params": [tensor_to_wire(torch.randn(p["shape"]), blobs) for p in reply["params"]],
+        "buffers": [
+            tensor_to_wire(torch.zeros(b["shape"], dtype=getattr(torch, b["dtype"])), blobs) for b in reply["buffers"]
+        ],
+    }
     x = tensor_to_wire(torch.randn(3, 4, 6, 5), blobs)
     # As the checks send them: the state rides on the first forward, then a backward, then eval.
-    out, ob = runner.handle(st, {"op": "forward", "handle": reply["handle"], "load_state": state, "input": x,
-                                 "requires_grad": True, "train": True}, blobs)
+    out, ob = runner.handle(
+        st,
+        {
+            "op": "forward",
+            "handle": reply["handle"],
+            "load_state": state,
+            "input": x,
+            "requires_grad": True,
+            "train": True,
+        },
+        blobs,
+    )
     grad: list[bytes] = []
     g = tensor_to_wire(torch.ones(tensor_from_wire(out["output"], ob).shape), grad)
     runner.handle(st, {"op": "backward", "handle": reply["handle"], "grad_output": g}, grad)
@@ -171,7 +201,7 @@ def _build_root(bind_plan: BindPlan, device: str) -> None:
         pass
     L.mount("tmpfs", root, "tmpfs", L.MS_NOSUID | L.MS_NODEV, f"size={ROOT_SIZE},nr_inodes={ROOT_INODES},mode=0755")
     ro = L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV
-    masked = (L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+    masked = L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC
     for src, handle in sources:
         dst = root + src
         if isinstance(handle, str):
@@ -255,8 +285,13 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
             stage = "hostname"
             L.sethostname("sandbox")
         stage = "limits"
-        for res, val in ((resource.RLIMIT_NOFILE, 64), (resource.RLIMIT_FSIZE, 16 << 20), (resource.RLIMIT_CORE, 0),
-                         (resource.RLIMIT_MEMLOCK, 64 << 10), (resource.RLIMIT_MSGQUEUE, 0)):
+        for res, val in (
+            (resource.RLIMIT_NOFILE, 64),
+            (resource.RLIMIT_FSIZE, 16 << 20),
+            (resource.RLIMIT_CORE, 0),
+            (resource.RLIMIT_MEMLOCK, 64 << 10),
+            (resource.RLIMIT_MSGQUEUE, 0),
+        ):
             resource.setrlimit(res, (val, val))
         if isolate and rootful:
             resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
@@ -316,8 +351,18 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
         from grader.protocol import send_message
 
         caps = L.effective_capabilities()
-        send_message(job, {"ready": True, "isolated": isolate, "uid": os.getuid(), "pid": os.getpid(),
-                           "cap_eff": caps, "device": device, "setup_cpu_ms": cpu_ms})
+        send_message(
+            job,
+            {
+                "ready": True,
+                "isolated": isolate,
+                "uid": os.getuid(),
+                "pid": os.getpid(),
+                "cap_eff": caps,
+                "device": device,
+                "setup_cpu_ms": cpu_ms,
+            },
+        )
     except BaseException as exc:  # noqa: BLE001
         try:
             from grader.protocol import send_message
@@ -335,8 +380,16 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
         os._exit(0)
 
 
-def _c1_main(job: socket.socket, out_w: int, status_w: int, unshared_w: int, mapped_r: int, isolate: bool,
-             device: str, rootful: bool) -> None:
+def _c1_main(
+    job: socket.socket,
+    out_w: int,
+    status_w: int,
+    unshared_w: int,
+    mapped_r: int,
+    isolate: bool,
+    device: str,
+    rootful: bool,
+) -> None:
     """C1: enter the namespaces, fork C2 as their pid 1, announce C2's host pid, wait for it.
 
     When C2 is gone, C1 reports how it ended and what it used (its rusage) on the status pipe,
@@ -372,9 +425,12 @@ def _c1_main(job: socket.socket, out_w: int, status_w: int, unshared_w: int, map
         job.close()
         _, status = os.waitpid(c2, 0)
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        report = {"exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-                  "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-                  "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024.0}
+        report = {
+            "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            "cpu_s": ru.ru_utime + ru.ru_stime,
+            "peak_rss_mb": ru.ru_maxrss / 1024.0,
+        }
         os.write(status_w, json.dumps(report).encode())
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001
@@ -403,8 +459,9 @@ def _write_id_maps(pid: int, rootful: bool, host_uid: int) -> None:
         f.write(gid_map)
 
 
-def _spawn(job: socket.socket, out_w: int, status_w: int, isolate: bool, device: str,
-           cgroup_procs: list[str]) -> tuple[int, str]:
+def _spawn(
+    job: socket.socket, out_w: int, status_w: int, isolate: bool, device: str, cgroup_procs: list[str]
+) -> tuple[int, str]:
     """Fork C1; returns its pid and "" or why it could not be put in its cgroup."""
     rootful = os.geteuid() == 0
     unshared_r, unshared_w = os.pipe()
@@ -474,8 +531,17 @@ def main() -> None:
     # these pages in the children.
     gc.collect()
     gc.freeze()
-    ctrl.send(json.dumps({"ready": True, "pid": os.getpid(), "warm_s": time.perf_counter() - started,
-                          "binds": bind_plan.sources, "masks": bind_plan.masks}).encode())
+    ctrl.send(
+        json.dumps(
+            {
+                "ready": True,
+                "pid": os.getpid(),
+                "warm_s": time.perf_counter() - started,
+                "binds": bind_plan.sources,
+                "masks": bind_plan.masks,
+            }
+        ).encode()
+    )
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(ctrl, 4096, 3)

@@ -32,10 +32,12 @@ def notebook_bytes(cells: list[tuple[str, str] | tuple[str, str, list[str]]]) ->
 
 def student_notebook(class_source: str = CLASS_ONLY) -> bytes:
     """A typical student notebook: pip line, imports, the class in cell 4, an experiment after it."""
-    return notebook_bytes([
-        ("markdown", "# Identity block\nMy answer."),
-        ("code", "!pip install torch\n%matplotlib inline"),
-        ("code", IMPORTS),
-        ("code", class_source),
-        ("code", "block = IdentityBlock(4)\nprint(block(torch.randn(2, 4, 5, 5)).shape)\nraise SystemExit(1)"),
-    ])
+    return notebook_bytes(
+        [
+            ("markdown", "# Identity block\nMy answer."),
+            ("code", "!pip install torch\n%matplotlib inline"),
+            ("code", IMPORTS),
+            ("code", class_source),
+            ("code", "block = IdentityBlock(4)\nprint(block(torch.randn(2, 4, 5, 5)).shape)\nraise SystemExit(1)"),
+        ]
+    )

@@ -39,7 +39,8 @@ def poll(client, submission_id: int, timeout: float = 180.0) -> dict:
 
 
 def test_submit_poll_and_read_the_result_as_the_student_and_as_the_instructor(
-        celery_worker, identity_block, make_api_user):
+    celery_worker, identity_block, make_api_user
+):
     _, ada = make_api_user("ada", identity_block.course)
     _, teacher = make_api_user("tess", identity_block.course, Enrolment.Role.INSTRUCTOR)
 
@@ -64,7 +65,9 @@ def test_submit_poll_and_read_the_result_as_the_student_and_as_the_instructor(
     stored = GradingJob.objects.get(submission_id=created["id"]).result
     assert result["score"] == stored.score
     # the web's visibility rule: a hidden check's diagnostic output is not shown to the student
-    hidden_failed = [t for t in stored.tests if t["visibility"] != "visible" and t["status"] == "failed" and t["output"]]
+    hidden_failed = [
+        t for t in stored.tests if t["visibility"] != "visible" and t["status"] == "failed" and t["output"]
+    ]
     assert hidden_failed, "the wrong block should fail a hidden check with diagnostic output"
     by_name = {t["name"]: t for t in result["tests"]}
     for t in hidden_failed:
@@ -84,15 +87,20 @@ def test_another_users_token_cannot_read_a_submission(celery_worker, identity_bl
     _, ada = make_api_user("ada", identity_block.course)
     _, bea = make_api_user("bea", identity_block.course)
     _, outsider = make_api_user("otto")
-    submission_id = ada.post(submit_url(identity_block), {"source": IDENTITY_CORRECT},
-                             content_type="application/json").json()["id"]
+    submission_id = ada.post(
+        submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json"
+    ).json()["id"]
     poll(ada, submission_id)
     for client in (bea, outsider):
         assert client.get(reverse("api:submission-detail", args=[submission_id])).status_code == 404
         assert client.get(reverse("api:submission-result", args=[submission_id])).status_code == 404
     # not enrolled: the exercise does not exist for them
-    assert outsider.post(submit_url(identity_block), {"source": IDENTITY_CORRECT},
-                         content_type="application/json").status_code == 404
+    assert (
+        outsider.post(
+            submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert outsider.get(reverse("api:exercise-list")).json() == []
     # students cannot reach the instructor endpoints
     course = identity_block.course.slug
@@ -129,12 +137,15 @@ def test_the_browsers_limits_hold_for_the_api(celery_worker, identity_block, mak
     page = client.post(reverse("exercise-detail", args=["identity-block"]), {"source": IDENTITY_CORRECT})
     assert page.status_code == 400 and again.json()["detail"] in page.content.decode().replace("&#x27;", "'")
     ExercisePolicy.objects.filter(exercise=identity_block).update(min_seconds_between=0)
-    assert ada.post(submit_url(identity_block), {"source": IDENTITY_CORRECT},
-                    content_type="application/json").status_code == 201
+    assert (
+        ada.post(submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json").status_code
+        == 201
+    )
     used_up = ada.post(submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json")
     assert used_up.status_code == 400 and "used all 2 attempts" in used_up.json()["detail"]
     ExercisePolicy.objects.filter(exercise=identity_block).update(
-        max_attempts=None, due_at=timezone.now() - timedelta(hours=1))
+        max_attempts=None, due_at=timezone.now() - timedelta(hours=1)
+    )
     closed = ada.post(submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json")
     assert closed.status_code == 400 and "deadline has passed" in closed.json()["detail"]
     empty = ada.post(submit_url(identity_block), {"source": "   "}, content_type="application/json")
@@ -146,27 +157,32 @@ def test_an_idempotency_key_gives_the_same_submission_and_no_second_job(celery_w
     user, ada = make_api_user("ada", identity_block.course)
     _, bea = make_api_user("bea", identity_block.course)
     headers = {"HTTP_IDEMPOTENCY_KEY": "run-42"}
-    first = ada.post(submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json",
-                     **headers)
-    second = ada.post(submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json",
-                      **headers)
+    first = ada.post(
+        submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json", **headers
+    )
+    second = ada.post(
+        submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json", **headers
+    )
     assert first.status_code == 201 and second.status_code == 200
     assert second["Idempotent-Replayed"] == "true" and first.json()["id"] == second.json()["id"]
     assert Submission.objects.filter(user=user).count() == 1 and GradingJob.objects.count() == 1
-    other = ada.post(submit_url(identity_block), {"source": IDENTITY_NO_SHORTCUT}, content_type="application/json",
-                     **headers)
+    other = ada.post(
+        submit_url(identity_block), {"source": IDENTITY_NO_SHORTCUT}, content_type="application/json", **headers
+    )
     assert other.status_code == 422
     # a key is per user: the same key from someone else is a submission of their own
-    theirs = bea.post(submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json",
-                      **headers)
+    theirs = bea.post(
+        submit_url(identity_block), {"source": IDENTITY_CORRECT}, content_type="application/json", **headers
+    )
     assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
     assert poll(ada, first.json()["id"])["result"]["score"] == 10
 
 
 def test_a_notebook_and_a_py_file_upload(celery_worker, identity_block, make_api_user):
     _, ada = make_api_user("ada", identity_block.course)
-    response = ada.post(submit_url(identity_block),
-                        {"file": SimpleUploadedFile("work.ipynb", student_notebook(CLASS_NO_SHORTCUT))})
+    response = ada.post(
+        submit_url(identity_block), {"file": SimpleUploadedFile("work.ipynb", student_notebook(CLASS_NO_SHORTCUT))}
+    )
     assert response.status_code == 201, response.content
     assert response.json()["graded_cells"].startswith("Graded notebook cell 4, In [3] (defines IdentityBlock)")
     done = poll(ada, response.json()["id"])
@@ -175,8 +191,11 @@ def test_a_notebook_and_a_py_file_upload(celery_worker, identity_block, make_api
 
     py = ada.post(submit_url(identity_block), {"file": SimpleUploadedFile("block.py", IDENTITY_CORRECT.encode())})
     assert py.status_code == 201 and py.json()["graded_cells"] == ""
-    as_json = ada.post(submit_url(identity_block), {"source": student_notebook().decode(), "filename": "nb.ipynb"},
-                       content_type="application/json")
+    as_json = ada.post(
+        submit_url(identity_block),
+        {"source": student_notebook().decode(), "filename": "nb.ipynb"},
+        content_type="application/json",
+    )
     assert as_json.status_code == 201 and "cell 4" in as_json.json()["graded_cells"]
     no_class = ada.post(submit_url(identity_block), {"file": SimpleUploadedFile("empty.ipynb", b'{"cells": []}')})
     assert no_class.status_code == 400 and "not a Jupyter notebook" in no_class.json()["detail"]
@@ -184,13 +203,16 @@ def test_a_notebook_and_a_py_file_upload(celery_worker, identity_block, make_api
     assert binary.status_code == 400 and "UTF-8" in binary.json()["detail"]
 
 
-def test_instructor_lists_submissions_exports_grades_and_regrades(celery_worker, identity_block, make_api_user,
-                                                                  settings, real_grader):
+def test_instructor_lists_submissions_exports_grades_and_regrades(
+    celery_worker, identity_block, make_api_user, settings, real_grader
+):
     _, ada = make_api_user("ada", identity_block.course)
     _, bea = make_api_user("bea", identity_block.course)
     _, teacher = make_api_user("tess", identity_block.course, Enrolment.Role.INSTRUCTOR)
-    ids = [c.post(submit_url(identity_block), {"source": src}, content_type="application/json").json()["id"]
-           for c, src in ((ada, IDENTITY_CORRECT), (bea, IDENTITY_NO_SHORTCUT), (ada, IDENTITY_NO_SHORTCUT))]
+    ids = [
+        c.post(submit_url(identity_block), {"source": src}, content_type="application/json").json()["id"]
+        for c, src in ((ada, IDENTITY_CORRECT), (bea, IDENTITY_NO_SHORTCUT), (ada, IDENTITY_NO_SHORTCUT))
+    ]
     for i in ids:
         poll(teacher, i)
     course = identity_block.course.slug
@@ -214,13 +236,19 @@ def test_instructor_lists_submissions_exports_grades_and_regrades(celery_worker,
     with open(root / "identity-block" / "prompt.md", "a") as f:
         f.write("\nA clarification added after the first submissions.\n")
     exercise_sync(root, grader=real_grader)
-    regrade = teacher.post(reverse("api:exercise-regrade", args=[course, "identity-block"]), {"scope": "latest"},
-                           content_type="application/json")
+    regrade = teacher.post(
+        reverse("api:exercise-regrade", args=[course, "identity-block"]),
+        {"scope": "latest"},
+        content_type="application/json",
+    )
     assert regrade.status_code == 201, regrade.content
     regraded_ids = regrade.json()["submissions"]
     assert len(regraded_ids) == 2
     regraded = {poll(teacher, i)["user"]: poll(teacher, i)["result"]["score"] for i in regraded_ids}
     assert regraded["ada"] < 10 and regraded["bea"] < 10  # both latest submissions lack the shortcut
-    again = teacher.post(reverse("api:exercise-regrade", args=[course, "identity-block"]), {"scope": "latest"},
-                         content_type="application/json")
+    again = teacher.post(
+        reverse("api:exercise-regrade", args=[course, "identity-block"]),
+        {"scope": "latest"},
+        content_type="application/json",
+    )
     assert again.json()["submissions"] == []  # already regraded against this revision

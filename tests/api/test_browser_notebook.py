@@ -24,7 +24,13 @@ def _allow_async_unsafe(monkeypatch):
 
 
 def test_a_student_uploads_a_notebook_and_sees_which_cell_was_graded(
-        celery_worker, live_server, browser, tmp_path, real_grader, settings):  # noqa: F811
+    celery_worker,
+    live_server,
+    browser,  # noqa: F811 - the fixture imported above
+    tmp_path,
+    real_grader,
+    settings,
+):
     from playwright.sync_api import expect
 
     root = tmp_path / "exercises"
@@ -58,5 +64,7 @@ def test_a_student_uploads_a_notebook_and_sees_which_cell_was_graded(
     empty.write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}')
     page.set_input_files("#id_upload", str(empty))
     page.click("#upload-button")
-    expect(page.locator(".errorlist, .error").first).to_contain_text("No code cell of the notebook defines IdentityBlock")
+    expect(page.locator(".errorlist, .error").first).to_contain_text(
+        "No code cell of the notebook defines IdentityBlock"
+    )
     page.close()

@@ -20,8 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def grader_submit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "GRADER_TOKEN"}
-    return subprocess.run([sys.executable, "-m", "grader", "submit", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "grader", "submit", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_submit_prints_the_feedback_and_exits_0(celery_worker, identity_block, make_api_user, live_server, tmp_path):
@@ -36,8 +43,15 @@ def test_submit_prints_the_feedback_and_exits_0(celery_worker, identity_block, m
 
     notebook = tmp_path / "work.ipynb"
     notebook.write_bytes(student_notebook())
-    run = grader_submit("--url", live_server.url + "/api/v1/", "--token", ada.token, "--json",
-                        f"{identity_block.course.slug}/identity-block", str(notebook))
+    run = grader_submit(
+        "--url",
+        live_server.url + "/api/v1/",
+        "--token",
+        ada.token,
+        "--json",
+        f"{identity_block.course.slug}/identity-block",
+        str(notebook),
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["score"] == result["max_score"] == 10 and result["output"].startswith("Graded notebook cell 4")

@@ -37,7 +37,9 @@ def two_courses(exercises_root, settings):
     return a, b
 
 
-def test_a_student_in_two_courses_sees_and_submits_to_each_separately(two_courses, client, django_capture_on_commit_callbacks):
+def test_a_student_in_two_courses_sees_and_submits_to_each_separately(
+    two_courses, client, django_capture_on_commit_callbacks
+):
     a, b = two_courses
     user = get_user_model().objects.create_user("ada", password="pw-ada-12345")
     Enrolment.objects.create(user=user, course=a.course)
@@ -58,8 +60,10 @@ def test_a_student_in_two_courses_sees_and_submits_to_each_separately(two_course
     # the submission page shows course B's exercise, and course A's page lists no submission
     detail = client.get(reverse("submission-detail", args=[submission.pk])).content.decode()
     assert "Course B" in detail and "course-b" in detail
-    assert f"/submissions/{submission.pk}/" not in client.get(
-        reverse("course-exercise", args=[a.course.slug, "mini-block"])).content.decode()
+    assert (
+        f"/submissions/{submission.pk}/"
+        not in client.get(reverse("course-exercise", args=[a.course.slug, "mini-block"])).content.decode()
+    )
     # the old URL is ambiguous for this student: a choice, not a guess
     old = client.get(reverse("exercise-detail", args=["mini-block"]))
     assert old.status_code == 300
@@ -79,8 +83,9 @@ def test_the_old_url_redirects_when_unambiguous(two_courses, client):
     Enrolment.objects.create(user=user, course=a.course)
     client.force_login(user)
     response = client.get(reverse("exercise-detail", args=["mini-block"]))
-    assert response.status_code == 302 and response["Location"] == reverse("course-exercise",
-                                                                         args=[a.course.slug, "mini-block"])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "course-exercise", args=[a.course.slug, "mini-block"]
+    )
     # not enrolled in course B: its page does not exist for her
     assert client.get(reverse("course-exercise", args=["course-b", "mini-block"])).status_code == 404
     assert client.get(reverse("course-exercise-list", args=["course-b"])).status_code == 404
@@ -94,13 +99,15 @@ def test_enrol_by_csv_upload(two_courses, client):
     client.force_login(teacher)
     url = reverse("instructor-roster", args=[a.course.slug])
     assert client.get(url).status_code == 200
-    csv_text = ("username,email,first_name,last_name,role\n"
-                "dora,dora@example.org,Dora,Diaz,student\n"
-                "carl,,,,\n"
-                "tess,,,,student\n"
-                ",nobody@example.org,,,\n"
-                "eve,not-an-email,,,\n"
-                "finn,,,,admin\n")
+    csv_text = (
+        "username,email,first_name,last_name,role\n"
+        "dora,dora@example.org,Dora,Diaz,student\n"
+        "carl,,,,\n"
+        "tess,,,,student\n"
+        ",nobody@example.org,,,\n"
+        "eve,not-an-email,,,\n"
+        "finn,,,,admin\n"
+    )
     response = client.post(url, {"action": "import", "roster": SimpleUploadedFile("class.csv", csv_text.encode())})
     assert response.status_code == 200
     report = response.context["report"]

@@ -37,9 +37,19 @@ def test_the_defining_cell_is_graded_with_the_imports_it_needs():
 def test_the_last_definition_wins_and_helpers_come_along():
     helper = "def double(x):\n    return x + x\n\nSCALE = 2\n"
     uses = "class IdentityBlock(nn.Module):\n    def forward(self, x):\n        return double(x) * SCALE\n"
-    code = extract_code(notebook_bytes([
-        ("code", IMPORTS), ("code", helper), ("code", CLASS_ONLY), ("code", "print('experiment')"), ("code", uses),
-    ]), names=NAMES, tag="identity-block")
+    code = extract_code(
+        notebook_bytes(
+            [
+                ("code", IMPORTS),
+                ("code", helper),
+                ("code", CLASS_ONLY),
+                ("code", "print('experiment')"),
+                ("code", uses),
+            ]
+        ),
+        names=NAMES,
+        tag="identity-block",
+    )
     assert [c.number for c in code.cells] == [5]
     assert code.support_cells == (1, 2)
     assert "def double" in code.source and "SCALE = 2" in code.source and "print('experiment')" not in code.source
@@ -49,9 +59,17 @@ def test_the_last_definition_wins_and_helpers_come_along():
 
 
 def test_a_tagged_cell_is_graded_even_when_another_cell_defines_the_class():
-    code = extract_code(notebook_bytes([
-        ("code", IMPORTS), ("code", CLASS_NO_SHORTCUT), ("code", CLASS_ONLY, ["identity-block"]),
-    ]), names=NAMES, tag="identity-block")
+    code = extract_code(
+        notebook_bytes(
+            [
+                ("code", IMPORTS),
+                ("code", CLASS_NO_SHORTCUT),
+                ("code", CLASS_ONLY, ["identity-block"]),
+            ]
+        ),
+        names=NAMES,
+        tag="identity-block",
+    )
     assert [c.number for c in code.cells] == [3] and code.cells[0].reason == "tagged identity-block"
     assert "torch.relu(out + x)" in code.source
 
@@ -78,15 +96,22 @@ def test_a_syntax_error_in_the_defining_cell_is_still_graded():
         compile(code.source, "<nb>", "exec")
 
 
-@pytest.mark.parametrize("data, message", [
-    (notebook_bytes([("code", IMPORTS), ("markdown", "class IdentityBlock: pass")]), "No code cell"),
-    (b"{not json", "not valid JSON"),
-    (b"\xff\xfe\x00", "not UTF-8"),
-    (json.dumps({"cells": []}).encode(), "not a Jupyter notebook"),
-    (json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "cells": []}).encode(), "format version 3"),
-    (json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
-                 "cells": [{"cell_type": "code", "source": 7}]}).encode(), "malformed"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (notebook_bytes([("code", IMPORTS), ("markdown", "class IdentityBlock: pass")]), "No code cell"),
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe\x00", "not UTF-8"),
+        (json.dumps({"cells": []}).encode(), "not a Jupyter notebook"),
+        (json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "cells": []}).encode(), "format version 3"),
+        (
+            json.dumps(
+                {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "source": 7}]}
+            ).encode(),
+            "malformed",
+        ),
+    ],
+)
 def test_refusals_say_what_is_wrong(data, message):
     with pytest.raises(NotebookError, match=message):
         extract_code(data, names=NAMES, tag="identity-block")
@@ -114,8 +139,14 @@ def test_the_cli_grades_a_notebook_and_names_the_cell(tmp_path):
     wrong.write_bytes(student_notebook(CLASS_NO_SHORTCUT))
     empty = tmp_path / "empty.ipynb"
     empty.write_bytes(notebook_bytes([("code", IMPORTS)]))
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(IDENTITY_BLOCK), str(right), str(wrong),
-                          str(empty), "--json"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(IDENTITY_BLOCK), str(right), str(wrong), str(empty), "--json"],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     results = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(results) == 3

@@ -24,9 +24,13 @@ def test_the_schema_generates_without_warnings_and_lists_the_endpoints(tmp_path,
     schema = yaml.safe_load(out.read_text())
     paths = set(schema["paths"])
     assert {
-        "/api/v1/courses/", "/api/v1/exercises/", "/api/v1/exercises/{exercise_id}/submissions/",
-        "/api/v1/submissions/{submission_id}/", "/api/v1/submissions/{submission_id}/result/",
-        "/api/v1/courses/{course_slug}/submissions/", "/api/v1/courses/{course_slug}/grades/",
+        "/api/v1/courses/",
+        "/api/v1/exercises/",
+        "/api/v1/exercises/{exercise_id}/submissions/",
+        "/api/v1/submissions/{submission_id}/",
+        "/api/v1/submissions/{submission_id}/result/",
+        "/api/v1/courses/{course_slug}/submissions/",
+        "/api/v1/courses/{course_slug}/grades/",
         "/api/v1/courses/{course_slug}/exercises/{exercise_slug}/regrades/",
     } <= paths
     assert schema["components"]["securitySchemes"]["apiToken"]["scheme"] == "bearer"

@@ -124,7 +124,8 @@ def test_instructor_walkthrough(live_server, seeded, browser, tmp_path):  # noqa
 
     # the exercise changes; sync makes a new revision; regrade everyone's latest
     (seeded["root"] / "identity-block" / "prompt.md").write_text(
-        (IDENTITY_BLOCK / "prompt.md").read_text() + "\nClarified: keep the input for the shortcut.\n")
+        (IDENTITY_BLOCK / "prompt.md").read_text() + "\nClarified: keep the input for the shortcut.\n"
+    )
     exercise_sync(seeded["root"], grader=seeded["grader"])
     page.click("text=policy & regrade")
     expect(page.locator("#regrade-form")).to_contain_text("graded against an older revision")

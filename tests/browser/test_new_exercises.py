@@ -25,7 +25,7 @@ NEW_EXERCISES = {
 }
 
 # What a student who learnt the original ResNet paper writes: the stride on the first 1x1 convolution.
-BOTTLENECK_STRIDE_ON_1X1 = '''\
+BOTTLENECK_STRIDE_ON_1X1 = """\
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -52,7 +52,7 @@ class BottleneckBlock(nn.Module):
         out = F.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         return F.relu(out + self.shortcut(x))
-'''
+"""
 
 
 @pytest.fixture
@@ -72,8 +72,7 @@ def demo(tmp_path, real_grader):
     return dict(re.findall(r"login: (\S+)\s+password: (\S+)", out.getvalue()))
 
 
-def test_student_sees_the_new_exercises_and_a_named_bottleneck_mistake(celery_worker, live_server, demo,
-                                                                        browser):  # noqa: F811
+def test_student_sees_the_new_exercises_and_a_named_bottleneck_mistake(celery_worker, live_server, demo, browser):  # noqa: F811
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -94,6 +93,7 @@ def test_student_sees_the_new_exercises_and_a_named_bottleneck_mistake(celery_wo
     expect(page.locator("#job-state")).to_have_text("graded", timeout=180_000)
     feedback = page.locator("#feedback")
     expect(feedback.locator(".misconception").first).to_contain_text(
-        "The stride belongs on the 3x3 convolution, not on a 1x1")
+        "The stride belongs on the 3x3 convolution, not on a 1x1"
+    )
     expect(feedback.locator("#full-marks")).to_have_count(0)
     page.close()

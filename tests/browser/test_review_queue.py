@@ -22,15 +22,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_d
 
 # Three students say the same thing in their own words, which the rubric does not recognise.
 GROUP = [
-    ("A resblock is like a safety net: when it has nothing useful to add it can stay neutral, so piling up more "
-     "of them never really breaks the model."),
-    ("Resblocks are like a safety net: when a block has nothing useful to add it can stay neutral, so piling up "
-     "more of them never breaks the model."),
-    ("a resblock is like a safety net, when it has nothing useful to add it stays neutral, so piling more of "
-     "them up never really breaks the model"),
+    (
+        "A resblock is like a safety net: when it has nothing useful to add it can stay neutral, so piling up more "
+        "of them never really breaks the model."
+    ),
+    (
+        "Resblocks are like a safety net: when a block has nothing useful to add it can stay neutral, so piling up "
+        "more of them never breaks the model."
+    ),
+    (
+        "a resblock is like a safety net, when it has nothing useful to add it stays neutral, so piling more of "
+        "them up never really breaks the model"
+    ),
 ]
-LATER = ("A resblock works like a safety net: when it has nothing useful to add it just stays neutral, so piling "
-         "up more of them never really breaks the model.")
+LATER = (
+    "A resblock works like a safety net: when it has nothing useful to add it just stays neutral, so piling "
+    "up more of them never really breaks the model."
+)
 
 
 @pytest.fixture
@@ -51,8 +59,9 @@ def course(tmp_path, settings, monkeypatch, real_grader):
     prof = User.objects.create_user("prof", password="pw-prof-review")
     Enrolment.objects.create(user=prof, course=course, role=Enrolment.Role.INSTRUCTOR)
     for i in range(4):
-        Enrolment.objects.create(user=User.objects.create_user(f"learner{i}", password=f"pw-learner-{i}"),
-                                 course=course)
+        Enrolment.objects.create(
+            user=User.objects.create_user(f"learner{i}", password=f"pw-learner-{i}"), course=course
+        )
     return {"course": course, "sent": sent, "grader": real_grader}
 
 

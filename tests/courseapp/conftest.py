@@ -42,9 +42,15 @@ def world(db, settings, exercises_root) -> World:
     outsider = User.objects.create_user("outsider", password="pw-out-1")
     Enrolment.objects.create(user=alice, course=course, role=Enrolment.Role.STUDENT)
     Enrolment.objects.create(user=bob, course=course, role=Enrolment.Role.STUDENT)
-    return World(course=course, code=Exercise.objects.get(slug="mini-block"),
-                 text=Exercise.objects.get(slug="mini-text"), alice=alice, bob=bob, outsider=outsider,
-                 root=exercises_root)
+    return World(
+        course=course,
+        code=Exercise.objects.get(slug="mini-block"),
+        text=Exercise.objects.get(slug="mini-text"),
+        alice=alice,
+        bob=bob,
+        outsider=outsider,
+        root=exercises_root,
+    )
 
 
 @pytest.fixture
@@ -57,8 +63,14 @@ def enqueued(monkeypatch):
     assert grade_submission.name == GRADE_TASK  # the name sent is the name the worker registered
 
     def record(args, options):
-        sent.append({"args": args, "queue": options.get("queue"), "countdown": options.get("countdown"),
-                     "limits": (options.get("soft_time_limit"), options.get("time_limit"))})
+        sent.append(
+            {
+                "args": args,
+                "queue": options.get("queue"),
+                "countdown": options.get("countdown"),
+                "limits": (options.get("soft_time_limit"), options.get("time_limit")),
+            }
+        )
 
     capture_grading_sends(monkeypatch, record)
     return sent

@@ -12,14 +12,22 @@ BAD_SRC = "import torch\n\n\nclass Mini(torch.nn.Module):\n    def forward(self,
 
 
 def checks(ok: bool) -> list[dict]:
-    return [passed_check("output keeps the input's shape", 2, "visible"),
-            passed_check("the shortcut adds the input", 8) if ok else
-            failed_check("the shortcut adds the input", 8, ["shortcut_missing"], "SECRET-DIAGNOSTIC: off by 1.7")]
+    return [
+        passed_check("output keeps the input's shape", 2, "visible"),
+        passed_check("the shortcut adds the input", 8)
+        if ok
+        else failed_check("the shortcut adds the input", 8, ["shortcut_missing"], "SECRET-DIAGNOSTIC: off by 1.7"),
+    ]
 
 
 def graded(user, exercise: Exercise, ok: bool = True, at=None, source: str | None = None):
-    return record_graded(user=user, revision=exercise.current_revision, source=source or (OK_SRC if ok else BAD_SRC),
-                         tests=checks(ok), at=at)
+    return record_graded(
+        user=user,
+        revision=exercise.current_revision,
+        source=source or (OK_SRC if ok else BAD_SRC),
+        tests=checks(ok),
+        at=at,
+    )
 
 
 def make_instructor(course: Course, username: str = "prof"):

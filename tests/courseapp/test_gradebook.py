@@ -60,8 +60,10 @@ def test_override_writes_the_audit_trail_and_keeps_history(book):
 def test_the_student_sees_the_final_grade_and_the_comment(client, book):
     w, prof, (a1, *_) = book
     client.force_login(prof)
-    resp = client.post(reverse("instructor-submission", args=[w.course.slug, a1.pk]),
-                       {"score": "8.5", "reason": "the test was too strict", "comment": "Good reasoning, see me."})
+    resp = client.post(
+        reverse("instructor-submission", args=[w.course.slug, a1.pk]),
+        {"score": "8.5", "reason": "the test was too strict", "comment": "Good reasoning, see me."},
+    )
     assert resp.status_code == 302
     client.force_login(w.alice)
     page = client.get(reverse("submission-detail", args=[a1.pk])).content.decode()
@@ -109,8 +111,9 @@ def test_gradebook_final_takes_the_newest_override_and_extensions_count(book):
 
 def test_after_the_late_window_a_submission_counts_zero(world):
     now = timezone.now()
-    ExercisePolicy.objects.create(exercise=world.code, due_at=now - timedelta(days=3),
-                                  late_until=now - timedelta(days=2), late_credit=0.5)
+    ExercisePolicy.objects.create(
+        exercise=world.code, due_at=now - timedelta(days=3), late_until=now - timedelta(days=2), late_credit=0.5
+    )
     graded(world.alice, world.code, ok=True, at=now - timedelta(days=1))
     r = rows(gradebook.gradebook_csv(world.course, "best"))
     col = r[0].index(f"{world.code.title} ({world.code.pk})")
@@ -128,7 +131,11 @@ def test_submissions_csv_has_one_row_per_submission(client, book):
     data = {int(row[0]): dict(zip(head, row)) for row in r[1:]}
     assert set(data) == {a1.pk, a2.pk, b1.pk, b2.pk}
     assert data[a2.pk]["late"] == "yes" and data[a2.pk]["late_factor"] == "0.5" and data[a2.pk]["adjusted_score"] == "5"
-    assert data[a1.pk]["override"] == "4" and data[a1.pk]["final_score"] == "4" and data[a1.pk]["override_reason"] == "partial"
+    assert (
+        data[a1.pk]["override"] == "4"
+        and data[a1.pk]["final_score"] == "4"
+        and data[a1.pk]["override_reason"] == "partial"
+    )
     assert data[b2.pk]["misconceptions"] == "shortcut_missing"
     assert data[b2.pk]["failed_checks"] == "the shortcut adds the input"
     assert data[b1.pk]["student"] == "bob" and data[b1.pk]["exercise"] == w.code.slug

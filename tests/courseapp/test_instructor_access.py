@@ -52,7 +52,7 @@ def test_others_get_404_on_every_instructor_page(client, setup, who):
     for url in urls:
         if who == "prof2" and url == reverse("instructor-courses"):
             page = client.get(url).content.decode()
-            assert f'/instructor/{setup["w"].course.slug}/' not in page and "/instructor/other/" in page
+            assert f"/instructor/{setup['w'].course.slug}/" not in page and "/instructor/other/" in page
             continue
         assert client.get(url).status_code == 404, url
 
@@ -67,11 +67,18 @@ def test_students_cannot_post_to_instructor_actions(client, setup):
     w, sub = setup["w"], setup["sub"]
     client.force_login(w.alice)
     c, ex = w.course.slug, w.code.slug
-    assert client.post(reverse("instructor-submission", args=[c, sub.pk]),
-                       {"score": 10, "reason": "mine"}).status_code == 404
+    assert (
+        client.post(reverse("instructor-submission", args=[c, sub.pk]), {"score": 10, "reason": "mine"}).status_code
+        == 404
+    )
     assert client.post(reverse("instructor-exercise", args=[c, ex]), {"max_attempts": 99}).status_code == 404
-    assert client.post(reverse("instructor-exercise", args=[c, ex]),
-                       {"action": "extension", "student": "alice", "ext_due_at": "2099-01-01 00:00"}).status_code == 404
+    assert (
+        client.post(
+            reverse("instructor-exercise", args=[c, ex]),
+            {"action": "extension", "student": "alice", "ext_due_at": "2099-01-01 00:00"},
+        ).status_code
+        == 404
+    )
     assert client.post(reverse("instructor-regrade-start", args=[c, ex]), {"scope": "all"}).status_code == 404
     assert not GradeOverride.objects.exists() and not ExercisePolicy.objects.exists()
     assert not Regrade.objects.exists() and not AuditEntry.objects.exists()
@@ -82,11 +89,19 @@ def test_an_instructor_cannot_reach_another_courses_rows_through_their_own_cours
     client.force_login(setup["prof"])
     c = setup["w"].course.slug
     assert client.get(reverse("instructor-submission", args=[c, setup["sub2"].pk])).status_code == 404
-    assert client.post(reverse("instructor-submission", args=[c, setup["sub2"].pk]),
-                       {"score": 0, "reason": "x"}).status_code == 404
+    assert (
+        client.post(
+            reverse("instructor-submission", args=[c, setup["sub2"].pk]), {"score": 0, "reason": "x"}
+        ).status_code
+        == 404
+    )
     assert client.get(reverse("instructor-exercise", args=[c, setup["ex2"].slug])).status_code == 404
-    assert client.get(reverse("instructor-similarity-pair",
-                              args=[c, setup["w"].code.slug, setup["sub"].pk, setup["sub2"].pk])).status_code == 404
+    assert (
+        client.get(
+            reverse("instructor-similarity-pair", args=[c, setup["w"].code.slug, setup["sub"].pk, setup["sub2"].pk])
+        ).status_code
+        == 404
+    )
     regrade2 = Regrade.objects.create(exercise=setup["ex2"], revision=setup["ex2"].current_revision)
     assert client.get(reverse("instructor-regrade", args=[c, regrade2.pk])).status_code == 404
     assert setup["sub2"].user.username not in client.get(reverse("instructor-submissions", args=[c])).content.decode()

@@ -34,8 +34,16 @@ def queries(client, url):
     return len(ctx.captured_queries), resp
 
 
-@pytest.mark.parametrize("name", ["instructor-dashboard", "instructor-submissions", "instructor-progress",
-                                  "instructor-gradebook-csv", "instructor-submissions-csv"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "instructor-dashboard",
+        "instructor-submissions",
+        "instructor-progress",
+        "instructor-gradebook-csv",
+        "instructor-submissions-csv",
+    ],
+)
 def test_instructor_pages_take_a_fixed_number_of_queries(client, world, name, django_assert_max_num_queries):
     prof = make_instructor(world.course)
     client.force_login(prof)
@@ -61,6 +69,7 @@ def test_dashboard_numbers_and_charts(client, world):
     assert cells[1:4] == ["12", "6", "4"] and cells[4].startswith("10 / 10")
     assert page.count("<svg") >= 3 and "submissions</text>" in page and "best score (of 10)" in page
     from courseapp.selectors import misconception_catalogue
+
     assert "the shortcut adds the input" in page and misconception_catalogue()["shortcut_missing"].title in page
     link = re.search(r'class="cluster-link" href="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert "misconception=shortcut_missing" in link and "failed=the%20shortcut%20adds" in link
@@ -102,7 +111,7 @@ def test_submissions_browser_paginates(client, world):
     first = client.get(url).content.decode()
     assert "page 1 of 2" in first and 'id="next-page"' in first
     second = client.get(url, {"page": 2}).content.decode()
-    assert second.count('/submissions/') - second.count('submissions.csv') >= 5
+    assert second.count("/submissions/") - second.count("submissions.csv") >= 5
 
 
 def test_submission_view_shows_hidden_diagnostics_stats_and_phases(client, world):
@@ -134,7 +143,7 @@ def test_progress_table(client, world):
     graded(world.bob, world.text, ok=True)
     client.force_login(prof)
     page = client.get(reverse("instructor-progress", args=[world.course.slug])).content.decode()
-    table = page[page.index('id="progress-table"'):]
+    table = page[page.index('id="progress-table"') :]
     alice = re.search(r">alice</a></td>(.*?)</tr>", table, re.S).group(1)
     bob = re.search(r">bob</a></td>(.*?)</tr>", table, re.S).group(1)
     assert alice.strip().startswith('<td class="num">2') and "—" in alice
@@ -142,7 +151,9 @@ def test_progress_table(client, world):
 
 
 def test_failure_signature_is_order_free():
-    a = failure_signature([{"name": "b", "status": "failed"}, {"name": "a", "status": "failed"},
-                           {"name": "c", "status": "passed"}], ["m2", "m1", "m1"])
+    a = failure_signature(
+        [{"name": "b", "status": "failed"}, {"name": "a", "status": "failed"}, {"name": "c", "status": "passed"}],
+        ["m2", "m1", "m1"],
+    )
     assert a == (("a", "b"), ("m1", "m2"))
     assert failure_signature([{"name": "c", "status": "passed"}], []) == ((), ())

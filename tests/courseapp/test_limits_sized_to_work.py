@@ -42,7 +42,9 @@ def test_sync_stores_limits_derived_from_the_references_cost_below_the_toml(exer
 def test_the_toml_value_stays_the_upper_bound(exercises_root):
     folder = write_module_folder(exercises_root)
     toml = (folder / "exercise.toml").read_text()
-    (folder / "exercise.toml").write_text(toml.replace("[interface]", "[limits]\nwall_s = 2\ncpu_s = 1.5\n\n[interface]"))
+    (folder / "exercise.toml").write_text(
+        toml.replace("[interface]", "[limits]\nwall_s = 2\ncpu_s = 1.5\n\n[interface]")
+    )
     exercise_sync(exercises_root, grader=StandInGrader())
     rev = Exercise.objects.get().current_revision
     assert (rev.limits["wall_s"], rev.limits["cpu_s"], rev.limits["step_cpu_s"]) == (2.0, 1.5, 1.0)
@@ -97,7 +99,7 @@ def test_a_revision_without_derived_limits_grades_under_the_toml(world, settings
 def test_the_instructor_sees_the_limits_and_the_toml_ceilings(client, world):
     client.force_login(make_instructor(world.course))
     page = client.get(reverse("instructor-exercise", args=[world.course.slug, world.code.slug])).content.decode()
-    card = page[page.index('id="time-limits"'):]
+    card = page[page.index('id="time-limits"') :]
     assert "Wall time, whole grade</td><td>5 s</td><td>20 s</td>" in card
     assert "CPU time per step</td><td>1 s</td>" in card
     assert "CPU time, whole grade</td><td>4 s</td>" in card
@@ -112,7 +114,9 @@ def test_a_spinning_submission_is_stopped_early_and_told_the_limit(db, settings,
     exercise = Exercise.objects.get(slug="identity-block")
     lim = exercise.current_revision.job_limits()
     toml = load_exercise(exercises_root / "identity-block").limits
-    assert lim is not None and WALL_FLOOR_S <= lim.wall_s <= toml.wall_s and 0 < lim.step_cpu_s <= lim.cpu_s <= toml.cpu_s
+    assert (
+        lim is not None and WALL_FLOOR_S <= lim.wall_s <= toml.wall_s and 0 < lim.step_cpu_s <= lim.cpu_s <= toml.cpu_s
+    )
     solution = (exercises_root / "identity-block" / "solution.py").read_text()
     spinning = solution + textwrap.dedent("""
 
@@ -127,7 +131,9 @@ def test_a_spinning_submission_is_stopped_early_and_told_the_limit(db, settings,
     grading_job_run(sub.latest_job.pk, grader=real_grader)
     result = sub.latest_job.__class__.objects.get(pk=sub.latest_job.pk).result
     assert result.outcome == "timeout", result.output
-    assert f"{lim.wall_s:g} s in total" in result.output and f"{lim.step_cpu_s:g} s of CPU time per step" in result.output
+    assert (
+        f"{lim.wall_s:g} s in total" in result.output and f"{lim.step_cpu_s:g} s of CPU time per step" in result.output
+    )
     assert result.execution["cpu_s"] < toml.cpu_s  # stopped by the derived limit, not the TOML's
     client.force_login(student)  # what the student reads on the submission's page
     page = client.get(reverse("submission-detail", args=[sub.pk])).content.decode()
@@ -158,7 +164,14 @@ def test_the_worker_start_hook_is_connected():
 def test_the_worker_process_runs_at_the_configured_nice(nice, expected):
     """In a fresh process (this one's priority must not change): GRADING_WORKER_NICE, never lowered."""
     base = os.getpriority(os.PRIO_PROCESS, 0)
-    out = subprocess.run([sys.executable, "-c", NICE_PROBE], check=False, cwd=ROOT, env={**os.environ, "GRADING_WORKER_NICE": nice},
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", NICE_PROBE],
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "GRADING_WORKER_NICE": nice},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [str(max(base, expected))] * 2

@@ -37,8 +37,10 @@ def test_regrade_copies_fold_into_their_originals():
         j1 = Job.objects.create(submission=original, status="done")
         j0 = Job.objects.create(submission=untouched, status="done")
         j2 = Job.objects.create(submission=copy, status="done")
-        res = [Result.objects.create(job=j, score=s, max_score=10, status="graded", outcome="wrong")
-               for j, s in ((j1, 2), (j0, 3), (j2, 8))]
+        res = [
+            Result.objects.create(job=j, score=s, max_score=10, status="graded", outcome="wrong")
+            for j, s in ((j1, 2), (j0, 3), (j2, 8))
+        ]
         regrade = Regrade.objects.create(exercise=ex, revision=r2, created_by=prof)
         Item.objects.create(regrade=regrade, original=original, new=copy)
         Override.objects.create(submission=copy, score=9, reason="r", created_by=prof)
@@ -50,9 +52,16 @@ def test_regrade_copies_fold_into_their_originals():
         Audit = new.get_model("courseapp", "AuditEntry")
         assert set(Submission.objects.values_list("id", flat=True)) == {original.pk, untouched.pk}
         jobs = {j.pk: j for j in Job.objects.all()}
-        assert (jobs[j1.pk].submission_id, jobs[j1.pk].revision_id, jobs[j1.pk].regrade_id) == (original.pk, r1.pk, None)
-        assert (jobs[j2.pk].submission_id, jobs[j2.pk].revision_id, jobs[j2.pk].regrade_id) == (original.pk, r2.pk,
-                                                                                                 regrade.pk)
+        assert (jobs[j1.pk].submission_id, jobs[j1.pk].revision_id, jobs[j1.pk].regrade_id) == (
+            original.pk,
+            r1.pk,
+            None,
+        )
+        assert (jobs[j2.pk].submission_id, jobs[j2.pk].revision_id, jobs[j2.pk].regrade_id) == (
+            original.pk,
+            r2.pk,
+            regrade.pk,
+        )
         assert (jobs[j0.pk].submission_id, jobs[j0.pk].revision_id) == (untouched.pk, r1.pk)
         assert set(Result.objects.values_list("id", "job_id", "score")) == {(r.pk, r.job_id, r.score) for r in res}
         assert list(Override.objects.values_list("submission_id", "score")) == [(original.pk, 9)]

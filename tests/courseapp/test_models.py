@@ -30,10 +30,17 @@ def test_happy_path_stamps_each_phase(job):
     assert job.status == S.DONE and job.is_finished
 
 
-@pytest.mark.parametrize("path", [
-    [S.DONE], [S.QUEUED], [S.RUNNING, S.DONE, S.RUNNING], [S.RUNNING, S.DONE, S.FAILED],
-    [S.FAILED, S.QUEUED], [S.FAILED, S.RUNNING],
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        [S.DONE],
+        [S.QUEUED],
+        [S.RUNNING, S.DONE, S.RUNNING],
+        [S.RUNNING, S.DONE, S.FAILED],
+        [S.FAILED, S.QUEUED],
+        [S.FAILED, S.RUNNING],
+    ],
+)
 def test_disallowed_transitions_raise(job, path):
     with pytest.raises(InvalidTransition):
         for status in path:

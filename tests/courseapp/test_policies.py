@@ -21,8 +21,15 @@ LATE = DUE + timedelta(days=2)
 
 
 def pol(**kw):
-    base = dict(opens_at=T0, due_at=DUE, late_until=LATE, late_credit=0.5, max_attempts=None,
-                min_seconds_between=0, reveal_hidden="never")
+    base = dict(
+        opens_at=T0,
+        due_at=DUE,
+        late_until=LATE,
+        late_credit=0.5,
+        max_attempts=None,
+        min_seconds_between=0,
+        reveal_hidden="never",
+    )
     return SimpleNamespace(**{**base, **kw})
 
 
@@ -40,7 +47,9 @@ def test_no_policy_means_open_and_unlimited():
     w = window_from(None)
     assert late_factor(w, datetime(2099, 1, 1, tzinfo=dt_tz.utc)) == 1.0
     assert policies.attempts_left(w, 1000) is None
-    submission_gate(w, now=datetime(2099, 1, 1, tzinfo=dt_tz.utc), used=1000, last_at=datetime(2099, 1, 1, tzinfo=dt_tz.utc))
+    submission_gate(
+        w, now=datetime(2099, 1, 1, tzinfo=dt_tz.utc), used=1000, last_at=datetime(2099, 1, 1, tzinfo=dt_tz.utc)
+    )
 
 
 def test_no_late_window_closes_at_the_due_date():
@@ -103,6 +112,7 @@ def test_reveal_hidden_never_after_due_always():
 
 # ---- through the database -----------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_submission_create_enforces_max_attempts(world, enqueued):
     ExercisePolicy.objects.create(exercise=world.code, max_attempts=2)
@@ -130,8 +140,9 @@ def test_submission_create_refuses_outside_the_window_and_honours_extensions(wor
     ExercisePolicy.objects.create(exercise=world.code, opens_at=now + timedelta(days=1))
     with pytest.raises(ValidationError, match="opens"):
         submission_create(user=world.alice, exercise=world.code, source=OK_SRC)
-    ExercisePolicy.objects.filter(exercise=world.code).update(opens_at=None, due_at=now - timedelta(days=2),
-                                                              late_until=now - timedelta(days=1))
+    ExercisePolicy.objects.filter(exercise=world.code).update(
+        opens_at=None, due_at=now - timedelta(days=2), late_until=now - timedelta(days=1)
+    )
     with pytest.raises(ValidationError, match="closed"):
         submission_create(user=world.alice, exercise=world.code, source=OK_SRC)
     Extension.objects.create(exercise=world.code, user=world.alice, due_at=now + timedelta(days=1))
@@ -158,8 +169,14 @@ def test_a_regrade_is_not_an_attempt(world, enqueued):
 @pytest.mark.django_db
 def test_the_student_page_shows_the_policy_and_attempts_left(client, world):
     due = timezone.now() + timedelta(days=3)
-    ExercisePolicy.objects.create(exercise=world.code, due_at=due, late_until=due + timedelta(days=1),
-                                  late_credit=0.5, max_attempts=3, min_seconds_between=30)
+    ExercisePolicy.objects.create(
+        exercise=world.code,
+        due_at=due,
+        late_until=due + timedelta(days=1),
+        late_credit=0.5,
+        max_attempts=3,
+        min_seconds_between=30,
+    )
     graded(world.alice, world.code)
     client.force_login(world.alice)
     page = client.get(reverse("exercise-detail", args=[world.code.slug]), follow=True).content.decode()
@@ -186,8 +203,9 @@ def test_hidden_diagnostics_follow_the_reveal_policy(client, world):
     assert "SECRET-DIAGNOSTIC" not in client.get(url).content.decode()
     ExercisePolicy.objects.create(exercise=world.code, reveal_hidden="always")
     assert "SECRET-DIAGNOSTIC" in client.get(url).content.decode()
-    ExercisePolicy.objects.filter(exercise=world.code).update(reveal_hidden="after_due",
-                                                              due_at=timezone.now() + timedelta(days=1))
+    ExercisePolicy.objects.filter(exercise=world.code).update(
+        reveal_hidden="after_due", due_at=timezone.now() + timedelta(days=1)
+    )
     assert "SECRET-DIAGNOSTIC" not in client.get(url).content.decode()
     ExercisePolicy.objects.filter(exercise=world.code).update(due_at=timezone.now() - timedelta(days=1))
     assert "SECRET-DIAGNOSTIC" in client.get(url).content.decode()
@@ -201,15 +219,28 @@ def test_instructor_edits_the_policy_and_grants_an_extension(client, world):
     prof = make_instructor(world.course)
     client.force_login(prof)
     url = reverse("instructor-exercise", args=[world.course.slug, world.code.slug])
-    resp = client.post(url, {"due_at": "2030-01-10 12:00", "late_until": "2030-01-12 12:00", "late_credit": "0.25",
-                             "max_attempts": "5", "min_seconds_between": "60", "reveal_hidden": "after_due"})
+    resp = client.post(
+        url,
+        {
+            "due_at": "2030-01-10 12:00",
+            "late_until": "2030-01-12 12:00",
+            "late_credit": "0.25",
+            "max_attempts": "5",
+            "min_seconds_between": "60",
+            "reveal_hidden": "after_due",
+        },
+    )
     assert resp.status_code == 302
     p = ExercisePolicy.objects.get(exercise=world.code)
     assert (p.late_credit, p.max_attempts, p.min_seconds_between, p.reveal_hidden) == (0.25, 5, 60, "after_due")
     bad = client.post(url, {"due_at": "2030-01-10 12:00", "late_until": "2030-01-01 12:00"})
     assert bad.status_code == 400 and "late window must end after" in bad.content.decode()
-    resp = client.post(url, {"action": "extension", "student": "alice", "ext_due_at": "2030-01-20 12:00", "reason": "ill"})
+    resp = client.post(
+        url, {"action": "extension", "student": "alice", "ext_due_at": "2030-01-20 12:00", "reason": "ill"}
+    )
     assert resp.status_code == 302
     assert Extension.objects.get(user=world.alice).due_at.year == 2030
     assert list(AuditEntry.objects.values_list("action", flat=True).order_by("id")) == ["policy", "extension"]
-    assert client.post(url, {"action": "extension", "student": "outsider", "ext_due_at": "2030-01-20"}).status_code == 404
+    assert (
+        client.post(url, {"action": "extension", "student": "outsider", "ext_due_at": "2030-01-20"}).status_code == 404
+    )

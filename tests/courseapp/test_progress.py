@@ -22,8 +22,10 @@ class CurvesGrader(StandInGrader):
         result = super().grade(spec, data, progress=progress, **options)
         # While "running", the job row carries the latest event (what the status endpoint reads).
         self.progress_rows.append(dict(GradingJob.objects.get(submission__source=data.decode()).progress))
-        result.extra = {"curves": {"plain": [2.3, 2.0, 1.4], "residual": [2.3, 0.9, 0.1]},
-                        "final_loss": {"plain": 1.4, "residual": 0.1}}
+        result.extra = {
+            "curves": {"plain": [2.3, 2.0, 1.4], "residual": [2.3, 0.9, 0.1]},
+            "final_loss": {"plain": 1.4, "residual": 0.1},
+        }
         return result
 
 
@@ -44,7 +46,9 @@ def test_progress_is_stored_on_the_job_while_running_and_curves_are_drawn(world,
 def test_status_endpoint_reports_progress_text_while_running(world, enqueued, client):
     sub = services.submission_create(user=world.alice, exercise=world.code, source=GOOD)
     GradingJob.objects.filter(pk=sub.latest_job.pk).update(
-        status=GradingJob.Status.RUNNING, progress={"event": "train", "net": "residual", "step": 50, "total": 150, "loss": 0.73})
+        status=GradingJob.Status.RUNNING,
+        progress={"event": "train", "net": "residual", "step": 50, "total": 150, "loss": 0.73},
+    )
     client.force_login(world.alice)
     data = client.get(reverse("submission-status", args=[sub.pk])).json()
     assert data["progress"] == "Training the residual net: step 50 of 150, loss 0.730"

@@ -71,8 +71,9 @@ def test_a_job_lost_too_often_fails_with_a_clear_message(job, enqueued, settings
     assert enqueued == []
 
 
-def test_a_queued_job_whose_message_was_lost_is_resent_once_per_period(job, enqueued, settings,
-                                                                      django_capture_on_commit_callbacks):
+def test_a_queued_job_whose_message_was_lost_is_resent_once_per_period(
+    job, enqueued, settings, django_capture_on_commit_callbacks
+):
     settings.RECONCILE_QUEUED_AFTER_S = 60
     _age(job, queued_at=timezone.now() - timedelta(seconds=61))
     with django_capture_on_commit_callbacks(execute=True):
@@ -92,8 +93,9 @@ def test_a_job_unfinished_for_too_long_gives_up(job, settings, django_capture_on
     assert job.status == S.FAILED and "contact your instructor" in job.error
 
 
-def test_an_old_submissions_fresh_regrade_job_is_not_given_up(job, settings, enqueued,
-                                                              django_capture_on_commit_callbacks):
+def test_an_old_submissions_fresh_regrade_job_is_not_given_up(
+    job, settings, enqueued, django_capture_on_commit_callbacks
+):
     """The give-up clock runs from when the grading was asked for, not from the submission."""
     from courseapp.models import Regrade
     from courseapp.services.jobs import jobs_create_for_regrade
@@ -180,8 +182,11 @@ def test_a_maintenance_only_worker_needs_no_sandbox():
     from courseapp.celery import _consumes_grading_queues
 
     def sender(*queues):
-        return SimpleNamespace(app=SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(
-            consume_from={q: object() for q in queues}))))
+        return SimpleNamespace(
+            app=SimpleNamespace(
+                amqp=SimpleNamespace(queues=SimpleNamespace(consume_from={q: object() for q in queues}))
+            )
+        )
 
     assert _consumes_grading_queues(sender("maintenance")) is False
     assert _consumes_grading_queues(sender("grade.cpu")) is True

@@ -47,7 +47,8 @@ def run_all(regrade):
 
 
 def test_regrade_latest_makes_new_jobs_on_the_same_submissions_and_keeps_the_old_results(
-        before, enqueued, django_capture_on_commit_callbacks):
+    before, enqueued, django_capture_on_commit_callbacks
+):
     w, subs, prof = before
     results_before = set(Result.objects.values_list("id", "score"))
     submissions_before = set(Submission.objects.values_list("id", flat=True))
@@ -82,7 +83,11 @@ def test_regrade_latest_makes_new_jobs_on_the_same_submissions_and_keeps_the_old
     col = rows[0].index(f"{w.code.title} ({w.code.pk})")
     assert {r[2]: r[col] for r in rows[2:]} == {"alice": "10", "bob": "2", "carol": "10"}
     best = list(csv.reader(io.StringIO(gradebook_csv(w.course, "best"))))
-    assert {r[2]: r[col] for r in best[2:]} == {"alice": "10", "bob": "2", "carol": "10"}  # bob's old 10 no longer counts
+    assert {r[2]: r[col] for r in best[2:]} == {
+        "alice": "10",
+        "bob": "2",
+        "carol": "10",
+    }  # bob's old 10 no longer counts
     # a regrade is not an attempt: alice still has made two
     from courseapp import policies
 

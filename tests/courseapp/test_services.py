@@ -14,7 +14,9 @@ GOOD = "class Mini:\n    def forward(self, x):\n        return x + x\n"
 BAD = "class Mini:\n    def forward(self, x):\n        return x\n"
 
 
-def test_submission_create_writes_both_rows_and_enqueues_after_commit(world, enqueued, django_capture_on_commit_callbacks):
+def test_submission_create_writes_both_rows_and_enqueues_after_commit(
+    world, enqueued, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         sub = services.submission_create(user=world.alice, exercise=world.code, source=GOOD)
         assert enqueued == []  # nothing is sent before the transaction commits
@@ -40,7 +42,9 @@ def test_without_gpu_workers_gpu_exercises_are_graded_on_the_cpu_queue(world, en
     assert settings.GRADING_GPU_WORKERS is False and settings.GRADING_QUEUES["gpu"] == "grade.cpu"
     Exercise.objects.filter(pk=world.code.pk).update(queue="gpu")
     world.code.refresh_from_db()
-    assert services.submission_create(user=world.alice, exercise=world.code, source=GOOD).latest_job.queue == "grade.cpu"
+    assert (
+        services.submission_create(user=world.alice, exercise=world.code, source=GOOD).latest_job.queue == "grade.cpu"
+    )
 
 
 def test_time_limits_follow_the_exercise_and_always_nest(world, enqueued, django_capture_on_commit_callbacks):
@@ -52,10 +56,13 @@ def test_time_limits_follow_the_exercise_and_always_nest(world, enqueued, django
     assert 150.5 < soft < hard and (soft, hard) == (211, 241)
 
 
-@pytest.mark.parametrize("source, message", [
-    ("   \n", "empty"),
-    ("x" * (64 * 1024 + 1), "limit is 65536 bytes"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("   \n", "empty"),
+        ("x" * (64 * 1024 + 1), "limit is 65536 bytes"),
+    ],
+)
 def test_submission_create_refuses_bad_input_and_writes_nothing(world, enqueued, source, message):
     with pytest.raises(ValidationError, match=message):
         services.submission_create(user=world.alice, exercise=world.code, source=source)
@@ -78,6 +85,7 @@ def test_only_enrolled_users_can_submit(world, enqueued):
 def queued(world, enqueued):
     def make(source=GOOD, user=None):
         return services.submission_create(user=user or world.alice, exercise=world.code, source=source).latest_job
+
     return make
 
 
@@ -104,7 +112,9 @@ def test_run_of_a_missing_job_is_dropped(db):
     assert grader.calls == [] and not GradingJob.objects.exists()
 
 
-def test_infrastructure_failure_retries_with_backoff_then_fails(queued, settings, enqueued, django_capture_on_commit_callbacks):
+def test_infrastructure_failure_retries_with_backoff_then_fails(
+    queued, settings, enqueued, django_capture_on_commit_callbacks
+):
     settings.GRADING_MAX_ATTEMPTS = 2
     settings.GRADING_RETRY_BACKOFF_S = 3
     job = queued()

@@ -15,7 +15,7 @@ from tests.courseapp.instructor_helpers import checks, make_instructor
 STARTER = (IDENTITY_BLOCK / "starter.py").read_text()
 INDEPENDENT = (ROOT / "tests/grader/submissions/identity-block/correct_sequential.py").read_text()
 
-RENAMED = '''import torch
+RENAMED = """import torch
 from torch import nn
 
 # my own work!!
@@ -33,7 +33,7 @@ class IdentityBlock( nn.Module ):
     h = torch.relu(self.na(self.a(inp)))
     h = self.nb(self.b(h))
     return torch.relu(h + inp)
-'''
+"""
 
 
 def test_a_renamed_reformatted_copy_scores_high():

@@ -42,13 +42,22 @@ def test_sync_grades_each_reference(db, exercises_root):
     assert set(grader.calls) == {("mini-block", (exercises_root / "mini-block" / "solution.py").read_bytes())}
 
 
-@pytest.mark.parametrize("breakage, expected", [
-    (lambda f: (f / "exercise.toml").write_text('slug = "mini-block"\ntitle = \n'), r"exercise\.toml: is not valid TOML"),
-    (lambda f: (f / "checks.py").unlink(), r"checks\.py: is missing"),
-    (lambda f: (f / "solution.py").write_text("def broken(:\n"), r"solution\.py: has a syntax error on line 1"),
-    (lambda f: (f / "exercise.toml").write_text("colour = 1\n" + (f / "exercise.toml").read_text()), r"unknown key\(s\): colour"),
-    (lambda f: (f / "data.bin").write_bytes(b"\xff\xfe\x00"), r"data\.bin: is not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        (
+            lambda f: (f / "exercise.toml").write_text('slug = "mini-block"\ntitle = \n'),
+            r"exercise\.toml: is not valid TOML",
+        ),
+        (lambda f: (f / "checks.py").unlink(), r"checks\.py: is missing"),
+        (lambda f: (f / "solution.py").write_text("def broken(:\n"), r"solution\.py: has a syntax error on line 1"),
+        (
+            lambda f: (f / "exercise.toml").write_text("colour = 1\n" + (f / "exercise.toml").read_text()),
+            r"unknown key\(s\): colour",
+        ),
+        (lambda f: (f / "data.bin").write_bytes(b"\xff\xfe\x00"), r"data\.bin: is not UTF-8"),
+    ],
+)
 def test_sync_refuses_a_malformed_folder_and_writes_nothing(db, exercises_root, breakage, expected):
     write_module_folder(exercises_root, "aaa-good")
     breakage(write_module_folder(exercises_root, "mini-block", order=2))
@@ -79,6 +88,7 @@ def test_sync_keeps_the_wall_limit_and_refuses_one_above_the_maximum(db, exercis
 
 
 # ---- with the real grader and the real identity-block exercise --------------------------
+
 
 def _copy_identity(root, slug="identity-block"):
     folder = shutil.copytree(IDENTITY_BLOCK, root / slug, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

@@ -41,7 +41,8 @@ def test_exercise_list_shows_my_status(alice, world, enqueued):
 
 def test_exercise_page_has_editor_with_starter_and_safe_prompt(alice, world):
     ExerciseRevision.objects.filter(pk=world.code.current_revision_id).update(
-        prompt="# Title\n\n<script>alert('x')</script>\n\n*emphasis* and `code`\n\n[bad](javascript:alert(1))")
+        prompt="# Title\n\n<script>alert('x')</script>\n\n*emphasis* and `code`\n\n[bad](javascript:alert(1))"
+    )
     html = alice.get(reverse("exercise-detail", args=["mini-block"]), follow=True).content.decode()
     assert "<h1>Title</h1>" in html and "<em>emphasis</em>" in html and "<code>code</code>" in html
     assert "<script>alert" not in html and "javascript:" not in html
@@ -55,7 +56,9 @@ def test_freetext_exercise_gets_a_plain_textarea(alice, world):
     assert 'class="prose"' in html and 'maxlength="300"' in html and "codemirror.js" not in html
 
 
-def test_submit_redirects_to_the_submission_with_live_status(alice, world, enqueued, django_capture_on_commit_callbacks):
+def test_submit_redirects_to_the_submission_with_live_status(
+    alice, world, enqueued, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = alice.post(reverse("exercise-detail", args=["mini-block"]), {"source": BAD})
     sub = Submission.objects.get()
@@ -65,9 +68,16 @@ def test_submit_redirects_to_the_submission_with_live_status(alice, world, enque
     page = alice.get(response["Location"]).content.decode()
     assert 'data-state="queued"' in page and reverse("submission-status", args=[sub.pk]) in page
     status = alice.get(reverse("submission-status", args=[sub.pk])).json()
-    assert status == {"submission": sub.pk, "state": "queued", "finished": False, "attempts": 0,
-                      "progress": "", "score": None, "max_score": 10.0,
-                      "feedback_url": reverse("submission-feedback", args=[sub.pk])}
+    assert status == {
+        "submission": sub.pk,
+        "state": "queued",
+        "finished": False,
+        "attempts": 0,
+        "progress": "",
+        "score": None,
+        "max_score": 10.0,
+        "feedback_url": reverse("submission-feedback", args=[sub.pk]),
+    }
 
     services.grading_job_run(sub.latest_job.pk, grader=StandInGrader())
     status = alice.get(reverse("submission-status", args=[sub.pk])).json()

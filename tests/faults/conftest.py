@@ -47,9 +47,25 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         _wait(self._answers, 10, "private redis start")
 
     def _answers(self) -> bool:
@@ -80,21 +96,46 @@ class PrivatePostgres:
         if self.as_postgres:
             shutil.chown(workdir, "postgres")
             shutil.chown(self.dir, "postgres")
-        subprocess.run([*self.as_postgres, str(self.bin / "initdb"), "-D", str(self.dir / "data"), "-U", "postgres",
-                        "--auth=trust", "-E", "UTF8", "--no-sync"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run(
+            [
+                *self.as_postgres,
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.dir / "data"),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     @property
     def url(self) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
 
     def _ctl(self, *args: str) -> None:
-        subprocess.run([*self.as_postgres, str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), *args],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        subprocess.run(
+            [*self.as_postgres, str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
 
     def start(self) -> None:
-        self._ctl("-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "-w",
-                  "-l", str(self.dir / "log"), "start")
+        self._ctl(
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-w",
+            "-l",
+            str(self.dir / "log"),
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._ctl("-m", mode, "-w", "stop")
@@ -110,11 +151,35 @@ class Worker:
         self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "courseapp", "worker", "-B",
-             "-s", str(workdir / f"{name}-beat-schedule"),
-             "-Q", "grade.cpu,grade.gpu,maintenance", "--concurrency", "1", "--prefetch-multiplier", "1",
-             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"{name}@%h"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "courseapp",
+                "worker",
+                "-B",
+                "-s",
+                str(workdir / f"{name}-beat-schedule"),
+                "-Q",
+                "grade.cpu,grade.gpu,maintenance",
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"{name}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 90
         while b"ready." not in self.log_path.read_bytes():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -146,7 +211,7 @@ class Worker:
 
 
 # A submission that is slow in forward (3 s on its first call in a process): killed mid-grade.
-SLOW_CORRECT = '''\
+SLOW_CORRECT = """\
 import time
 import torch
 from torch import nn
@@ -170,7 +235,7 @@ class IdentityBlock(nn.Module):
         out = torch.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return torch.relu(out + x)
-'''
+"""
 
 WALL_S = 8  # the test exercise's sandbox wall limit: a lost job's deadline is 8 + 2 + 2 + 2 s
 
@@ -223,17 +288,33 @@ class FaultWorld:
         conn = connections["default"]
         self._saved_db = copy.deepcopy(conn.settings_dict)
         conn.close()
-        conn.settings_dict.update(ENGINE="django.db.backends.postgresql", NAME="postgres", USER="postgres",
-                                  PASSWORD="", HOST="127.0.0.1", PORT=str(self.pg.port), CONN_HEALTH_CHECKS=True)
+        conn.settings_dict.update(
+            ENGINE="django.db.backends.postgresql",
+            NAME="postgres",
+            USER="postgres",
+            PASSWORD="",
+            HOST="127.0.0.1",
+            PORT=str(self.pg.port),
+            CONN_HEALTH_CHECKS=True,
+        )
         self._saved_broker = (app.conf.broker_url, copy.deepcopy(app.conf.broker_transport_options))
         self._reset_celery_pool(app)
         app.conf.broker_url = self.redis.url
         options = dict(app.conf.broker_transport_options or {})
         options.pop("global_keyprefix", None)
         app.conf.broker_transport_options = options
-        self._saved_settings = {k: getattr(settings, k) for k in (
-            "EXERCISES_DIR", "EXERCISE_CACHE_DIR", "GRADING_SOFT_MARGIN_S", "GRADING_HARD_MARGIN_S",
-            "RECONCILE_GRACE_S", "RECONCILE_QUEUED_AFTER_S", "GRADING_LIMITS_FROM_REFERENCE")}
+        self._saved_settings = {
+            k: getattr(settings, k)
+            for k in (
+                "EXERCISES_DIR",
+                "EXERCISE_CACHE_DIR",
+                "GRADING_SOFT_MARGIN_S",
+                "GRADING_HARD_MARGIN_S",
+                "RECONCILE_GRACE_S",
+                "RECONCILE_QUEUED_AFTER_S",
+                "GRADING_LIMITS_FROM_REFERENCE",
+            )
+        }
         settings.EXERCISES_DIR = self.exercises
         settings.EXERCISE_CACHE_DIR = self.workdir / "exercise-cache"
         settings.GRADING_SOFT_MARGIN_S = settings.GRADING_HARD_MARGIN_S = settings.RECONCILE_GRACE_S = 2
@@ -291,8 +372,9 @@ class FaultWorld:
         from courseapp import services
         from courseapp.models import Exercise
 
-        return services.submission_create(user=user, exercise=Exercise.objects.get(slug="identity-block"),
-                                          source=source)
+        return services.submission_create(
+            user=user, exercise=Exercise.objects.get(slug="identity-block"), source=source
+        )
 
     def wait_all_graded_once(self, submission_ids: list[int], timeout: float = 120.0) -> dict:
         """Every job done with exactly one Result, within `timeout` (the reconciler's doing if needed)."""

@@ -63,8 +63,9 @@ def _runner_with(source: str) -> runner._State:
 
 def test_describe_reports_layers_in_registration_order() -> None:
     st = _runner_with(SOLUTION)
-    reply, _ = runner.handle(st, {"op": "construct", "name": "IdentityBlock", "args": [3, 5], "kwargs": {},
-                                  "describe": True}, [])
+    reply, _ = runner.handle(
+        st, {"op": "construct", "name": "IdentityBlock", "args": [3, 5], "kwargs": {}, "describe": True}, []
+    )
     validate_reply("construct", reply, [])
     layers = [entry for entry in reply["layers"] if entry["params"]]
     assert [e["type"] for e in layers] == ["Conv2d", "BatchNorm2d", "Conv2d", "BatchNorm2d"]
@@ -77,16 +78,24 @@ def test_describe_reports_layers_in_registration_order() -> None:
 
 
 def test_run_probes_steps_independently_in_one_round_trip() -> None:
-    st = _runner_with(SOLUTION + "\nclass Crashy(IdentityBlock):\n    def forward(self, x):\n"
-                      "        if x.shape[0] == 1:\n            raise ValueError('one sample')\n"
-                      "        return super().forward(x)\n")
+    st = _runner_with(
+        SOLUTION + "\nclass Crashy(IdentityBlock):\n    def forward(self, x):\n"
+        "        if x.shape[0] == 1:\n            raise ValueError('one sample')\n"
+        "        return super().forward(x)\n"
+    )
     reply, _ = runner.handle(st, {"op": "construct", "name": "Crashy", "args": [2], "kwargs": {}}, [])
     blobs: list[bytes] = []
     x = torch.randn(3, 2, 4, 4)
-    steps = [{"train": True, "input": tensor_to_wire(x, blobs), "buffers": True},
-             {"train": True, "input": tensor_to_wire(x[:1], blobs)},
-             {"train": True, "input": tensor_to_wire(x, blobs), "buffers": True,
-              "grad_output": tensor_to_wire(torch.ones(3, 2, 4, 4), blobs)}]
+    steps = [
+        {"train": True, "input": tensor_to_wire(x, blobs), "buffers": True},
+        {"train": True, "input": tensor_to_wire(x[:1], blobs)},
+        {
+            "train": True,
+            "input": tensor_to_wire(x, blobs),
+            "buffers": True,
+            "grad_output": tensor_to_wire(torch.ones(3, 2, 4, 4), blobs),
+        },
+    ]
     out, out_blobs = runner.handle(st, {"op": "run", "handle": reply["handle"], "reset": True, "steps": steps}, blobs)
     validate_reply("run", out, out_blobs)
     first, crashed, third = out["results"]
@@ -99,18 +108,29 @@ def test_run_probes_steps_independently_in_one_round_trip() -> None:
 
 def test_run_reply_with_a_malformed_step_is_refused() -> None:
     with pytest.raises(ProtocolError):
-        validate_reply("run", {"ok": True, "results": [{"ok": True, "output": {"dtype": "float32", "shape": [2],
-                                                                                "blob": 7}}]}, [])
+        validate_reply(
+            "run", {"ok": True, "results": [{"ok": True, "output": {"dtype": "float32", "shape": [2], "blob": 7}}]}, []
+        )
     with pytest.raises(ProtocolError):
-        validate_reply("describe", {"ok": True, "layers": [{"name": "a", "type": "Conv2d", "params": [],
-                                                            "buffers": [], "config": {"k": {"nested": 1}}}]}, [])
+        validate_reply(
+            "describe",
+            {
+                "ok": True,
+                "layers": [
+                    {"name": "a", "type": "Conv2d", "params": [], "buffers": [], "config": {"k": {"nested": 1}}}
+                ],
+            },
+            [],
+        )
 
 
 def test_commands_dispatch_through_one_table_and_one_error_shape() -> None:
     st = runner.new_state("cpu")
     reply, _ = runner.handle(st, {"op": "no_such_op"}, [])
-    assert reply == {"ok": False, "error": {"type": "BadCommand", "message": "unknown op 'no_such_op'", "trace": "",
-                                            "memory": False}}
+    assert reply == {
+        "ok": False,
+        "error": {"type": "BadCommand", "message": "unknown op 'no_such_op'", "trace": "", "memory": False},
+    }
     assert set(runner.COMMANDS) >= {"construct", "describe", "forward", "backward", "run", "state", "train", "ping"}
 
 

@@ -111,9 +111,14 @@ def test_shortcut_stride_crash_is_explained(grader, conv_block: Exercise) -> Non
 
 
 def test_exception_in_forward_is_a_graded_zero(grader, conv_block: Exercise) -> None:
-    src = (FOLDER / "solution.py").read_text().replace(
-        "return F.relu(out + self.shortcut_bn(self.shortcut_conv(x)))",
-        "return F.relu(out + self.shortcut_bn(self.shortcut_conv(x))) + undefined_name")
+    src = (
+        (FOLDER / "solution.py")
+        .read_text()
+        .replace(
+            "return F.relu(out + self.shortcut_bn(self.shortcut_conv(x)))",
+            "return F.relu(out + self.shortcut_bn(self.shortcut_conv(x))) + undefined_name",
+        )
+    )
     assert "undefined_name" in src
     result = grader.grade(conv_block, src.encode())
     assert result.status == "graded" and result.score == 0
@@ -123,8 +128,13 @@ def test_exception_in_forward_is_a_graded_zero(grader, conv_block: Exercise) -> 
 
 def test_cli_grades_conv_block_files(tmp_path: Path) -> None:
     files = [FOLDER / "solution.py", ROOT / "tests/grader/submissions/conv-block/no_projection.py"]
-    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(FOLDER), *map(str, files), "--json"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(FOLDER), *map(str, files), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     full, wrong = (json.loads(line) for line in proc.stdout.strip().splitlines())
     assert full["score"] == full["max_score"] == 10

@@ -41,10 +41,13 @@ def test_wrong_reference_fails_clearly(grader, exercise_copy) -> None:
 def test_uncaught_mistake_fails_clearly(grader, exercise_copy) -> None:
     folder = exercise_copy("identity-block")
     (folder / "mistakes" / "main_path_wrong__harmless.py").write_text(
-        "# Not a mistake at all: the reference under another name.\nclass IdentityBlock(IdentityBlock):\n    pass\n")
+        "# Not a mistake at all: the reference under another name.\nclass IdentityBlock(IdentityBlock):\n    pass\n"
+    )
     report = self_test(grader, load_exercise(folder))
-    assert report.lines() == ["FAIL identity-block: mistakes/main_path_wrong__harmless.py: not caught (scores 10/10); "
-                              "add a check that this mistake fails"]
+    assert report.lines() == [
+        "FAIL identity-block: mistakes/main_path_wrong__harmless.py: not caught (scores 10/10); "
+        "add a check that this mistake fails"
+    ]
 
 
 def test_mistake_named_under_another_name_fails_clearly(grader, exercise_copy) -> None:
@@ -64,10 +67,17 @@ def test_check_command_prints_one_line_per_folder_and_problem(exercise_copy) -> 
     good = ROOT / "exercises" / "identity-block"
     broken = exercise_copy("identity-block")
     (broken / "mistakes" / "no_such_misconception.py").write_text("# unknown id\n")
-    proc = subprocess.run([sys.executable, "-m", "grader", "check", str(good), str(broken)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "check", str(good), str(broken)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith("ok   identity-block:")
-    assert lines[1:] == ["FAIL identity-block: mistakes/no_such_misconception.py: misconception "
-                         "'no_such_misconception' is not declared in exercises/misconceptions.toml"]
+    assert lines[1:] == [
+        "FAIL identity-block: mistakes/no_such_misconception.py: misconception "
+        "'no_such_misconception' is not declared in exercises/misconceptions.toml"
+    ]

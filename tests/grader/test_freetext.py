@@ -56,6 +56,7 @@ def band(result: GradeResult) -> str:
 
 # ---- the exercise and its data -------------------------------------------------------------------
 
+
 def test_exercise_folder_is_valid(exercise: Exercise) -> None:
     assert exercise.kind == "freetext" and exercise.slug == "why-skip-helps"
     assert exercise.max_score == 10 and exercise.max_chars == 2000
@@ -82,6 +83,7 @@ def test_every_misconception_id_used_exists_in_the_catalogue(exercise: Exercise)
 
 
 # ---- agreement with the teacher --------------------------------------------------------------------
+
 
 def test_reference_answer_scores_full_marks(exercise: Exercise) -> None:
     result = grade(exercise, (FOLDER / "solution.md").read_bytes())
@@ -112,22 +114,28 @@ def test_score_always_lands_in_its_band(graded: dict[str, GradeResult]) -> None:
         fraction = result.score / result.max_score
         expected = "full" if fraction >= 0.75 else "partial" if fraction >= 0.25 else "none"
         assert band(result) == expected, rid
-        assert result.output.startswith({"full": "Full credit", "partial": "Partial credit",
-                                         "none": "No credit"}[expected]), rid
+        assert result.output.startswith(
+            {"full": "Full credit", "partial": "Partial credit", "none": "No credit"}[expected]
+        ), rid
         assert (result.outcome is Outcome.OK) == result.full_marks, rid
 
 
 # ---- bad input: a graded 0 with a clear message, never an exception ----------------------------
 
-@pytest.mark.parametrize("payload, words", [
-    (b"\xff\xfe identity \x80", "UTF-8"),
-    (b"", "empty"),
-    (b"   \n\t  ", "empty"),
-    (("The identity is easy. " * 120).encode(), "limit is 2,000"),
-    (b"binary\x00data", "binary"),
-])
-def test_unreadable_or_oversized_input_is_rejected_with_a_message(exercise: Exercise, payload: bytes,
-                                                                   words: str) -> None:
+
+@pytest.mark.parametrize(
+    "payload, words",
+    [
+        (b"\xff\xfe identity \x80", "UTF-8"),
+        (b"", "empty"),
+        (b"   \n\t  ", "empty"),
+        (("The identity is easy. " * 120).encode(), "limit is 2,000"),
+        (b"binary\x00data", "binary"),
+    ],
+)
+def test_unreadable_or_oversized_input_is_rejected_with_a_message(
+    exercise: Exercise, payload: bytes, words: str
+) -> None:
     result = grade(exercise, payload)
     assert result.status == "graded" and result.outcome is Outcome.REJECTED
     assert result.score == 0 and words in result.output
@@ -147,19 +155,34 @@ CODE = """class IdentityBlock(nn.Module):
 """
 
 
-@pytest.mark.parametrize("text, words", [
-    (CODE, "program code"),
-    ("Why can a residual block not make the network worse? Is it because of the identity?", "question"),
-    ("Is it because W and b go to zero so the block becomes the identity and can't hurt, and the gradient "
-     "flows through the shortcut?", "question"),
-    ("Great lecture, thank you! I loved this week of the course.", "kind words"),
-    ("identity, weight decay, gradient flow, shortcut, degradation, ReLU, a[l+2] = a[l], plain network", "keywords"),
-    ("The residual block is easy. The identity is zero. The network is worse. The gradient is a shortcut. "
-     "The plain network is hard.", "never connects"),
-    ("a[l+2] = g(z[l+2] + a[l])", "too short"),
-    ("My favourite recipe is pasta with tomato sauce: boil the pasta, fry garlic in olive oil, add the "
-     "tomatoes and let it simmer for twenty minutes.", "not seem to be about residual"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (CODE, "program code"),
+        ("Why can a residual block not make the network worse? Is it because of the identity?", "question"),
+        (
+            "Is it because W and b go to zero so the block becomes the identity and can't hurt, and the gradient "
+            "flows through the shortcut?",
+            "question",
+        ),
+        ("Great lecture, thank you! I loved this week of the course.", "kind words"),
+        (
+            "identity, weight decay, gradient flow, shortcut, degradation, ReLU, a[l+2] = a[l], plain network",
+            "keywords",
+        ),
+        (
+            "The residual block is easy. The identity is zero. The network is worse. The gradient is a shortcut. "
+            "The plain network is hard.",
+            "never connects",
+        ),
+        ("a[l+2] = g(z[l+2] + a[l])", "too short"),
+        (
+            "My favourite recipe is pasta with tomato sauce: boil the pasta, fry garlic in olive oil, add the "
+            "tomatoes and let it simmer for twenty minutes.",
+            "not seem to be about residual",
+        ),
+    ],
+)
 def test_non_answers_get_zero_and_say_why(exercise: Exercise, text: str, words: str) -> None:
     result = grade(exercise, text)
     assert result.status == "graded" and result.outcome is Outcome.WRONG
@@ -169,9 +192,11 @@ def test_non_answers_get_zero_and_say_why(exercise: Exercise, text: str, words: 
 
 
 def test_praise_and_questions_around_a_real_answer_are_ignored_not_punished(exercise: Exercise) -> None:
-    answer = ("Great lecture! A residual block can learn the identity easily: with W[l+2] = 0 and b[l+2] = 0 it "
-              "outputs a[l]. So adding it can't make the network worse, at worst it's the identity. Plain "
-              "networks can't learn the identity easily, so they get worse with depth. Did I get it right?")
+    answer = (
+        "Great lecture! A residual block can learn the identity easily: with W[l+2] = 0 and b[l+2] = 0 it "
+        "outputs a[l]. So adding it can't make the network worse, at worst it's the identity. Plain "
+        "networks can't learn the identity easily, so they get worse with depth. Did I get it right?"
+    )
     result = grade(exercise, answer)
     assert band(result) == "full"
     assert "not graded" in result.output
@@ -179,33 +204,71 @@ def test_praise_and_questions_around_a_real_answer_are_ignored_not_punished(exer
 
 # ---- right words, wrong logic ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("Adding a residual block can't make the network worse because the input simply skips the layers, so "
-     "the block's layers are never really used. Most layers are skipped, so the network is effectively "
-     "shallow.", {"input_skips_layers"}),
-    ("A residual block learns the identity by setting its weights to 1, so the input is copied and adding "
-     "it cannot make the network worse.", {"identity_needs_unit_weights"}),
-    ("Because ReLU makes z[l+2] non-negative, a[l+2] is always equal to z[l+2], so the block cannot make "
-     "things worse.", {"relu_makes_z_nonnegative"}),
-    ("ResNets only work because of weight decay: it pushes the weights to zero, which makes each block "
-     "the identity, so extra blocks don't hurt.", {"needs_weight_decay"}),
-    ("Skip connections are a form of regularisation, like dropout, so they stop deep networks from "
-     "overfitting and we can use more layers.", {"skip_is_regulariser"}),
-    ("The output is a[l+2] = g(z[l+2]) + a[l], so the shortcut is added after the ReLU and zero weights "
-     "give back a[l], which is why the block cannot hurt.", {"shortcut_after_final_relu"}),
-    ("Residual blocks find it hard to learn the identity, while plain layers learn it easily, which is "
-     "why deep plain networks are fine.", {"plain_identity_easy"}),
-    ("Deeper networks are always better because they have more parameters, so adding residual blocks "
-     "makes the network better.", {"deeper_always_better"}),
-    ("Gradients cannot flow through the shortcut, so the block is frozen and never changes, which is why "
-     "it cannot make the network worse.", {"gradient_blocked_by_shortcut"}),
-    ("A residual block can make a network much worse if it learns bad weights, because the shortcut adds "
-     "noise from earlier layers.", {"skip_can_hurt"}),
-    ("Skip connections are a trick that only works for convolutional networks; in fully connected networks "
-     "they do not help, so the gradients vanish there.", {"skips_only_for_cnns"}),
-])
-def test_targeted_misconceptions_are_detected_and_block_full_credit(exercise: Exercise, text: str,
-                                                                      expected: set[str]) -> None:
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "Adding a residual block can't make the network worse because the input simply skips the layers, so "
+            "the block's layers are never really used. Most layers are skipped, so the network is effectively "
+            "shallow.",
+            {"input_skips_layers"},
+        ),
+        (
+            "A residual block learns the identity by setting its weights to 1, so the input is copied and adding "
+            "it cannot make the network worse.",
+            {"identity_needs_unit_weights"},
+        ),
+        (
+            "Because ReLU makes z[l+2] non-negative, a[l+2] is always equal to z[l+2], so the block cannot make "
+            "things worse.",
+            {"relu_makes_z_nonnegative"},
+        ),
+        (
+            "ResNets only work because of weight decay: it pushes the weights to zero, which makes each block "
+            "the identity, so extra blocks don't hurt.",
+            {"needs_weight_decay"},
+        ),
+        (
+            "Skip connections are a form of regularisation, like dropout, so they stop deep networks from "
+            "overfitting and we can use more layers.",
+            {"skip_is_regulariser"},
+        ),
+        (
+            "The output is a[l+2] = g(z[l+2]) + a[l], so the shortcut is added after the ReLU and zero weights "
+            "give back a[l], which is why the block cannot hurt.",
+            {"shortcut_after_final_relu"},
+        ),
+        (
+            "Residual blocks find it hard to learn the identity, while plain layers learn it easily, which is "
+            "why deep plain networks are fine.",
+            {"plain_identity_easy"},
+        ),
+        (
+            "Deeper networks are always better because they have more parameters, so adding residual blocks "
+            "makes the network better.",
+            {"deeper_always_better"},
+        ),
+        (
+            "Gradients cannot flow through the shortcut, so the block is frozen and never changes, which is why "
+            "it cannot make the network worse.",
+            {"gradient_blocked_by_shortcut"},
+        ),
+        (
+            "A residual block can make a network much worse if it learns bad weights, because the shortcut adds "
+            "noise from earlier layers.",
+            {"skip_can_hurt"},
+        ),
+        (
+            "Skip connections are a trick that only works for convolutional networks; in fully connected networks "
+            "they do not help, so the gradients vanish there.",
+            {"skips_only_for_cnns"},
+        ),
+    ],
+)
+def test_targeted_misconceptions_are_detected_and_block_full_credit(
+    exercise: Exercise, text: str, expected: set[str]
+) -> None:
     result = grade(exercise, text)
     assert expected <= set(result.misconceptions), result.misconceptions
     assert band(result) != "full"
@@ -213,47 +276,65 @@ def test_targeted_misconceptions_are_detected_and_block_full_credit(exercise: Ex
     assert expected <= flagged  # each finding is also a visible check that explains it
 
 
-@pytest.mark.parametrize("text", [
-    "Skip connections are not a regulariser: the training error of plain nets rises, which is not overfitting.",
-    "It is not overfitting, because the training error goes up when we add plain layers.",
-    "In plain networks gradients cannot pass through many layers without vanishing, so they are hard to train.",
-    "In theory a deeper network should always be at least as good as a shallower one, since layers could copy.",
-    "A plain block would need W = I exactly, which gradient descent rarely finds.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Skip connections are not a regulariser: the training error of plain nets rises, which is not overfitting.",
+        "It is not overfitting, because the training error goes up when we add plain layers.",
+        "In plain networks gradients cannot pass through many layers without vanishing, so they are hard to train.",
+        "In theory a deeper network should always be at least as good as a shallower one, since layers could copy.",
+        "A plain block would need W = I exactly, which gradient descent rarely finds.",
+    ],
+)
 def test_correct_statements_with_negations_are_not_flagged(exercise: Exercise, text: str) -> None:
     assert grade(exercise, text).misconceptions == []
 
 
 def test_words_inside_other_words_are_not_cues(exercise: Exercise) -> None:
     # 'normal' in 'normalization' is not a plain network; 'regular' in 'regularisation' neither.
-    result = grade(exercise, "Batch normalization normalizes each mini-batch to zero mean and unit variance, "
-                             "which stabilizes training and allows higher learning rates.")
+    result = grade(
+        exercise,
+        "Batch normalization normalizes each mini-batch to zero mean and unit variance, "
+        "which stabilizes training and allows higher learning rates.",
+    )
     assert result.score == 0 and result.extra["concepts"] == []
 
 
 def test_a_denied_concept_earns_nothing(exercise: Exercise) -> None:
-    result = grade(exercise, "A residual block cannot easily learn the identity, so adding it may hurt; "
-                             "plain networks learn the identity without problems.")
+    result = grade(
+        exercise,
+        "A residual block cannot easily learn the identity, so adding it may hurt; "
+        "plain networks learn the identity without problems.",
+    )
     assert result.score == 0 and "plain_identity_easy" in result.misconceptions
-    result = grade(exercise, "Skip connections do not help the gradients at all; they only make the "
-                             "network bigger, so training is slower.")
+    result = grade(
+        exercise,
+        "Skip connections do not help the gradients at all; they only make the network bigger, so training is slower.",
+    )
     assert "gradient_flow" not in result.extra["concepts"]
 
 
 def test_a_full_answer_stated_with_confidence_and_a_wrong_mechanism_is_not_full(exercise: Exercise) -> None:
-    result = grade(exercise, "A residual block can learn the identity easily: its weights just need to be "
-                             "one so the input is copied. So adding a block can't make things worse, and "
-                             "plain deep networks get a higher training error because they cannot learn "
-                             "the identity. Gradients also flow through the shortcut, so we can go deeper.")
+    result = grade(
+        exercise,
+        "A residual block can learn the identity easily: its weights just need to be "
+        "one so the input is copied. So adding a block can't make things worse, and "
+        "plain deep networks get a higher training error because they cannot learn "
+        "the identity. Gradients also flow through the shortcut, so we can go deeper.",
+    )
     assert band(result) == "partial"
     assert "identity_easy" not in result.extra["concepts"]
 
 
 # ---- the result's shape ----------------------------------------------------------------------------
 
+
 def test_one_visible_check_per_concept_and_feedback_in_words(exercise: Exercise) -> None:
-    result = grade(exercise, "Skip connections let the gradient flow directly back to the earlier layers, so it "
-                             "does not vanish. That is why we can train much deeper networks.")
+    result = grade(
+        exercise,
+        "Skip connections let the gradient flow directly back to the earlier layers, so it "
+        "does not vanish. That is why we can train much deeper networks.",
+    )
     assert band(result) == "partial" and result.score == 2.5
     concepts = [t for t in result.tests if t.max_score > 0]
     assert len(concepts) == 5 and sum(t.max_score for t in concepts) == 10
@@ -266,6 +347,7 @@ def test_one_visible_check_per_concept_and_feedback_in_words(exercise: Exercise)
 
 
 # ---- model lifecycle ---------------------------------------------------------------------------------
+
 
 def test_model_is_loaded_once_and_shared(exercise: Exercise) -> None:
     assert get_model() is get_model()
@@ -280,8 +362,10 @@ def test_concurrent_grading_gives_the_same_results(exercise: Exercise) -> None:
 
 
 def test_grader_package_never_imports_django() -> None:
-    code = ("import sys; import grader.freetext, grader.freetext.analyse, grader.freetext.feedback; "
-            "print('django' in sys.modules)")
+    code = (
+        "import sys; import grader.freetext, grader.freetext.analyse, grader.freetext.feedback; "
+        "print('django' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -297,8 +381,12 @@ def labelled(name: str) -> list[Exemplar]:
 
 
 def test_development_answers_are_labelled_in_every_band_with_scores_inside_them() -> None:
-    rows = [json.loads(line) for name in ("answers_dev.jsonl", "answers_heldback.jsonl")
-            for line in (FOLDER / name).read_text().splitlines() if line.strip()]
+    rows = [
+        json.loads(line)
+        for name in ("answers_dev.jsonl", "answers_heldback.jsonl")
+        for line in (FOLDER / name).read_text().splitlines()
+        if line.strip()
+    ]
     assert len(rows) >= 150 and sum(1 for r in rows if r["id"].startswith("h")) >= 50
     for r in rows:
         fraction = r["score"] / 10
@@ -322,8 +410,9 @@ def leave_one_out_trials(exercise: Exercise) -> list[Trial]:
     return [Trial(d.confidence, d.band, e.band) for d, e in zip(decisions, dev)]
 
 
-def test_no_grade_two_bands_off_is_released_on_the_development_set(exercise: Exercise,
-                                                                    leave_one_out_trials: list[Trial]) -> None:
+def test_no_grade_two_bands_off_is_released_on_the_development_set(
+    exercise: Exercise, leave_one_out_trials: list[Trial]
+) -> None:
     threshold = load_rubric(exercise).review.confidence_threshold
     released, correct, two_off = released_stats(leave_one_out_trials, threshold)
     assert two_off == 0
@@ -339,8 +428,12 @@ def test_confidence_ranks_wrong_grades_below_right_ones(leave_one_out_trials: li
 
 
 def test_every_result_carries_confidence_and_provisional(exercise: Exercise) -> None:
-    for payload in (b"", (FOLDER / "solution.md").read_bytes(), CODE.encode(),
-                    b"Residual blocks are good because they help the network somehow."):
+    for payload in (
+        b"",
+        (FOLDER / "solution.md").read_bytes(),
+        CODE.encode(),
+        b"Residual blocks are good because they help the network somehow.",
+    ):
         data = grade_freetext(exercise, payload).to_json()
         assert 0.0 <= data["confidence"] <= 1.0 and isinstance(data["provisional"], bool)
         assert GradeResult.from_json(data).confidence == data["confidence"]
@@ -359,10 +452,14 @@ def test_a_provisional_grade_says_it_is_being_reviewed_and_what_the_machine_foun
     assert released.score == result.score  # the proposal is the same grade, only not released
 
 
-TEACHER_GRADED = ("Honestly the trick is that the block only learns a correction F(x) on top of x, and a "
-                  "correction of zero costs nothing to learn, so stacking more of them is harmless.")
-NEW_SIMILAR = ("The trick is that each block only learns a correction F(x) on top of x; a zero correction "
-               "costs nothing to learn, so stacking more blocks is harmless.")
+TEACHER_GRADED = (
+    "Honestly the trick is that the block only learns a correction F(x) on top of x, and a "
+    "correction of zero costs nothing to learn, so stacking more of them is harmless."
+)
+NEW_SIMILAR = (
+    "The trick is that each block only learns a correction F(x) on top of x; a zero correction "
+    "costs nothing to learn, so stacking more blocks is harmless."
+)
 
 
 def test_a_teacher_label_makes_a_similar_new_answer_get_the_teachers_band(exercise: Exercise) -> None:
@@ -375,16 +472,21 @@ def test_a_teacher_label_makes_a_similar_new_answer_get_the_teachers_band(exerci
     assert after.extra["neighbours"][0]["source"] == "teacher"
     assert "graded full credit" in after.output
     # An unrelated answer is not pulled along by that label.
-    far = grade_with_exemplars("Skip connections let the gradient flow straight back to the early layers, so it "
-                               "does not vanish in very deep networks.", exercise, teacher)
+    far = grade_with_exemplars(
+        "Skip connections let the gradient flow straight back to the early layers, so it "
+        "does not vanish in very deep networks.",
+        exercise,
+        teacher,
+    )
     assert far.extra["band"] == "partial" and far.extra["followed"] == "rubric"
 
 
 def test_changing_a_decision_replaces_the_earlier_label_of_the_same_answer(exercise: Exercise) -> None:
     bank = ExemplarBank.build([Exemplar(TEACHER_GRADED, "full", 8.0), Exemplar(TEACHER_GRADED, "none", 0.0)], 10)
     assert len(bank) == 1 and bank.exemplars[0].band == "none"
-    changed = grade_with_exemplars(NEW_SIMILAR, exercise, [Exemplar(TEACHER_GRADED, "full", 8.0),
-                                                           Exemplar(TEACHER_GRADED, "partial", 4.0)])
+    changed = grade_with_exemplars(
+        NEW_SIMILAR, exercise, [Exemplar(TEACHER_GRADED, "full", 8.0), Exemplar(TEACHER_GRADED, "partial", 4.0)]
+    )
     assert changed.extra["band"] == "partial"
 
 
@@ -397,11 +499,14 @@ def test_calibrating_the_threshold_from_teacher_labels(exercise: Exercise) -> No
     assert 0.0 <= lenient <= strict <= 1.0
 
 
-@pytest.mark.parametrize("raw, words", [
-    ({"text": "x", "band": "excellent"}, "band"),
-    ({"text": "", "band": "full"}, "text"),
-    ({"text": "x", "band": "full", "score": -1}, "score"),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        ({"text": "x", "band": "excellent"}, "band"),
+        ({"text": "", "band": "full"}, "text"),
+        ({"text": "x", "band": "full", "score": -1}, "score"),
+    ],
+)
 def test_malformed_exemplars_are_refused_with_a_reason(raw: dict[str, object], words: str) -> None:
     with pytest.raises(ValueError, match=words):
         exemplar_from_json(raw)
@@ -410,8 +515,14 @@ def test_malformed_exemplars_are_refused_with_a_reason(raw: dict[str, object], w
 def test_cli_prints_confidence_and_provisional(tmp_path: Path) -> None:
     answer = tmp_path / "answer.txt"
     answer.write_text((FOLDER / "solution.md").read_text())
-    out = subprocess.run([sys.executable, "-m", "grader", "grade", str(FOLDER), str(answer), "--json"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(FOLDER), str(answer), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["score"] == 10 and data["provisional"] is False and data["confidence"] >= 0.8

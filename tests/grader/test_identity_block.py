@@ -59,10 +59,15 @@ def test_each_mistake_is_caught_and_named(grader, identity_block: Exercise, path
 
 BAD_INPUTS = {
     "syntax_error": (b"import torch\nclass IdentityBlock(torch.nn.Module)\n    pass\n", "syntax error on line 2"),
-    "missing_class": (b"import torch\nclass ResidualBlock(torch.nn.Module):\n    pass\n", "does not define a class named IdentityBlock"),
+    "missing_class": (
+        b"import torch\nclass ResidualBlock(torch.nn.Module):\n    pass\n",
+        "does not define a class named IdentityBlock",
+    ),
     "not_a_module": (b"class IdentityBlock:\n    pass\n", "subclasses torch.nn.Module"),
-    "wrong_signature": (b"import torch\nclass IdentityBlock(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n",
-                        "TypeError"),
+    "wrong_signature": (
+        b"import torch\nclass IdentityBlock(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n",
+        "TypeError",
+    ),
     "import_error": (b"import numpy_does_not_exist\n", "could not be imported"),
     "raises_at_import": (b"raise RuntimeError('boom at import')\n", "boom at import"),
     "empty": (b"   \n", "empty"),
@@ -83,8 +88,11 @@ def test_bad_input_is_a_graded_zero_with_a_clear_message(grader, identity_block:
 
 
 def test_exception_in_forward_is_a_graded_zero(grader, identity_block: Exercise) -> None:
-    src = (identity_block.path / "solution.py").read_text().replace(
-        "return F.relu(out + x)", "return F.relu(out + x) + undefined_name")
+    src = (
+        (identity_block.path / "solution.py")
+        .read_text()
+        .replace("return F.relu(out + x)", "return F.relu(out + x) + undefined_name")
+    )
     result = grader.grade(identity_block, src.encode())
     assert result.score == 0
     assert "NameError" in result.tests[0].output and "undefined_name" in result.tests[0].output
@@ -98,7 +106,11 @@ def test_timeout_is_a_graded_zero(grader, exercise_copy) -> None:
     toml = folder / "exercise.toml"
     toml.write_text(toml.read_text().replace("wall_s = 20", "wall_s = 2"))
     exercise = load_exercise(folder)
-    src = (folder / "solution.py").read_text().replace("out = F.relu(self.bn1", "while True: pass\n        out = F.relu(self.bn1")
+    src = (
+        (folder / "solution.py")
+        .read_text()
+        .replace("out = F.relu(self.bn1", "while True: pass\n        out = F.relu(self.bn1")
+    )
     result = grader.grade(exercise, src.encode())
     assert result.status == "graded" and result.score == 0
     assert result.outcome is Outcome.TIMEOUT
@@ -112,9 +124,22 @@ def test_cli_prints_one_json_object_per_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.py"
     broken.write_bytes(b"def (:\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "grader", "grade", str(ROOT / "exercises/identity-block"),
-         str(ROOT / "exercises/identity-block/solution.py"), str(buggy), str(broken), "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(ROOT / "exercises/identity-block"),
+            str(ROOT / "exercises/identity-block/solution.py"),
+            str(buggy),
+            str(broken),
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 3
@@ -131,8 +156,13 @@ def test_cli_prints_one_json_object_per_file(tmp_path: Path) -> None:
 
 
 def test_cli_exit_status_is_nonzero_when_grading_cannot_run(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path), str(tmp_path / "x.py"), "--json"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(tmp_path), str(tmp_path / "x.py"), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert proc.stdout == ""
     assert "exercise.toml" in proc.stderr

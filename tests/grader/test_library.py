@@ -18,9 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_grader_never_imports_django() -> None:
-    code = ("import sys, grader, grader.engine, grader.__main__, grader.exercise, grader.checklib, "
-            "grader.blockkit, grader.sandbox.pool, grader.sandbox.zygote, grader.inside.runner; "
-            "print('django' in sys.modules or any(m.startswith('django') for m in sys.modules))")
+    code = (
+        "import sys, grader, grader.engine, grader.__main__, grader.exercise, grader.checklib, "
+        "grader.blockkit, grader.sandbox.pool, grader.sandbox.zygote, grader.inside.runner; "
+        "print('django' in sys.modules or any(m.startswith('django') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
@@ -32,15 +34,36 @@ def test_every_exercise_folder_loads() -> None:
         assert ex.slug == folder.name and ex.prompt_markdown.strip()
 
 
-@pytest.mark.parametrize("mutation, phrase", [
-    (lambda d: (d / "exercise.toml").write_text("colour = 'red'\n" + (d / "exercise.toml").read_text()), "unknown key(s): colour"),
-    (lambda d: (d / "solution.py").unlink(), "solution.py: is missing"),
-    (lambda d: (d / "exercise.toml").write_text((d / "exercise.toml").read_text().replace('slug = "identity-block"', 'slug = "other"')), "must equal the folder name"),
-    (lambda d: (d / "exercise.toml").write_text("slug = [\n"), "not valid TOML"),
-    (lambda d: (d / "checks.py").write_text("def broken(:\n"), "checks.py: has a syntax error on line 1"),
-    (lambda d: (d / "exercise.toml").write_text((d / "exercise.toml").read_text().replace("max_score = 10", "max_score = -1")), "max_score must be a positive number"),
-    (lambda d: (d / "exercise.toml").write_text((d / "exercise.toml").read_text().replace('kind = "module"', 'kind = "essay"')), "kind must be one of"),
-])
+@pytest.mark.parametrize(
+    "mutation, phrase",
+    [
+        (
+            lambda d: (d / "exercise.toml").write_text("colour = 'red'\n" + (d / "exercise.toml").read_text()),
+            "unknown key(s): colour",
+        ),
+        (lambda d: (d / "solution.py").unlink(), "solution.py: is missing"),
+        (
+            lambda d: (d / "exercise.toml").write_text(
+                (d / "exercise.toml").read_text().replace('slug = "identity-block"', 'slug = "other"')
+            ),
+            "must equal the folder name",
+        ),
+        (lambda d: (d / "exercise.toml").write_text("slug = [\n"), "not valid TOML"),
+        (lambda d: (d / "checks.py").write_text("def broken(:\n"), "checks.py: has a syntax error on line 1"),
+        (
+            lambda d: (d / "exercise.toml").write_text(
+                (d / "exercise.toml").read_text().replace("max_score = 10", "max_score = -1")
+            ),
+            "max_score must be a positive number",
+        ),
+        (
+            lambda d: (d / "exercise.toml").write_text(
+                (d / "exercise.toml").read_text().replace('kind = "module"', 'kind = "essay"')
+            ),
+            "kind must be one of",
+        ),
+    ],
+)
 def test_malformed_folder_is_refused_naming_file_and_problem(exercise_copy, mutation, phrase) -> None:
     folder = exercise_copy("identity-block")
     mutation(folder)
@@ -51,7 +74,9 @@ def test_malformed_folder_is_refused_naming_file_and_problem(exercise_copy, muta
 
 def test_checks_whose_points_do_not_add_up_are_an_exercise_error(grader, exercise_copy) -> None:
     folder = exercise_copy("identity-block")
-    (folder / "exercise.toml").write_text((folder / "exercise.toml").read_text().replace("max_score = 10", "max_score = 12"))
+    (folder / "exercise.toml").write_text(
+        (folder / "exercise.toml").read_text().replace("max_score = 10", "max_score = 12")
+    )
     result = grader.grade(load_exercise(folder), (folder / "solution.py").read_bytes())
     assert result.status == "error"
     assert "add up to 10" in result.output
@@ -97,15 +122,18 @@ def test_tensor_subclasses_are_flattened_before_crossing() -> None:
     assert type(tensor_from_wire(desc, blobs)) is torch.Tensor
 
 
-@pytest.mark.parametrize("desc, blob, phrase", [
-    ({"dtype": "object", "shape": [1], "blob": 0}, b"\0" * 8, "not allowed"),
-    ({"dtype": "float32", "shape": [-1], "blob": 0}, b"", "not valid"),
-    ({"dtype": "float32", "shape": [2], "blob": 0}, b"\0" * 4, "expected 8"),
-    ({"dtype": "float32", "shape": [2], "blob": 3}, b"\0" * 8, "index"),
-    ({"dtype": "float32", "shape": [1 << 20, 1 << 20], "blob": 0}, b"", "over the limit"),
-    ({"dtype": "float32", "shape": [True], "blob": 0}, b"\0" * 4, "not valid"),
-    ("pickle", b"", "not an object"),
-])
+@pytest.mark.parametrize(
+    "desc, blob, phrase",
+    [
+        ({"dtype": "object", "shape": [1], "blob": 0}, b"\0" * 8, "not allowed"),
+        ({"dtype": "float32", "shape": [-1], "blob": 0}, b"", "not valid"),
+        ({"dtype": "float32", "shape": [2], "blob": 0}, b"\0" * 4, "expected 8"),
+        ({"dtype": "float32", "shape": [2], "blob": 3}, b"\0" * 8, "index"),
+        ({"dtype": "float32", "shape": [1 << 20, 1 << 20], "blob": 0}, b"", "over the limit"),
+        ({"dtype": "float32", "shape": [True], "blob": 0}, b"\0" * 4, "not valid"),
+        ("pickle", b"", "not an object"),
+    ],
+)
 def test_malformed_tensors_are_refused(desc, blob, phrase) -> None:
     with pytest.raises(ProtocolError) as info:
         tensor_from_wire(desc, [blob])

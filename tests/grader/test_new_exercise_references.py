@@ -126,7 +126,10 @@ class TVCifarResNet(nn.Module):
 def randomize(m, g):
     with torch.no_grad():
         for n, p in m.named_parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * (0.5 if p.dim() > 1 else 0.3) + (1.0 if n.endswith("weight") and p.dim() == 1 else 0))
+            p.copy_(
+                torch.randn(p.shape, generator=g) * (0.5 if p.dim() > 1 else 0.3)
+                + (1.0 if n.endswith("weight") and p.dim() == 1 else 0)
+            )
         for n, b in m.named_buffers():
             if n.endswith("running_mean"):
                 b.copy_(torch.randn(b.shape, generator=g) * 0.2)
@@ -165,7 +168,9 @@ def compare(ref, other, x, atol=1e-4):
             torch.testing.assert_close(bb, ba, atol=atol, rtol=1e-4)
 
 
-@pytest.mark.parametrize("cin,w,s,hw", [(16, 4, 1, 7), (8, 4, 1, 5), (8, 4, 2, 7), (16, 4, 2, 8), (3, 2, 2, 1), (5, 3, 1, 4)])
+@pytest.mark.parametrize(
+    "cin,w,s,hw", [(16, 4, 1, 7), (8, 4, 1, 5), (8, 4, 2, 7), (16, 4, 2, 8), (3, 2, 2, 1), (5, 3, 1, 4)]
+)
 def test_bottleneck(cin, w, s, hw):
     ns = load("bottleneck-block")
     g = torch.Generator().manual_seed(0)
@@ -207,7 +212,10 @@ def test_preact(cin, cout, s, hw):
     assert (ref(x) < 0).any()
 
 
-@pytest.mark.parametrize("layers,nc,cin,width,hw", [([1], 10, 3, 16, 8), ([2, 2, 2], 10, 3, 16, 32), ([1, 2], 7, 1, 4, 9), ([3, 1, 1, 2], 5, 2, 8, 5)])
+@pytest.mark.parametrize(
+    "layers,nc,cin,width,hw",
+    [([1], 10, 3, 16, 8), ([2, 2, 2], 10, 3, 16, 32), ([1, 2], 7, 1, 4, 9), ([3, 1, 1, 2], 5, 2, 8, 5)],
+)
 def test_resnet(layers, nc, cin, width, hw):
     ns = load("resnet-assembly")
     g = torch.Generator().manual_seed(2)

@@ -62,7 +62,12 @@ def test_numeric_tolerance_and_wrong_answers_get_the_explanation(quiz) -> None:
 
 
 def test_blank_answers_score_zero_without_a_misconception(quiz) -> None:
-    for qid, blank in (("degradation", ""), ("why-skips-help", []), ("residual-value", None), ("same-padding-k5", "  ")):
+    for qid, blank in (
+        ("degradation", ""),
+        ("why-skips-help", []),
+        ("residual-value", None),
+        ("same-padding-k5", "  "),
+    ):
         r = quiz.grade(qid, blank, "s")
         assert not r.correct and r.misconception == "" and r.feedback == "No answer given."
 
@@ -89,7 +94,11 @@ def test_malformed_questions_are_refused(tmp_path: Path) -> None:
     dst = tmp_path / "resnet-quiz"
     shutil.copytree(QUIZ_DIR, dst)
     text = (dst / "questions.toml").read_text()
-    (dst / "questions.toml").write_text(text.replace("answer = 1\nexplanation = \"This is the degradation", "answer = 9\nexplanation = \"This is the degradation"))
+    (dst / "questions.toml").write_text(
+        text.replace(
+            'answer = 1\nexplanation = "This is the degradation', 'answer = 9\nexplanation = "This is the degradation'
+        )
+    )
     with pytest.raises(ExerciseError) as info:
         load_quiz(load_exercise(dst))
     assert "question 1 (degradation)" in str(info.value)

@@ -39,16 +39,21 @@ def _wait_for(predicate, timeout: float, what: str, log: Path):
 def test_run_sh_serves_the_site_and_grades_on_embedded_defaults(tmp_path):
     engine_or_skip()
     port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEMO_PASSWORD")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEMO_PASSWORD")
+    }
     env.update(VAR_DIR=str(tmp_path / "var"), PORT=str(port))
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
-        _wait_for(lambda: b"the site is at" in log.read_bytes() or proc.poll() is not None, 240,
-                  "run.sh did not come up", log)
+        _wait_for(
+            lambda: b"the site is at" in log.read_bytes() or proc.poll() is not None, 240, "run.sh did not come up", log
+        )
         assert proc.poll() is None, log.read_text()
         text = log.read_text()
         assert "identity-block: new revision" in text

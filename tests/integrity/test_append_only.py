@@ -50,14 +50,21 @@ def test_a_cascade_cannot_take_the_audit_trail_with_it(db):
 def test_the_admin_offers_no_delete(client, graded, model):
     sub, staff = graded
     client.force_login(staff)
-    cls = {"result": Result, "gradeoverride": GradeOverride, "auditentry": AuditEntry,
-           "submission": Submission, "course": Course}[model]
+    cls = {
+        "result": Result,
+        "gradeoverride": GradeOverride,
+        "auditentry": AuditEntry,
+        "submission": Submission,
+        "course": Course,
+    }[model]
     pk = cls.objects.first().pk
     assert client.get(reverse(f"admin:courseapp_{model}_delete", args=[pk])).status_code == 403
     changelist = client.get(reverse(f"admin:courseapp_{model}_changelist")).content.decode()
     assert "delete_selected" not in changelist
-    response = client.post(reverse(f"admin:courseapp_{model}_changelist"),
-                           {"action": "delete_selected", "_selected_action": [pk], "post": "yes"})
+    response = client.post(
+        reverse(f"admin:courseapp_{model}_changelist"),
+        {"action": "delete_selected", "_selected_action": [pk], "post": "yes"},
+    )
     assert response.status_code in (200, 302, 403)
     assert cls.objects.filter(pk=pk).exists()
 
@@ -67,8 +74,16 @@ def test_admin_edits_write_audit_entries(client, graded, world):
     client.force_login(staff)
     before = AuditEntry.objects.count()
     url = reverse("admin:courseapp_exercisepolicy_add")
-    response = client.post(url, {"exercise": world.code.pk, "late_credit": "0.5", "min_seconds_between": "30",
-                                 "reveal_hidden": "never", "max_attempts": "3"})
+    response = client.post(
+        url,
+        {
+            "exercise": world.code.pk,
+            "late_credit": "0.5",
+            "min_seconds_between": "30",
+            "reveal_hidden": "never",
+            "max_attempts": "3",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     policy = ExercisePolicy.objects.get(exercise=world.code)
     added = AuditEntry.objects.order_by("-id").first()
@@ -77,8 +92,16 @@ def test_admin_edits_write_audit_entries(client, graded, world):
     assert added.after["max_attempts"] == 3
 
     url = reverse("admin:courseapp_exercisepolicy_change", args=[policy.pk])
-    response = client.post(url, {"exercise": world.code.pk, "late_credit": "0.5", "min_seconds_between": "30",
-                                 "reveal_hidden": "never", "max_attempts": "5"})
+    response = client.post(
+        url,
+        {
+            "exercise": world.code.pk,
+            "late_credit": "0.5",
+            "min_seconds_between": "30",
+            "reveal_hidden": "never",
+            "max_attempts": "5",
+        },
+    )
     assert response.status_code == 302
     changed = AuditEntry.objects.order_by("-id").first()
     assert changed.action == "admin:change" and changed.before == {"max_attempts": 3}

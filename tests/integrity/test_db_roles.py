@@ -19,7 +19,7 @@ from courseapp import services
 from courseapp.models import GradingJob, Result
 from tests.conftest import ROOT
 
-WORKER = textwrap.dedent('''
+WORKER = textwrap.dedent("""
     import json, sys, django
     django.setup()
     from django.db import connection, transaction
@@ -45,7 +45,7 @@ WORKER = textwrap.dedent('''
         except Exception as exc:
             outcome[name] = type(exc).__name__ + ": " + str(exc).splitlines()[0]
     print("OUTCOME " + json.dumps(outcome))
-''')
+""")
 
 
 @pytest.fixture
@@ -63,11 +63,20 @@ def test_the_worker_role_grades_and_can_do_nothing_else(world, enqueued, grader_
     call_command("create_db_roles", role=grader_role)
     db = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY",)}
-    env.update(DATABASE_URL=f"postgres://{grader_role}:{os.environ['GRADER_DB_PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-                            f"{db['PORT'] or 5432}/{db['NAME']}",
-               VAR_DIR=str(tmp_path / "worker-var"), EXERCISE_CACHE_DIR=str(tmp_path / "worker-cache"))
-    proc = subprocess.run([sys.executable, "-c", WORKER, str(sub.latest_job.pk)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env.update(
+        DATABASE_URL=f"postgres://{grader_role}:{os.environ['GRADER_DB_PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        VAR_DIR=str(tmp_path / "worker-var"),
+        EXERCISE_CACHE_DIR=str(tmp_path / "worker-cache"),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER, str(sub.latest_job.pk)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     outcome = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("OUTCOME "))[8:])
     assert GradingJob.objects.get(pk=sub.latest_job.pk).status == GradingJob.Status.DONE

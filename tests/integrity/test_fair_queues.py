@@ -36,8 +36,10 @@ def test_the_service_defaults_to_one_job_in_flight_and_six_a_minute():
     from tests.conftest import ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRADING_MAX_")}
-    code = "import django; django.setup(); from django.conf import settings as s; " \
-           "print(s.GRADING_MAX_IN_FLIGHT, s.GRADING_MAX_PER_MINUTE)"
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.GRADING_MAX_IN_FLIGHT, s.GRADING_MAX_PER_MINUTE)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.split()[-2:] == ["1", "6"], out.stderr[-2000:]
 
@@ -122,8 +124,9 @@ def test_limits_are_configurable_per_course_and_per_exercise(world, sent, settin
     assert fairness.queue_limits(world.text).max_in_flight == 3  # the course's, for the other exercise
 
 
-def test_a_students_flood_never_delays_another_students_first_job(world, sent, settings,
-                                                                  django_capture_on_commit_callbacks):
+def test_a_students_flood_never_delays_another_students_first_job(
+    world, sent, settings, django_capture_on_commit_callbacks
+):
     settings.GRADING_MAX_IN_FLIGHT = 0
     settings.GRADING_MAX_PER_MINUTE = 0
     with django_capture_on_commit_callbacks(execute=True):
@@ -135,8 +138,7 @@ def test_a_students_flood_never_delays_another_students_first_job(world, sent, s
     assert priority[other.jobs.get().pk] == 0  # ahead of every queued flood job but the first
 
 
-def test_regrade_jobs_queue_behind_students_own_submissions(world, sent, settings,
-                                                            django_capture_on_commit_callbacks):
+def test_regrade_jobs_queue_behind_students_own_submissions(world, sent, settings, django_capture_on_commit_callbacks):
     from courseapp.services import regrade
 
     sub = _submit(world.alice, world.code)
@@ -163,8 +165,7 @@ def test_redis_serves_the_priorities_in_order(settings):
         pytest.skip("priorities need the Redis broker")
     name = f"fairness-test-{uuid.uuid4().hex[:8]}"
     queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
-    with Connection(settings.CELERY_BROKER_URL,
-                    transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+    with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
         producer = conn.Producer()
         order = [("flood-1", 0), ("flood-2", 1), ("flood-3", 2), ("flood-4", 3), ("other-1", 0), ("regrade", 9)]
         for body, priority in order:

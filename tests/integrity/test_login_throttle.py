@@ -17,8 +17,9 @@ PROXY = "172.18.0.5"  # every request reaches Django from the proxy's address
 
 @pytest.fixture
 def throttle(settings, monkeypatch):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": uuid.uuid4().hex}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
     settings.LOGIN_MAX_FAILURES = 3
     settings.LOGIN_MAX_FAILURES_PER_IP = 20
     settings.LOGIN_FAILURE_WINDOW_S = 3600
@@ -32,8 +33,12 @@ def throttle(settings, monkeypatch):
 
 def _login(client, username, password, client_ip, url=None, spoofed=""):
     forwarded = f"{spoofed}, {client_ip}" if spoofed else client_ip  # the proxy appends the real peer
-    return client.post(url or reverse("login"), {"username": username, "password": password},
-                       REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=forwarded)
+    return client.post(
+        url or reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
 
 
 def test_the_client_address_is_the_trusted_hop_from_the_right(rf, settings):

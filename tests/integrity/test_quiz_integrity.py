@@ -106,8 +106,7 @@ def _no_answers_in(fragment: str, exercise) -> None:
 
 def test_before_reveal_feedback_says_right_or_wrong_only(client, quiz_world, quiz_grader, enqueued):
     exercise, (quinn, _) = quiz_world
-    ExercisePolicy.objects.create(exercise=exercise, max_attempts=3,
-                                  due_at=timezone.now() + timedelta(days=1))
+    ExercisePolicy.objects.create(exercise=exercise, max_attempts=3, due_at=timezone.now() + timedelta(days=1))
     client.force_login(quinn)
     blank = _graded_fragment(client, quiz_grader, _post(client, exercise, quinn, {}))
     assert "No answer given." in blank

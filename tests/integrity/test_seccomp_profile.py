@@ -18,9 +18,30 @@ import pytest
 from tests.conftest import IDENTITY_BLOCK, ROOT, engine_or_skip
 
 PROFILE = ROOT / "deploy" / "seccomp-grader.json"
-NOT_ALLOWED = ["ptrace", "process_vm_readv", "bpf", "perf_event_open", "io_uring_setup", "keyctl", "add_key",
-               "userfaultfd", "kexec_load", "init_module", "finit_module", "open_by_handle_at", "setns", "swapon",
-               "reboot", "acct", "settimeofday", "mknod", "setxattr", "msgget", "io_setup", "fanotify_init"]
+NOT_ALLOWED = [
+    "ptrace",
+    "process_vm_readv",
+    "bpf",
+    "perf_event_open",
+    "io_uring_setup",
+    "keyctl",
+    "add_key",
+    "userfaultfd",
+    "kexec_load",
+    "init_module",
+    "finit_module",
+    "open_by_handle_at",
+    "setns",
+    "swapon",
+    "reboot",
+    "acct",
+    "settimeofday",
+    "mknod",
+    "setxattr",
+    "msgget",
+    "io_setup",
+    "fanotify_init",
+]
 
 
 def test_the_profile_is_an_allow_list_and_current():
@@ -37,7 +58,7 @@ def test_the_profile_is_an_allow_list_and_current():
     assert not allowed & set(NOT_ALLOWED)
 
 
-LOADER = textwrap.dedent('''
+LOADER = textwrap.dedent("""
     import ctypes, ctypes.util, errno, json, os, runpy, sys
     lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
     lib.seccomp_init.restype = ctypes.c_void_p
@@ -64,7 +85,7 @@ LOADER = textwrap.dedent('''
     print("REFUSED", ",".join(refused), flush=True)
     sys.argv = ["grader", "grade", "--json", sys.argv[3], sys.argv[4]]
     runpy.run_module("grader", run_name="__main__")
-''')
+""")
 
 
 @pytest.mark.needs_engine
@@ -73,9 +94,21 @@ def test_the_whole_grading_path_runs_under_the_profile_and_unlisted_calls_fail(t
     env = {**os.environ, "GRADER_DEVICE": "cpu"}
     env.pop("GRADER_INSECURE_NO_ISOLATION", None)
     proc = subprocess.run(
-        [sys.executable, "-c", LOADER, str(PROFILE), ",".join(NOT_ALLOWED), str(IDENTITY_BLOCK),
-         str(IDENTITY_BLOCK / "solution.py")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-c",
+            LOADER,
+            str(PROFILE),
+            ",".join(NOT_ALLOWED),
+            str(IDENTITY_BLOCK),
+            str(IDENTITY_BLOCK / "solution.py"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     lines = proc.stdout.splitlines()
     refused = next(line for line in lines if line.startswith("REFUSED")).split(" ", 1)[1].split(",")

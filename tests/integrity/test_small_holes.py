@@ -30,6 +30,7 @@ def _instructor(world):
 
 # ---- failed jobs (the grader's fault) do not use up attempts -------------------------------------
 
+
 def test_a_failed_job_does_not_use_up_an_attempt(client, world, enqueued):
     ExercisePolicy.objects.create(exercise=world.code, max_attempts=1)
     first = services.submission_create(user=world.alice, exercise=world.code, source=CODE)
@@ -45,6 +46,7 @@ def test_a_failed_job_does_not_use_up_an_attempt(client, world, enqueued):
 
 # ---- internal errors are not shown to students -------------------------------------------------
 
+
 def test_internal_errors_with_host_paths_are_for_staff_only(client, world, enqueued, settings):
     settings.GRADING_MAX_ATTEMPTS = 1
     sub = services.submission_create(user=world.alice, exercise=world.code, source=CODE)
@@ -52,8 +54,11 @@ def test_internal_errors_with_host_paths_are_for_staff_only(client, world, enque
     services.grading_job_run(sub.latest_job.pk, grader=StandInGrader(fail_with=boom))
     assert GradingJob.objects.get(pk=sub.latest_job.pk).status == GradingJob.Status.FAILED
     client.force_login(world.alice)
-    for url in (reverse("submission-feedback", args=[sub.pk]), reverse("submission-detail", args=[sub.pk]),
-                reverse("submission-status", args=[sub.pk])):
+    for url in (
+        reverse("submission-feedback", args=[sub.pk]),
+        reverse("submission-detail", args=[sub.pk]),
+        reverse("submission-status", args=[sub.pk]),
+    ):
         body = client.get(url).content.decode()
         assert "/srv/courseapp" not in body and "RuntimeError" not in body and "Permission denied" not in body
     assert "could not be graded" in client.get(reverse("submission-feedback", args=[sub.pk])).content.decode()
@@ -79,8 +84,12 @@ def test_an_error_result_shows_students_a_generic_message(client, world, enqueue
         def grade(self, spec, data, progress=None, **options):
             from grader.results import zero_result
 
-            return zero_result(10.0, Outcome.ERROR, "This quiz could not be graded: /app/exercises/q/questions.toml "
-                               "is not valid TOML", status="error")
+            return zero_result(
+                10.0,
+                Outcome.ERROR,
+                "This quiz could not be graded: /app/exercises/q/questions.toml is not valid TOML",
+                status="error",
+            )
 
     sub = services.submission_create(user=world.alice, exercise=world.code, source=CODE)
     services.grading_job_run(sub.latest_job.pk, grader=ErrorGrader())
@@ -94,23 +103,45 @@ def test_an_error_result_shows_students_a_generic_message(client, world, enqueue
 
 # ---- check output capped, NUL bytes stripped before the insert ---------------------------------
 
+
 class NulGrader(StandInGrader):
     def grade(self, spec, data, progress=None, **options):
         huge = "A" * 3_000_000
         return GradeResult(
-            score=1.0, max_score=10.0, status="graded", output="bad\x00output " + huge, outcome=Outcome.WRONG,
-            tests=[CheckResult(name="n\x00ame", score=1, max_score=10, status="failed",
-                               output="diff\x00" + huge + "\ud800", visibility="visible")] * 3,
-            stdout="printed\x00" + huge, execution=Execution(wall_s=0.1, cpu_s=0.1),
-            extra={"curves\x00": {"plain": [1.0, 0.5]}, "note": "x\x00y"})
+            score=1.0,
+            max_score=10.0,
+            status="graded",
+            output="bad\x00output " + huge,
+            outcome=Outcome.WRONG,
+            tests=[
+                CheckResult(
+                    name="n\x00ame",
+                    score=1,
+                    max_score=10,
+                    status="failed",
+                    output="diff\x00" + huge + "\ud800",
+                    visibility="visible",
+                )
+            ]
+            * 3,
+            stdout="printed\x00" + huge,
+            execution=Execution(wall_s=0.1, cpu_s=0.1),
+            extra={"curves\x00": {"plain": [1.0, 0.5]}, "note": "x\x00y"},
+        )
 
 
 def test_sandbox_output_with_nul_bytes_and_no_length_cap_is_stored_safely(world, enqueued):
     sub = services.submission_create(user=world.alice, exercise=world.code, source=CODE)
     services.grading_job_run(sub.latest_job.pk, grader=NulGrader())
     result = Result.objects.get(job__submission=sub)
-    stored = [result.output, result.stdout, *[t["output"] for t in result.tests], *[t["name"] for t in result.tests],
-              *result.extra, result.extra["note"]]
+    stored = [
+        result.output,
+        result.stdout,
+        *[t["output"] for t in result.tests],
+        *[t["name"] for t in result.tests],
+        *result.extra,
+        result.extra["note"],
+    ]
     assert all("\x00" not in s for s in stored)
     assert len(result.output) <= 70_000 and len(result.stdout) <= 70_000
     assert all(len(t["output"]) <= 20_000 for t in result.tests)
@@ -119,10 +150,12 @@ def test_sandbox_output_with_nul_bytes_and_no_length_cap_is_stored_safely(world,
 
 # ---- CSV exports: no formulas ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("evil", ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rx"])
+
+@pytest.mark.parametrize("evil", ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rx"])
 def test_csv_cells_that_would_be_formulas_are_neutralised(world, enqueued, evil):
-    mallory = get_user_model().objects.create_user("mallory", password="pw-mal-1", first_name=evil,
-                                                   last_name=evil, email=evil)
+    mallory = get_user_model().objects.create_user(
+        "mallory", password="pw-mal-1", first_name=evil, last_name=evil, email=evil
+    )
     Enrolment.objects.create(user=mallory, course=world.course)
     sub = services.submission_create(user=mallory, exercise=world.code, source=CODE)
     services.grading_job_run(sub.latest_job.pk, grader=StandInGrader())
@@ -143,11 +176,18 @@ def _number(cell: str) -> bool:
 
 # ---- instructor forms: bad values are form errors, not 500s -----------------------------------
 
+
 def test_a_negative_rate_limit_is_a_form_error(client, world):
     client.force_login(_instructor(world))
     url = reverse("instructor-exercise", args=[world.course.slug, world.code.slug])
-    for field, value in (("min_seconds_between", "-5"), ("max_attempts", "-1"), ("max_attempts", "0"),
-                         ("late_credit", "nan"), ("reveal_hidden", "sometimes"), ("min_seconds_between", "abc")):
+    for field, value in (
+        ("min_seconds_between", "-5"),
+        ("max_attempts", "-1"),
+        ("max_attempts", "0"),
+        ("late_credit", "nan"),
+        ("reveal_hidden", "sometimes"),
+        ("min_seconds_between", "abc"),
+    ):
         response = client.post(url, {field: value})
         assert response.status_code == 400, (field, value)
         assert 'class="error"' in response.content.decode()
@@ -163,6 +203,7 @@ def test_an_unknown_regrade_scope_is_a_form_error(client, world):
 
 
 # ---- a double-click submits once -------------------------------------------------------------
+
 
 def test_the_same_form_sent_twice_makes_one_submission(client, world, enqueued):
     client.force_login(world.alice)
@@ -191,7 +232,7 @@ def test_the_submit_button_disables_itself_on_submit():
 
 # ---- SQLite: two simultaneous submits do not fail with "database is locked" -----------------------
 
-SQLITE_SCRIPT = textwrap.dedent('''
+SQLITE_SCRIPT = textwrap.dedent("""
     import os, threading, django
     django.setup()
     from django.core.management import call_command
@@ -226,15 +267,19 @@ SQLITE_SCRIPT = textwrap.dedent('''
     print("ERRORS", errors)
     from courseapp.models import Submission
     print("SUBMISSIONS", Submission.objects.count())
-''')
+""")
 
 
 def test_two_simultaneous_submits_on_sqlite_both_succeed(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX")}
-    env.update(VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE=os.environ.get(
-        "SQLITE_TEST_SETTINGS", "courseapp.settings"), SECRET_KEY="sqlite-test")
-    proc = subprocess.run([sys.executable, "-c", SQLITE_SCRIPT], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    env.update(
+        VAR_DIR=str(tmp_path / "var"),
+        DJANGO_SETTINGS_MODULE=os.environ.get("SQLITE_TEST_SETTINGS", "courseapp.settings"),
+        SECRET_KEY="sqlite-test",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", SQLITE_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ERRORS []" in proc.stdout, proc.stdout[-3000:]
     assert "SUBMISSIONS 16" in proc.stdout

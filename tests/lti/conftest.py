@@ -41,9 +41,21 @@ def platform(live_server, module_course):
     p = LoopbackPlatform().start()
     p.tool_launch_url = live_server.url + "/lti/launch/"
     p.tool_jwks_url = live_server.url + "/lti/jwks/"
-    call_command("lti_add_platform", "--issuer", p.issuer, "--client-id", p.client_id,
-                 "--deployment-id", p.deployment_id, "--auth-login-url", p.auth_login_url,
-                 "--auth-token-url", p.token_url, "--key-set-url", p.jwks_url)
+    call_command(
+        "lti_add_platform",
+        "--issuer",
+        p.issuer,
+        "--client-id",
+        p.client_id,
+        "--deployment-id",
+        p.deployment_id,
+        "--auth-login-url",
+        p.auth_login_url,
+        "--auth-token-url",
+        p.token_url,
+        "--key-set-url",
+        p.jwks_url,
+    )
     yield p
     p.stop()
 
@@ -63,10 +75,10 @@ def parse_form(page: str, form_id: str | None = None) -> tuple[str, dict[str, st
     """The action and hidden fields of the page's first post form (or of the form with that id)."""
     if form_id is not None:
         start = page.index(f'id="{form_id}"')
-        page = page[page.rindex("<form", 0, start):]
+        page = page[page.rindex("<form", 0, start) :]
     action = FORM_ACTION.search(page)
     assert action, page[:2000]
-    page = page[action.start():page.index("</form>", action.start())]
+    page = page[action.start() : page.index("</form>", action.start())]
     return unescape(action.group(1)), {k: unescape(v) for k, v in FORM_INPUT.findall(page)}
 
 
@@ -81,11 +93,16 @@ class Browser:
         self.tool_url = tool_url
         Browser.opened.append(self.session)
 
-    def login_then_launch(self, platform: LoopbackPlatform, launch: PendingLaunch, *,
-                          spoil_state: bool = False) -> LaunchTrip:
+    def login_then_launch(
+        self, platform: LoopbackPlatform, launch: PendingLaunch, *, spoil_state: bool = False
+    ) -> LaunchTrip:
         hint = platform.prepare(launch)
-        start = self.session.get(self.tool_url + "/lti/login/", allow_redirects=False,
-                                 params=login_params(platform, hint, launch.claims["sub"]), timeout=30)
+        start = self.session.get(
+            self.tool_url + "/lti/login/",
+            allow_redirects=False,
+            params=login_params(platform, hint, launch.claims["sub"]),
+            timeout=30,
+        )
         assert start.status_code == 302, start.text[:2000]
         assert start.headers["Location"].startswith(platform.auth_login_url)
         page = self.session.get(start.headers["Location"], timeout=30)
@@ -113,6 +130,7 @@ def browser(live_server):
 def exercise_in_lti_course():
     def find(slug: str) -> Exercise:
         return Exercise.objects.select_related("course", "current_revision").get(
-            slug=slug, course__lti_context__isnull=False)
-    return find
+            slug=slug, course__lti_context__isnull=False
+        )
 
+    return find

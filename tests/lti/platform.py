@@ -44,8 +44,9 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 @dataclass
@@ -71,8 +72,9 @@ class Received:
 
 
 class LoopbackPlatform:
-    def __init__(self, client_id: str = "tool-client-1", deployment_id: str = "deployment-1",
-                 context_id: str = "course-101") -> None:
+    def __init__(
+        self, client_id: str = "tool-client-1", deployment_id: str = "deployment-1", context_id: str = "course-101"
+    ) -> None:
         self.key = new_rsa_key()
         self.kid = "platform-key-1"
         self.client_id = client_id
@@ -134,12 +136,24 @@ class LoopbackPlatform:
         return {"keys": [jwk]}
 
     # ---- launches ---------------------------------------------------------------------------
-    def base_claims(self, sub: str, roles: list[str], *, message_type: str = "LtiResourceLinkRequest",
-                    custom: dict | None = None, resource_link_id: str = "link-1", lineitem: str | None = None,
-                    ags: bool = True, nrps: bool = True, context: bool = True) -> dict[str, Any]:
+    def base_claims(
+        self,
+        sub: str,
+        roles: list[str],
+        *,
+        message_type: str = "LtiResourceLinkRequest",
+        custom: dict | None = None,
+        resource_link_id: str = "link-1",
+        lineitem: str | None = None,
+        ags: bool = True,
+        nrps: bool = True,
+        context: bool = True,
+    ) -> dict[str, Any]:
         claims: dict[str, Any] = {
             "sub": sub,
-            "given_name": f"Given-{sub}", "family_name": f"Family-{sub}", "email": f"{sub}@example.edu",
+            "given_name": f"Given-{sub}",
+            "family_name": f"Family-{sub}",
+            "email": f"{sub}@example.edu",
             CLAIM + "message_type": message_type,
             CLAIM + "version": "1.3.0",
             CLAIM + "deployment_id": self.deployment_id,
@@ -148,15 +162,22 @@ class LoopbackPlatform:
             CLAIM + "launch_presentation": {"document_target": "iframe", "return_url": self.url + "/courses/101"},
         }
         if context:
-            claims[CLAIM + "context"] = {"id": self.context_id, "label": "RN101", "title": "Residual networks 101",
-                                         "type": [LIS + "course#CourseOffering"]}
+            claims[CLAIM + "context"] = {
+                "id": self.context_id,
+                "label": "RN101",
+                "title": "Residual networks 101",
+                "type": [LIS + "course#CourseOffering"],
+            }
         if message_type == "LtiResourceLinkRequest":
             claims[CLAIM + "resource_link"] = {"id": resource_link_id, "title": "An exercise"}
         else:
             claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = {
-                "deep_link_return_url": self.deep_link_return_url, "accept_types": ["ltiResourceLink"],
-                "accept_presentation_document_targets": ["iframe", "window"], "accept_multiple": True,
-                "data": "opaque-platform-data"}
+                "deep_link_return_url": self.deep_link_return_url,
+                "accept_types": ["ltiResourceLink"],
+                "accept_presentation_document_targets": ["iframe", "window"],
+                "accept_multiple": True,
+                "data": "opaque-platform-data",
+            }
         if custom is not None:
             claims[CLAIM + "custom"] = custom
         if ags:
@@ -166,7 +187,9 @@ class LoopbackPlatform:
             claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = endpoint
         if nrps:
             claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"] = {
-                "context_memberships_url": self.memberships_url, "service_versions": ["2.0"]}
+                "context_memberships_url": self.memberships_url,
+                "service_versions": ["2.0"],
+            }
         return claims
 
     def prepare(self, launch: PendingLaunch) -> str:
@@ -176,18 +199,29 @@ class LoopbackPlatform:
 
     def id_token(self, launch: PendingLaunch, nonce: str) -> str:
         now = int(time.time())
-        body = {**launch.claims, "iss": launch.issuer or self.issuer, "aud": launch.audience or self.client_id,
-                "azp": launch.audience or self.client_id,
-                "iat": now, "exp": now + launch.exp_offset_s, "nonce": launch.nonce or nonce}
-        return jwt.encode(body, private_pem(launch.sign_with or self.key), algorithm="RS256",
-                          headers={"kid": self.kid})
+        body = {
+            **launch.claims,
+            "iss": launch.issuer or self.issuer,
+            "aud": launch.audience or self.client_id,
+            "azp": launch.audience or self.client_id,
+            "iat": now,
+            "exp": now + launch.exp_offset_s,
+            "nonce": launch.nonce or nonce,
+        }
+        return jwt.encode(body, private_pem(launch.sign_with or self.key), algorithm="RS256", headers={"kid": self.kid})
 
     # ---- line items and members ---------------------------------------------------------------
-    def add_lineitem(self, *, label: str, score_maximum: float, resource_id: str = "",
-                     resource_link_id: str = "") -> dict:
+    def add_lineitem(
+        self, *, label: str, score_maximum: float, resource_id: str = "", resource_link_id: str = ""
+    ) -> dict:
         with self._lock:
-            item = {"id": f"{self.lineitems_url}/{len(self.lineitems) + 1}", "label": label,
-                    "scoreMaximum": score_maximum, "resourceId": resource_id, "resourceLinkId": resource_link_id}
+            item = {
+                "id": f"{self.lineitems_url}/{len(self.lineitems) + 1}",
+                "label": label,
+                "scoreMaximum": score_maximum,
+                "resourceId": resource_id,
+                "resourceLinkId": resource_link_id,
+            }
             self.lineitems.append(item)
         return item
 
@@ -208,7 +242,7 @@ class LoopbackPlatform:
         auth = headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             return None
-        return self.tokens.get(auth[len("Bearer "):])
+        return self.tokens.get(auth[len("Bearer ") :])
 
     # ---- the HTTP side ------------------------------------------------------------------------
     def _handler(self):
@@ -218,10 +252,18 @@ class LoopbackPlatform:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def _send(self, status: int, body: Any = None, content_type: str = "application/json",
-                      headers: dict | None = None) -> None:
-                data = b"" if body is None else (body if isinstance(body, bytes) else
-                                                 (body.encode() if isinstance(body, str) else json.dumps(body).encode()))
+            def _send(
+                self, status: int, body: Any = None, content_type: str = "application/json", headers: dict | None = None
+            ) -> None:
+                data = (
+                    b""
+                    if body is None
+                    else (
+                        body
+                        if isinstance(body, bytes)
+                        else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+                    )
+                )
                 self.send_response(status)
                 if data:
                     self.send_header("Content-Type", content_type)
@@ -251,8 +293,11 @@ class LoopbackPlatform:
                 if url.path == f"/contexts/{platform.context_id}/lineitems":
                     if scopes is None:
                         return self._refuse(401, "no valid bearer token")
-                    items = [i for i in platform.lineitems
-                             if "resource_id" not in query or i["resourceId"] == query["resource_id"]]
+                    items = [
+                        i
+                        for i in platform.lineitems
+                        if "resource_id" not in query or i["resourceId"] == query["resource_id"]
+                    ]
                     return self._send(200, items, "application/vnd.ims.lis.v2.lineitemcontainer+json")
                 if url.path == f"/contexts/{platform.context_id}/memberships":
                     if scopes is None or NRPS_SCOPE not in scopes:
@@ -274,10 +319,12 @@ class LoopbackPlatform:
                     if scopes is None or AGS_SCOPES[0] not in scopes:
                         return self._refuse(401, "no token with the line item scope")
                     wanted = json.loads(self._body())
-                    item = platform.add_lineitem(label=wanted.get("label", ""),
-                                                 score_maximum=wanted.get("scoreMaximum", 0),
-                                                 resource_id=wanted.get("resourceId", ""),
-                                                 resource_link_id=wanted.get("resourceLinkId", ""))
+                    item = platform.add_lineitem(
+                        label=wanted.get("label", ""),
+                        score_maximum=wanted.get("scoreMaximum", 0),
+                        resource_id=wanted.get("resourceId", ""),
+                        resource_link_id=wanted.get("resourceLinkId", ""),
+                    )
                     platform.received.lineitems_created.append(wanted)
                     return self._send(201, item, "application/vnd.ims.lis.v2.lineitem+json")
                 if url.path.startswith(base + "/") and url.path.endswith("/scores"):
@@ -294,29 +341,40 @@ class LoopbackPlatform:
 
             def _authorize(self, q: dict) -> None:
                 """OIDC authorisation: check the tool's request, then the auto-posting form with the id_token."""
-                problems = [name for name, ok in (
-                    ("scope", q.get("scope") == "openid"), ("response_type", q.get("response_type") == "id_token"),
-                    ("response_mode", q.get("response_mode") == "form_post"), ("prompt", q.get("prompt") == "none"),
-                    ("client_id", q.get("client_id") == platform.client_id),
-                    ("redirect_uri", q.get("redirect_uri") == platform.tool_launch_url),
-                    ("nonce", bool(q.get("nonce"))), ("state", bool(q.get("state"))),
-                ) if not ok]
+                problems = [
+                    name
+                    for name, ok in (
+                        ("scope", q.get("scope") == "openid"),
+                        ("response_type", q.get("response_type") == "id_token"),
+                        ("response_mode", q.get("response_mode") == "form_post"),
+                        ("prompt", q.get("prompt") == "none"),
+                        ("client_id", q.get("client_id") == platform.client_id),
+                        ("redirect_uri", q.get("redirect_uri") == platform.tool_launch_url),
+                        ("nonce", bool(q.get("nonce"))),
+                        ("state", bool(q.get("state"))),
+                    )
+                    if not ok
+                ]
                 launch = platform.pending.get(q.get("lti_message_hint", ""))
                 if launch is None or launch.claims.get("sub") != q.get("login_hint"):
                     problems.append("lti_message_hint/login_hint")
                 if problems:
                     return self._refuse(400, "bad authorisation request: " + ", ".join(problems))
                 token = platform.id_token(launch, q["nonce"])
-                page = (f'<form method="post" action="{html.escape(q["redirect_uri"])}">'
-                        f'<input type="hidden" name="id_token" value="{html.escape(token)}">'
-                        f'<input type="hidden" name="state" value="{html.escape(q["state"])}"></form>')
+                page = (
+                    f'<form method="post" action="{html.escape(q["redirect_uri"])}">'
+                    f'<input type="hidden" name="id_token" value="{html.escape(token)}">'
+                    f'<input type="hidden" name="state" value="{html.escape(q["state"])}"></form>'
+                )
                 self._send(200, page, "text/html")
 
             def _token(self) -> None:
                 form = {k: v[0] for k, v in parse_qs(self._body().decode()).items()}
                 platform.received.token_requests.append(form)
-                if form.get("grant_type") != "client_credentials" or form.get("client_assertion_type") != \
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+                if (
+                    form.get("grant_type") != "client_credentials"
+                    or form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+                ):
                     return self._refuse(400, "unsupported grant")
                 try:
                     claims = platform._verify_tool_jwt(form.get("client_assertion", ""), audience=platform.token_url)
@@ -326,12 +384,14 @@ class LoopbackPlatform:
                     return self._refuse(401, "client assertion is not from the registered client")
                 token = secrets.token_urlsafe(24)
                 platform.tokens[token] = set(form.get("scope", "").split())
-                self._send(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600,
-                                 "scope": form.get("scope", "")})
+                self._send(
+                    200,
+                    {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": form.get("scope", "")},
+                )
 
             def _memberships(self, page: int) -> None:
                 per_page = 2
-                chunk = platform.members[(page - 1) * per_page: page * per_page]
+                chunk = platform.members[(page - 1) * per_page : page * per_page]
                 headers = {}
                 if page * per_page < len(platform.members):
                     headers["Link"] = f'<{platform.memberships_url}?page={page + 1}>; rel="next"'
@@ -352,6 +412,11 @@ class LoopbackPlatform:
 
 def login_params(platform: LoopbackPlatform, hint: str, sub: str) -> dict[str, str]:
     """What the platform sends to the tool's login initiation URL."""
-    return {"iss": platform.issuer, "login_hint": sub, "target_link_uri": platform.tool_launch_url,
-            "lti_message_hint": hint, "client_id": platform.client_id, "lti_deployment_id": platform.deployment_id}
-
+    return {
+        "iss": platform.issuer,
+        "login_hint": sub,
+        "target_link_uri": platform.tool_launch_url,
+        "lti_message_hint": hint,
+        "client_id": platform.client_id,
+        "lti_deployment_id": platform.deployment_id,
+    }

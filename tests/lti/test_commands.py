@@ -13,9 +13,18 @@ from courseapp.lti.models import Platform, ToolKey
 pytestmark = pytest.mark.django_db
 
 ISS = "https://canvas.instructure.com"
-ARGS = ["--issuer", ISS, "--client-id", "10000000000001", "--auth-login-url",
-        "https://sso.canvaslms.com/api/lti/authorize_redirect", "--auth-token-url",
-        "https://sso.canvaslms.com/login/oauth2/token", "--key-set-url", "https://sso.canvaslms.com/api/lti/security/jwks"]
+ARGS = [
+    "--issuer",
+    ISS,
+    "--client-id",
+    "10000000000001",
+    "--auth-login-url",
+    "https://sso.canvaslms.com/api/lti/authorize_redirect",
+    "--auth-token-url",
+    "https://sso.canvaslms.com/login/oauth2/token",
+    "--key-set-url",
+    "https://sso.canvaslms.com/api/lti/security/jwks",
+]
 
 
 def run(*args: str) -> str:
@@ -33,8 +42,17 @@ def test_registers_then_updates_and_adds_deployment_ids(settings):
     assert "Public keys (JWKS) URL: /lti/jwks/" in out
     assert ToolKey.objects.count() == 1  # the JWKS has a key from the start
 
-    out = run(*ARGS[:-2], "--key-set-url", "https://sso.canvaslms.com/api/lti/security/jwks2",
-              "--deployment-id", "2:def", "--deployment-id", "1:abc", "--auth-audience", "https://aud.example")
+    out = run(
+        *ARGS[:-2],
+        "--key-set-url",
+        "https://sso.canvaslms.com/api/lti/security/jwks2",
+        "--deployment-id",
+        "2:def",
+        "--deployment-id",
+        "1:abc",
+        "--auth-audience",
+        "https://aud.example",
+    )
     assert "Updated platform" in out
     platform = Platform.objects.get()
     assert platform.deployment_ids == ["1:abc", "2:def"]
@@ -66,19 +84,37 @@ def test_the_admin_registers_platforms_and_shows_the_tools_urls(client):
     client.force_login(admin)
     page = client.get("/admin/lti/platform/add/")
     assert page.status_code == 200 and "/lti/jwks/" in page.content.decode()
-    response = client.post("/admin/lti/platform/add/", {
-        "name": "Moodle", "issuer": "https://moodle.example.edu", "client_id": "abc123",
-        "deployment_ids": '["1"]', "auth_login_url": "https://moodle.example.edu/mod/lti/auth.php",
-        "auth_token_url": "https://moodle.example.edu/mod/lti/token.php",
-        "key_set_url": "https://moodle.example.edu/mod/lti/certs.php", "auth_audience": "", "is_active": "on"})
+    response = client.post(
+        "/admin/lti/platform/add/",
+        {
+            "name": "Moodle",
+            "issuer": "https://moodle.example.edu",
+            "client_id": "abc123",
+            "deployment_ids": '["1"]',
+            "auth_login_url": "https://moodle.example.edu/mod/lti/auth.php",
+            "auth_token_url": "https://moodle.example.edu/mod/lti/token.php",
+            "key_set_url": "https://moodle.example.edu/mod/lti/certs.php",
+            "auth_audience": "",
+            "is_active": "on",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Platform.objects.get().deployment_ids == ["1"]
     # A deployment id list must be a list of strings (a bare string would match its substrings).
-    bad = client.post(f"/admin/lti/platform/{Platform.objects.get().pk}/change/", {
-        "name": "Moodle", "issuer": "https://moodle.example.edu", "client_id": "abc123",
-        "deployment_ids": '"1"', "auth_login_url": "https://moodle.example.edu/mod/lti/auth.php",
-        "auth_token_url": "https://moodle.example.edu/mod/lti/token.php",
-        "key_set_url": "https://moodle.example.edu/mod/lti/certs.php", "auth_audience": "", "is_active": "on"})
+    bad = client.post(
+        f"/admin/lti/platform/{Platform.objects.get().pk}/change/",
+        {
+            "name": "Moodle",
+            "issuer": "https://moodle.example.edu",
+            "client_id": "abc123",
+            "deployment_ids": '"1"',
+            "auth_login_url": "https://moodle.example.edu/mod/lti/auth.php",
+            "auth_token_url": "https://moodle.example.edu/mod/lti/token.php",
+            "key_set_url": "https://moodle.example.edu/mod/lti/certs.php",
+            "auth_audience": "",
+            "is_active": "on",
+        },
+    )
     assert bad.status_code == 200 and "a JSON list of deployment ids" in bad.content.decode()
     assert Platform.objects.get().deployment_ids == ["1"]
     # Key rotation from the admin.

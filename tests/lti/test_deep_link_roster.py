@@ -30,9 +30,16 @@ def test_instructor_places_exercises_through_deep_linking(platform, browser, liv
     assert "A mini block" in picker.text and "A second block" in picker.text
     assert "X-Frame-Options" not in picker.headers  # it opens in the LMS's iframe
 
-    answer = browser.session.post(live_server.url + "/lti/deep-link/", data={
-        "csrfmiddlewaretoken": CSRF.search(picker.text).group(1), "launch_id": LAUNCH_ID.search(picker.text).group(1),
-        "exercise": ["mini-block", "mini-two"]}, headers={"Referer": picker.url}, timeout=30)
+    answer = browser.session.post(
+        live_server.url + "/lti/deep-link/",
+        data={
+            "csrfmiddlewaretoken": CSRF.search(picker.text).group(1),
+            "launch_id": LAUNCH_ID.search(picker.text).group(1),
+            "exercise": ["mini-block", "mini-two"],
+        },
+        headers={"Referer": picker.url},
+        timeout=30,
+    )
     assert answer.status_code == 200, answer.text[:2000]
     assert f"form-action 'self' {platform.url}" in answer.headers["Content-Security-Policy"]
     assert "lti/autosubmit.js" in answer.text  # posts itself back (no inline script under the site's CSP)
@@ -49,14 +56,19 @@ def test_instructor_places_exercises_through_deep_linking(platform, browser, liv
     items = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
     assert [(i["type"], i["custom"], i["url"]) for i in items] == [
         ("ltiResourceLink", {"exercise": "mini-block"}, platform.tool_launch_url),
-        ("ltiResourceLink", {"exercise": "mini-two"}, platform.tool_launch_url)]
+        ("ltiResourceLink", {"exercise": "mini-two"}, platform.tool_launch_url),
+    ]
     assert items[0]["title"] == "A mini block"
     assert items[0]["lineItem"] == {"scoreMaximum": 10.0, "label": "A mini block", "resourceId": "mini-block"}
 
     # The placed link launches the student into that exercise.
     student = type(browser)(browser.tool_url)
-    trip = student.login_then_launch(platform, PendingLaunch(platform.base_claims(
-        "learner-1", [LEARNER], custom=items[1]["custom"], resource_link_id="placed-2")))
+    trip = student.login_then_launch(
+        platform,
+        PendingLaunch(
+            platform.base_claims("learner-1", [LEARNER], custom=items[1]["custom"], resource_link_id="placed-2")
+        ),
+    )
     assert trip.response.status_code == 200 and trip.response.url.endswith("/exercises/mini-two/")
 
 
@@ -71,9 +83,16 @@ def test_deep_linking_is_for_instructors_and_their_own_launch_only(platform, bro
     # deep-linking launch, even knowing its id.
     learner = browser.login_then_launch(platform, PendingLaunch(platform.base_claims("learner-1", [LEARNER])))
     assert learner.response.ok
-    stolen = browser.session.post(live_server.url + "/lti/deep-link/", data={
-        "csrfmiddlewaretoken": CSRF.search(learner.response.text).group(1), "launch_id": launch_id,
-        "exercise": ["mini-block"]}, headers={"Referer": live_server.url + "/"}, timeout=30)
+    stolen = browser.session.post(
+        live_server.url + "/lti/deep-link/",
+        data={
+            "csrfmiddlewaretoken": CSRF.search(learner.response.text).group(1),
+            "launch_id": launch_id,
+            "exercise": ["mini-block"],
+        },
+        headers={"Referer": live_server.url + "/"},
+        timeout=30,
+    )
     assert stolen.status_code == 403 and "does not belong to your launch" in stolen.text
     assert platform.received.deep_link_responses == []
 
@@ -84,8 +103,15 @@ def test_roster_sync_from_the_instructor_page_and_the_command(platform, browser,
     leaver = type(browser)(browser.tool_url)
     assert leaver.login_then_launch(platform, PendingLaunch(platform.base_claims("leaver", [LEARNER]))).response.ok
     platform.members = [
-        {"user_id": "teacher-1", "roles": [INSTRUCTOR], "status": "Active", "name": "T One", "given_name": "T",
-         "family_name": "One", "email": "t1@example.edu"},
+        {
+            "user_id": "teacher-1",
+            "roles": [INSTRUCTOR],
+            "status": "Active",
+            "name": "T One",
+            "given_name": "T",
+            "family_name": "One",
+            "email": "t1@example.edu",
+        },
         {"user_id": "ta-1", "roles": [TEACHING_ASSISTANT], "given_name": "Tay", "family_name": "Ay"},
         {"user_id": "learner-1", "roles": [LEARNER], "status": "Active", "given_name": "Lea", "family_name": "One"},
         {"user_id": "learner-2", "roles": [lis + "membership#Learner"], "status": "Active"},
@@ -96,15 +122,22 @@ def test_roster_sync_from_the_instructor_page_and_the_command(platform, browser,
     assert trip.response.ok
     course = LtiContext.objects.get().course
     page = browser.get(f"/lti/courses/{course.slug}/")
-    synced = browser.session.post(live_server.url + f"/lti/courses/{course.slug}/roster-sync/", data={
-        "csrfmiddlewaretoken": CSRF.search(page.text).group(1)}, headers={"Referer": page.url}, timeout=30)
+    synced = browser.session.post(
+        live_server.url + f"/lti/courses/{course.slug}/roster-sync/",
+        data={"csrfmiddlewaretoken": CSRF.search(page.text).group(1)},
+        headers={"Referer": page.url},
+        timeout=30,
+    )
     assert synced.status_code == 200
     assert "Roster synced: 4 enrolled, 1 removed, 1 skipped" in synced.text
 
-    roles = {e.user.lti_links.get().sub: e.role for e in Enrolment.objects.filter(course=course)
-             .select_related("user")}
-    assert roles == {"teacher-1": Enrolment.Role.INSTRUCTOR, "ta-1": Enrolment.Role.INSTRUCTOR,
-                     "learner-1": Enrolment.Role.STUDENT, "learner-2": Enrolment.Role.STUDENT}
+    roles = {e.user.lti_links.get().sub: e.role for e in Enrolment.objects.filter(course=course).select_related("user")}
+    assert roles == {
+        "teacher-1": Enrolment.Role.INSTRUCTOR,
+        "ta-1": Enrolment.Role.INSTRUCTOR,
+        "learner-1": Enrolment.Role.STUDENT,
+        "learner-2": Enrolment.Role.STUDENT,
+    }
     lea = LtiUser.objects.get(sub="learner-1").user
     assert (lea.first_name, lea.last_name) == ("Lea", "One")
     # The platform was asked with a token for the NRPS scope, over every page (2 members a page).
@@ -118,8 +151,12 @@ def test_roster_sync_from_the_instructor_page_and_the_command(platform, browser,
 
     # The platform down: a clear message, not a 500.
     platform.down = True
-    failed = browser.session.post(live_server.url + f"/lti/courses/{course.slug}/roster-sync/", data={
-        "csrfmiddlewaretoken": CSRF.search(page.text).group(1)}, headers={"Referer": page.url}, timeout=30)
+    failed = browser.session.post(
+        live_server.url + f"/lti/courses/{course.slug}/roster-sync/",
+        data={"csrfmiddlewaretoken": CSRF.search(page.text).group(1)},
+        headers={"Referer": page.url},
+        timeout=30,
+    )
     assert failed.status_code == 200 and "The platform did not give the roster" in failed.text
 
 

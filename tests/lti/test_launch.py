@@ -25,8 +25,9 @@ def _enrolment(sub: str) -> Enrolment:
 
 
 def test_learner_launch_opens_the_linked_exercise_in_the_contexts_new_course(platform, browser, module_course):
-    claims = platform.base_claims("learner-1", [LEARNER], custom={"exercise": "mini-two"},
-                                  lineitem=platform.lineitems_url + "/77")
+    claims = platform.base_claims(
+        "learner-1", [LEARNER], custom={"exercise": "mini-two"}, lineitem=platform.lineitems_url + "/77"
+    )
     trip = browser.login_then_launch(platform, PendingLaunch(claims))
 
     assert trip.response.status_code == 200, trip.response.text[:2000]
@@ -47,8 +48,11 @@ def test_learner_launch_opens_the_linked_exercise_in_the_contexts_new_course(pla
     enrolment = _enrolment("learner-1")
     assert enrolment.course == course and enrolment.role == Enrolment.Role.STUDENT
     user = enrolment.user
-    assert (user.first_name, user.last_name, user.email) == ("Given-learner-1", "Family-learner-1",
-                                                             "learner-1@example.edu")
+    assert (user.first_name, user.last_name, user.email) == (
+        "Given-learner-1",
+        "Family-learner-1",
+        "learner-1@example.edu",
+    )
     assert not user.has_usable_password()
     assert context.lineitems_url == platform.lineitems_url and context.memberships_url == platform.memberships_url
     link = ResourceLink.objects.get(context=context)
@@ -67,29 +71,37 @@ def test_learner_launch_opens_the_linked_exercise_in_the_contexts_new_course(pla
 
 
 def test_launch_without_or_with_an_unknown_exercise_gets_the_course_list(platform, browser):
-    trip = browser.login_then_launch(platform, PendingLaunch(
-        platform.base_claims("learner-2", [LEARNER], custom={"exercise": "no-such-exercise"})))
+    trip = browser.login_then_launch(
+        platform, PendingLaunch(platform.base_claims("learner-2", [LEARNER], custom={"exercise": "no-such-exercise"}))
+    )
     assert trip.response.status_code == 200
-    assert trip.response.url == browser.tool_url + f"/courses/{_enrolment('learner-2').course.slug}/"  # its course's list
+    assert (
+        trip.response.url == browser.tool_url + f"/courses/{_enrolment('learner-2').course.slug}/"
+    )  # its course's list
     assert "A mini block" in trip.response.text and "A second block" in trip.response.text
 
 
-@pytest.mark.parametrize("roles,expected", [
-    ([INSTRUCTOR], Enrolment.Role.INSTRUCTOR),
-    ([TEACHING_ASSISTANT], Enrolment.Role.INSTRUCTOR),
-    ([LEARNER, INSTRUCTOR], Enrolment.Role.INSTRUCTOR),  # staff wins
-    ([LEARNER], Enrolment.Role.STUDENT),
-])
+@pytest.mark.parametrize(
+    "roles,expected",
+    [
+        ([INSTRUCTOR], Enrolment.Role.INSTRUCTOR),
+        ([TEACHING_ASSISTANT], Enrolment.Role.INSTRUCTOR),
+        ([LEARNER, INSTRUCTOR], Enrolment.Role.INSTRUCTOR),  # staff wins
+        ([LEARNER], Enrolment.Role.STUDENT),
+    ],
+)
 def test_roles_make_staff_or_student(platform, browser, roles, expected):
-    trip = browser.login_then_launch(platform, PendingLaunch(
-        platform.base_claims("person-1", roles, custom={"exercise": "mini-block"})))
+    trip = browser.login_then_launch(
+        platform, PendingLaunch(platform.base_claims("person-1", roles, custom={"exercise": "mini-block"}))
+    )
     assert trip.response.status_code == 200, trip.response.text[:2000]
     assert _enrolment("person-1").role == expected
 
 
 def test_instructor_launch_opens_the_exercise_and_the_lti_course_page(platform, browser):
-    trip = browser.login_then_launch(platform, PendingLaunch(
-        platform.base_claims("teacher-1", [INSTRUCTOR], custom={"exercise": "mini-block"})))
+    trip = browser.login_then_launch(
+        platform, PendingLaunch(platform.base_claims("teacher-1", [INSTRUCTOR], custom={"exercise": "mini-block"}))
+    )
     assert trip.response.status_code == 200 and trip.response.url.endswith("/exercises/mini-block/")
     enrolment = _enrolment("teacher-1")
     assert enrolment.role == Enrolment.Role.INSTRUCTOR
@@ -100,14 +112,17 @@ def test_instructor_launch_opens_the_exercise_and_the_lti_course_page(platform, 
 
 
 def test_a_role_the_tool_does_not_know_is_refused_clearly(platform, browser):
-    trip = browser.login_then_launch(platform, PendingLaunch(platform.base_claims(
-        "mentor-1", ["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"])))
+    trip = browser.login_then_launch(
+        platform,
+        PendingLaunch(platform.base_claims("mentor-1", ["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"])),
+    )
     assert trip.response.status_code == 403
     assert "neither instructor, teaching assistant nor learner" in trip.response.text
     assert not LtiUser.objects.exists()
 
 
 # ---- refusals ---------------------------------------------------------------------------------
+
 
 def _refused(trip, *phrases: str) -> None:
     assert 400 <= trip.response.status_code < 500, (trip.response.status_code, trip.response.text[:1500])
@@ -136,8 +151,9 @@ def test_expired_nonce_is_refused(platform, browser, settings):
     settings.LTI_NONCE_TTL_S = 1
     hint_launch = PendingLaunch(platform.base_claims("eve", [LEARNER]))
     hint = platform.prepare(hint_launch)
-    start = browser.session.get(browser.tool_url + "/lti/login/", params=login_params(platform, hint, "eve"),
-                                allow_redirects=False)
+    start = browser.session.get(
+        browser.tool_url + "/lti/login/", params=login_params(platform, hint, "eve"), allow_redirects=False
+    )
     page = browser.session.get(start.headers["Location"])
     action, form = parse_form(page.text)
     time.sleep(2.5)  # the platform's user took too long: the nonce the tool issued has expired
@@ -168,8 +184,7 @@ def test_unknown_deployment_is_refused(platform, browser):
 
 
 def test_bad_state_is_refused(platform, browser):
-    trip = browser.login_then_launch(platform, PendingLaunch(platform.base_claims("eve", [LEARNER])),
-                                     spoil_state=True)
+    trip = browser.login_then_launch(platform, PendingLaunch(platform.base_claims("eve", [LEARNER])), spoil_state=True)
     _refused(trip, "State not found")
 
 
@@ -194,9 +209,11 @@ def test_launch_without_a_context_is_refused(platform, browser):
 
 # ---- cross-site use -----------------------------------------------------------------------------
 
+
 def test_lti_sessions_may_be_framed_by_their_platform_and_use_cross_site_cookies(platform, browser, client):
-    trip = browser.login_then_launch(platform, PendingLaunch(
-        platform.base_claims("learner-4", [LEARNER], custom={"exercise": "mini-block"})))
+    trip = browser.login_then_launch(
+        platform, PendingLaunch(platform.base_claims("learner-4", [LEARNER], custom={"exercise": "mini-block"}))
+    )
     page = trip.response
     assert "X-Frame-Options" not in page.headers
     assert f"frame-ancestors 'self' {platform.url}" in page.headers["Content-Security-Policy"]
@@ -238,9 +255,21 @@ def test_jwks_serves_the_current_and_previous_key_after_rotation(client, db):
 def test_one_account_per_issuer_and_sub_across_the_issuers_registrations(platform, browser):
     assert browser.login_then_launch(platform, PendingLaunch(platform.base_claims("learner-7", [LEARNER]))).response.ok
     # The same LMS has the tool registered a second time (another client id).
-    call_command("lti_add_platform", "--issuer", platform.issuer, "--client-id", "tool-client-2",
-                 "--deployment-id", platform.deployment_id, "--auth-login-url", platform.auth_login_url,
-                 "--auth-token-url", platform.token_url, "--key-set-url", platform.jwks_url)
+    call_command(
+        "lti_add_platform",
+        "--issuer",
+        platform.issuer,
+        "--client-id",
+        "tool-client-2",
+        "--deployment-id",
+        platform.deployment_id,
+        "--auth-login-url",
+        platform.auth_login_url,
+        "--auth-token-url",
+        platform.token_url,
+        "--key-set-url",
+        platform.jwks_url,
+    )
     platform.client_id = "tool-client-2"
     again = type(browser)(browser.tool_url)
     assert again.login_then_launch(platform, PendingLaunch(platform.base_claims("learner-7", [LEARNER]))).response.ok
@@ -255,7 +284,9 @@ def test_oddly_typed_claims_are_tolerated_or_refused_never_a_500(platform, brows
     claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {"scope": "not-a-list", "lineitems": 7}
     trip = browser.login_then_launch(platform, PendingLaunch(claims))
     assert trip.response.status_code == 200
-    assert trip.response.url == browser.tool_url + f"/courses/{_enrolment('learner-8').course.slug}/"  # the course's list
+    assert (
+        trip.response.url == browser.tool_url + f"/courses/{_enrolment('learner-8').course.slug}/"
+    )  # the course's list
     assert _enrolment("learner-8").role == Enrolment.Role.STUDENT
 
     odd_context = platform.base_claims("learner-9", [LEARNER])

@@ -43,12 +43,24 @@ class FixedScoreGrader:
 
     def grade(self, spec, data: bytes, progress=None, limits=None) -> GradeResult:
         return GradeResult(
-            score=self.score, max_score=10.0, status="graded", output=f"{self.score:g} of 10.",
+            score=self.score,
+            max_score=10.0,
+            status="graded",
+            output=f"{self.score:g} of 10.",
             outcome=Outcome.OK if self.score == 10 else Outcome.WRONG,
-            tests=[CheckResult(name="all", score=self.score, max_score=10, status="passed" if self.score == 10
-                               else "failed", output="", visibility="visible")],
+            tests=[
+                CheckResult(
+                    name="all",
+                    score=self.score,
+                    max_score=10,
+                    status="passed" if self.score == 10 else "failed",
+                    output="",
+                    visibility="visible",
+                )
+            ],
             execution=Execution(wall_s=0.1, cpu_s=0.1, device="cpu", peak_rss_mb=100.0),
-            extra={"provisional": True} if self.provisional else {})
+            extra={"provisional": True} if self.provisional else {},
+        )
 
 
 @pytest.fixture
@@ -58,8 +70,7 @@ def queued_tasks(monkeypatch):
     from courseapp.lti import tasks as lti_tasks
 
     capture_grading_sends(monkeypatch, lambda args, options: sent.append(("grade", args)))
-    monkeypatch.setattr(lti_tasks.passback_send, "apply_async",
-                        lambda args=None, **kw: sent.append(("passback", args)))
+    monkeypatch.setattr(lti_tasks.passback_send, "apply_async", lambda args=None, **kw: sent.append(("passback", args)))
     return sent
 
 
@@ -75,8 +86,12 @@ def submit(browser, slug: str, source: str) -> Submission:
     page = browser.get(path)
     token = CSRF.search(page.text).group(1)
     before = set(Submission.objects.values_list("pk", flat=True))
-    response = browser.session.post(browser.tool_url + path, data={"source": source, "csrfmiddlewaretoken": token},
-                                    headers={"Referer": browser.tool_url + path}, timeout=30)
+    response = browser.session.post(
+        browser.tool_url + path,
+        data={"source": source, "csrfmiddlewaretoken": token},
+        headers={"Referer": browser.tool_url + path},
+        timeout=30,
+    )
     assert response.status_code == 200, response.text[:2000]
     return Submission.objects.exclude(pk__in=before).get()
 
@@ -87,12 +102,12 @@ def grade_queued(grader) -> None:
         grading_job_run(job_id, grader=grader)
 
 
-def test_passback_after_a_grade_an_override_and_a_regrade(platform, browser, queued_tasks, exercise_in_lti_course,
-                                                          exercises_root, module_course):
+def test_passback_after_a_grade_an_override_and_a_regrade(
+    platform, browser, queued_tasks, exercise_in_lti_course, exercises_root, module_course
+):
     # The launch names its own line item for this exercise: grades go there.
     item = platform.add_lineitem(label="A mini block", score_maximum=10, resource_link_id="link-1")
-    student = launch(platform, browser, "learner-1", [LEARNER], custom={"exercise": "mini-block"},
-                     lineitem=item["id"])
+    student = launch(platform, browser, "learner-1", [LEARNER], custom={"exercise": "mini-block"}, lineitem=item["id"])
     exercise = exercise_in_lti_course("mini-block")
 
     first = submit(browser, "mini-block", "def wrong(): pass\n")
@@ -153,14 +168,16 @@ def test_passback_after_a_grade_an_override_and_a_regrade(platform, browser, que
     assert last["kid"] == ToolKey.objects.latest().kid
 
 
-def test_without_a_launch_line_item_one_is_created_with_the_slug_as_resource_id(platform, browser, queued_tasks,
-                                                                             exercise_in_lti_course):
+def test_without_a_launch_line_item_one_is_created_with_the_slug_as_resource_id(
+    platform, browser, queued_tasks, exercise_in_lti_course
+):
     launch(platform, browser, "learner-2", [LEARNER], custom={"exercise": "mini-two"})
     submit(browser, "mini-two", "x = 1\n")
     grade_queued(StandInGrader())
     passback.passback_drain()
     assert platform.received.lineitems_created == [
-        {"label": "A second block", "scoreMaximum": 10.0, "resourceId": "mini-two"}]
+        {"label": "A second block", "scoreMaximum": 10.0, "resourceId": "mini-two"}
+    ]
     [item] = platform.lineitems
     assert [s["scoreGiven"] for s in platform.scores_for(item["id"])] == [2.0]
     assert LineItem.objects.get(exercise=exercise_in_lti_course("mini-two")).url == item["id"]
@@ -173,7 +190,9 @@ def test_without_a_launch_line_item_one_is_created_with_the_slug_as_resource_id(
     passback.passback_drain()
     assert len(platform.lineitems) == 1 and len(platform.received.lineitems_created) == 1
     assert [(s["userId"], s["scoreGiven"]) for s in platform.scores_for(item["id"])] == [
-        ("learner-2", 2.0), ("learner-3", 10.0)]
+        ("learner-2", 2.0),
+        ("learner-3", 10.0),
+    ]
 
 
 def test_a_line_item_the_platform_already_has_is_found_by_resource_id(platform, browser, queued_tasks):
@@ -186,11 +205,11 @@ def test_a_line_item_the_platform_already_has_is_found_by_resource_id(platform, 
     assert [s["scoreGiven"] for s in platform.scores_for(existing["id"])] == [10.0]
 
 
-def test_a_provisional_grade_goes_as_pending_manual_without_a_score(platform, browser, queued_tasks,
-                                                                   exercise_in_lti_course):
+def test_a_provisional_grade_goes_as_pending_manual_without_a_score(
+    platform, browser, queued_tasks, exercise_in_lti_course
+):
     item = platform.add_lineitem(label="A mini block", score_maximum=10)
-    student = launch(platform, browser, "learner-5", [LEARNER], custom={"exercise": "mini-block"},
-                     lineitem=item["id"])
+    student = launch(platform, browser, "learner-5", [LEARNER], custom={"exercise": "mini-block"}, lineitem=item["id"])
     submission = submit(browser, "mini-block", "answer\n")
     grade_queued(FixedScoreGrader(6, provisional=True))
     passback.passback_drain()
@@ -210,8 +229,7 @@ def test_a_provisional_grade_goes_as_pending_manual_without_a_score(platform, br
 def test_passback_is_retried_with_back_off_until_the_platform_is_back(platform, browser, queued_tasks, settings):
     settings.LTI_PASSBACK_BACKOFF_S = 30
     item = platform.add_lineitem(label="A mini block", score_maximum=10)
-    student = launch(platform, browser, "learner-6", [LEARNER], custom={"exercise": "mini-block"},
-                     lineitem=item["id"])
+    student = launch(platform, browser, "learner-6", [LEARNER], custom={"exercise": "mini-block"}, lineitem=item["id"])
     platform.down = True
     submit(browser, "mini-block", "w = x + x\n")
     grade_queued(StandInGrader())
@@ -248,7 +266,6 @@ def test_no_passback_for_courses_or_users_that_did_not_come_from_lti(platform, q
     grade_queued(StandInGrader())
     assert not Passback.objects.exists()
     assert not any(kind == "passback" for kind, _ in queued_tasks)
-
 
 
 def test_a_provisional_attempt_after_a_counted_grade_leaves_that_grade_final(platform, browser, queued_tasks):

@@ -29,16 +29,42 @@ def maintenance_worker(services_or_skip, django_db_setup, django_db_blocker, tmp
 
     var_dir = tmp_path_factory.mktemp("lti-worker-var")
     log_path = var_dir / "worker.log"
-    env = {**os.environ, "DATABASE_URL": _db_url_for(connection.settings_dict), "REDIS_URL": settings.REDIS_URL,
-           "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "VAR_DIR": str(var_dir),
-           "DJANGO_SETTINGS_MODULE": "courseapp.settings",
-           "LTI_PASSBACK_BACKOFF_S": "1", "LTI_PASSBACK_BACKOFF_MAX_S": "2"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _db_url_for(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+        "VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "courseapp.settings",
+        "LTI_PASSBACK_BACKOFF_S": "1",
+        "LTI_PASSBACK_BACKOFF_MAX_S": "2",
+    }
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "courseapp", "worker", "-Q", settings.MAINTENANCE_QUEUE,
-         "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-         "--hostname", f"lti-test-worker-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "courseapp",
+            "worker",
+            "-Q",
+            settings.MAINTENANCE_QUEUE,
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"lti-test-worker-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while b"ready." not in log_path.read_bytes():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -75,8 +101,7 @@ def test_worker_retries_the_passback_until_the_platform_is_back(maintenance_work
     # Grading runs here in the test (stand-in grader); only the passback goes through the worker.
     capture_grading_sends(monkeypatch, lambda args, options: None)
     item = platform.add_lineitem(label="A mini block", score_maximum=10)
-    student = launch(platform, browser, "learner-1", [LEARNER], custom={"exercise": "mini-block"},
-                     lineitem=item["id"])
+    student = launch(platform, browser, "learner-1", [LEARNER], custom={"exercise": "mini-block"}, lineitem=item["id"])
 
     platform.down = True
     submission = submit(browser, "mini-block", "y = x + x\n")

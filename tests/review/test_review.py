@@ -38,15 +38,23 @@ pytestmark = pytest.mark.django_db
 
 # Three students write much the same thing in their own words; the rubric reads none of it.
 SIMILAR = [
-    ("Honestly the trick is that the block only learns a correction F(x) on top of x, and a correction of zero "
-     "costs nothing to learn, so stacking more of them is harmless."),
-    ("The trick is that each block only learns a correction F(x) on top of x; a zero correction costs nothing to "
-     "learn, so stacking more blocks is harmless."),
-    ("the block just learns a correction F(x) on top of x, and a zero correction costs nothing, so stacking "
-     "more blocks is harmless"),
+    (
+        "Honestly the trick is that the block only learns a correction F(x) on top of x, and a correction of zero "
+        "costs nothing to learn, so stacking more of them is harmless."
+    ),
+    (
+        "The trick is that each block only learns a correction F(x) on top of x; a zero correction costs nothing to "
+        "learn, so stacking more blocks is harmless."
+    ),
+    (
+        "the block just learns a correction F(x) on top of x, and a zero correction costs nothing, so stacking "
+        "more blocks is harmless"
+    ),
 ]
-LATER = ("The trick: each block only learns a correction F(x) on top of x, a zero correction costs nothing "
-         "to learn, so stacking many more blocks is harmless.")
+LATER = (
+    "The trick: each block only learns a correction F(x) on top of x, a zero correction costs nothing "
+    "to learn, so stacking many more blocks is harmless."
+)
 OTHER = "Skip connections are a kind of regularisation that stops very deep networks from overfitting."
 
 
@@ -82,10 +90,18 @@ def submit_and_grade(user, exercise: Exercise, text: str, **grade_args) -> Submi
     result = grade(text, spec, **{**services.grading_inputs(revision), **grade_args}).to_json()
     sub = Submission.objects.create(user=user, revision=revision, source=text)
     job = GradingJob.objects.create(submission=sub, revision=revision, status=GradingJob.Status.DONE, attempts=1)
-    Result.objects.create(job=job, score=result["score"], max_score=result["max_score"], status=result["status"],
-                          outcome=result["outcome"], output=result["output"], tests=result["tests"],
-                          misconceptions=result["misconceptions"], execution=result["execution"],
-                          extra=result.get("extra", {}))
+    Result.objects.create(
+        job=job,
+        score=result["score"],
+        max_score=result["max_score"],
+        status=result["status"],
+        outcome=result["outcome"],
+        output=result["output"],
+        tests=result["tests"],
+        misconceptions=result["misconceptions"],
+        execution=result["execution"],
+        extra=result.get("extra", {}),
+    )
     return sub
 
 
@@ -114,8 +130,14 @@ def test_a_group_decision_grades_everyone_in_it_and_the_grader_learns(course, dj
     final_grade_changed.connect(receiver, weak=False)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            services.review_decide(actor=prof, exercise=exercise, submission_ids=[s.pk for s in groups[0].submissions],
-                                   band="full", score=8.0, comment="Right idea: the block learns a correction.")
+            services.review_decide(
+                actor=prof,
+                exercise=exercise,
+                submission_ids=[s.pk for s in groups[0].submissions],
+                band="full",
+                score=8.0,
+                comment="Right idea: the block learns a correction.",
+            )
     finally:
         final_grade_changed.disconnect(receiver)
 
@@ -157,8 +179,9 @@ def test_a_score_outside_the_chosen_band_is_refused(course, band, score):
 def test_provisional_grades_are_not_exported_as_final(course):
     c, exercise, prof, students = course
     waiting = submit_and_grade(students[0], exercise, SIMILAR[0], threshold=1.0)
-    released = submit_and_grade(students[1], exercise, (EXERCISES / "why-skip-helps" / "solution.md").read_text(),
-                                threshold=0.0)
+    released = submit_and_grade(
+        students[1], exercise, (EXERCISES / "why-skip-helps" / "solution.md").read_text(), threshold=0.0
+    )
     cells = final_cells(c, exercise)
     assert cells["ana"] == "" and cells["ben"] == "10"
     rows = {r["submission_id"]: r for r in csv.DictReader(io.StringIO(gradebook.submissions_csv(c)))}
@@ -217,9 +240,10 @@ def test_the_threshold_is_recalibrated_from_the_teachers_labels(course):
     _, exercise, prof, _ = course
     rows = [json.loads(line) for line in (EXERCISES / "why-skip-helps" / "answers_dev.jsonl").read_text().splitlines()]
     assert services.recalibrate(exercise, load_exercise(revision_folder(exercise.current_revision))) is None
-    for r in rows[:services.MIN_LABELS_TO_RECALIBRATE]:
-        Exemplar.objects.create(revision=exercise.current_revision, text=r["text"], band=r["band"], score=r["score"],
-                                decided_by=prof)
+    for r in rows[: services.MIN_LABELS_TO_RECALIBRATE]:
+        Exemplar.objects.create(
+            revision=exercise.current_revision, text=r["text"], band=r["band"], score=r["score"], decided_by=prof
+        )
     threshold = services.recalibrate(exercise, load_exercise(revision_folder(exercise.current_revision)))
     assert threshold is not None and 0.0 <= threshold <= 1.0
     settings = ReviewSettings.objects.get(exercise=exercise)

@@ -64,10 +64,15 @@ class World:
     def source(self, name: str, **extra: str) -> bytes:
         """An attack file with its placeholders filled in (the pids and paths it aims at)."""
         text = (ATTACKS / name).read_text()
-        subs = {"__WORKER_PID__": str(os.getpid()), "__ZYGOTE_PID__": str(self.zygote_pid),
-                "__PROJECT_ROOT__": str(ROOT), "__EXERCISE_DIR__": str(self.exercise.path),
-                "__SECRET_FILE__": str(self.secret_file), "__LISTENER__": self.listener,
-                "__OTHER_MARKER_PREFIX__": SECRETS["other"][:17]}
+        subs = {
+            "__WORKER_PID__": str(os.getpid()),
+            "__ZYGOTE_PID__": str(self.zygote_pid),
+            "__PROJECT_ROOT__": str(ROOT),
+            "__EXERCISE_DIR__": str(self.exercise.path),
+            "__SECRET_FILE__": str(self.secret_file),
+            "__LISTENER__": self.listener,
+            "__OTHER_MARKER_PREFIX__": SECRETS["other"][:17],
+        }
         subs.update(extra)
         for k, v in subs.items():
             text = text.replace(k, v)
@@ -165,7 +170,9 @@ def describe(pid: int) -> str:
     """A process's state, uids and what it waits in (for failure messages)."""
     try:
         with open(f"/proc/{pid}/status") as f:
-            keep = [line for line in f.read().splitlines() if line.startswith(("Name", "State", "PPid", "Uid", "NSpid"))]
+            keep = [
+                line for line in f.read().splitlines() if line.startswith(("Name", "State", "PPid", "Uid", "NSpid"))
+            ]
         with open(f"/proc/{pid}/wchan") as f:
             keep.append("wchan " + f.read())
     except OSError as exc:
@@ -229,8 +236,14 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         assert honest.full_marks, honest.output
         wrong = grader.grade(exercise, (ATTACKS / "_wrong_block.py").read_bytes())
         assert wrong.status == "graded" and wrong.score < wrong.max_score, wrong.output
-        w = World(grader=grader, exercise=exercise, short=short, secret_file=secret_file,
-                  listener=listener_name, wrong_score=wrong.score)
+        w = World(
+            grader=grader,
+            exercise=exercise,
+            short=short,
+            secret_file=secret_file,
+            listener=listener_name,
+            wrong_score=wrong.score,
+        )
         # Note which host pid and uid each job's sandbox gets, to prove later that none of it survives.
         pool = grader._pool  # noqa: SLF001
         acquire = pool.acquire
@@ -279,7 +292,9 @@ def assert_contained(world: World, result: GradeResult) -> None:
     ahead = 2 * world.grader._pool.prefork  # noqa: SLF001
     assert HOST_UID_BASE <= uid < HOST_UID_BASE + HOST_UID_SPAN, f"the sandbox ran as host uid {uid}"
     deadline = time.monotonic() + 10.0  # generous: a loaded CI box may take a while to schedule the exits
-    while ((left := processes_of_uid(uid)) or len(descendants(world.zygote_pid)) > ahead) and time.monotonic() < deadline:
+    while (
+        (left := processes_of_uid(uid)) or len(descendants(world.zygote_pid)) > ahead
+    ) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not left, f"processes of the job's uid {uid} outlived it: {left}"
     stray = descendants(world.zygote_pid)

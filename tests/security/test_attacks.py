@@ -19,8 +19,18 @@ import sys
 
 import pytest
 
-from tests.security.conftest import (ATTACKS, NUMERIC_CHECKS, ROOT, SECRETS, SHORT_WALL_S, World, assert_contained,
-                                     failed, result_text, stdout_is_capped)
+from tests.security.conftest import (
+    ATTACKS,
+    NUMERIC_CHECKS,
+    ROOT,
+    SECRETS,
+    SHORT_WALL_S,
+    World,
+    assert_contained,
+    failed,
+    result_text,
+    stdout_is_capped,
+)
 
 
 def blocked(result, at_least: int) -> None:
@@ -43,12 +53,16 @@ def in_time(world: World, limit_s: float = SHORT_WALL_S + 2.0) -> None:
 
 # ---- reading what must stay hidden ----------------------------------------------------------------
 
-@pytest.mark.parametrize("name, probes", [
-    ("read_hidden_checks.py", 14),
-    ("read_reference.py", 6),
-    ("read_settings.py", 18),
-    ("read_worker_proc.py", 13),
-])
+
+@pytest.mark.parametrize(
+    "name, probes",
+    [
+        ("read_hidden_checks.py", 14),
+        ("read_reference.py", 6),
+        ("read_settings.py", 18),
+        ("read_worker_proc.py", 13),
+    ],
+)
 def test_reading_hidden_files_and_other_processes(world: World, name: str, probes: int) -> None:
     result = world.grade(name)
     full_marks(result)
@@ -85,19 +99,23 @@ def test_reading_another_students_submission(world: World) -> None:
 
 # ---- the network ----------------------------------------------------------------------------------
 
+
 def _redis(command: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", 6379), timeout=2) as s:
         s.sendall(command)
         return s.recv(100)
 
 
-@pytest.mark.parametrize("name, probes", [
-    ("net_redis.py", 3),
-    ("net_postgres.py", 4),
-    ("net_webapp.py", 3),
-    ("net_dns.py", 7),
-    ("net_unix_sockets.py", 5),
-])
+@pytest.mark.parametrize(
+    "name, probes",
+    [
+        ("net_redis.py", 3),
+        ("net_postgres.py", 4),
+        ("net_webapp.py", 3),
+        ("net_dns.py", 7),
+        ("net_unix_sockets.py", 5),
+    ],
+)
 def test_network(world: World, name: str, probes: int) -> None:
     result = world.grade(name)
     full_marks(result)
@@ -120,15 +138,30 @@ def test_escaping_namespaces_and_privileges(world: World) -> None:
 
 # ---- the system-call filter ------------------------------------------------------------------------
 
-UNLISTED_SAMPLE = {"inotify_init1", "io_setup", "timerfd_create", "signalfd4", "pidfd_open", "memfd_create",
-                   "sched_rr_get_interval", "flock", "shmget", "landlock_create_ruleset", "syncfs", "execve"}
+UNLISTED_SAMPLE = {
+    "inotify_init1",
+    "io_setup",
+    "timerfd_create",
+    "signalfd4",
+    "pidfd_open",
+    "memfd_create",
+    "sched_rr_get_interval",
+    "flock",
+    "shmget",
+    "landlock_create_ruleset",
+    "syncfs",
+    "execve",
+}
 
 
 def test_calls_outside_the_allow_list_are_refused(world: World) -> None:
     result = world.grade("escape_unlisted_syscalls.py")
     full_marks(result)  # the grading path itself still has every call it needs
-    refused = {fields[1]: int(fields[2]) for fields in (line.split() for line in result.stdout.splitlines())
-               if len(fields) == 3 and fields[0] == "REFUSED"}
+    refused = {
+        fields[1]: int(fields[2])
+        for fields in (line.split() for line in result.stdout.splitlines())
+        if len(fields) == 3 and fields[0] == "REFUSED"
+    }
     assert UNLISTED_SAMPLE <= set(refused), result.stdout
     assert all(refused[name] in (errno.EPERM, errno.ENOSYS) for name in UNLISTED_SAMPLE), refused
     # Non-AF_UNIX families are refused by the filter (EAFNOSUPPORT), not left to the kernel (EOPNOTSUPP).
@@ -141,8 +174,10 @@ def test_calls_outside_the_allow_list_are_refused(world: World) -> None:
 
 # ---- forged results -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["forge_print_json.py", "forge_result_files.py", "forge_atexit.py",
-                                  "forge_socket_reply.py"])
+
+@pytest.mark.parametrize(
+    "name", ["forge_print_json.py", "forge_result_files.py", "forge_atexit.py", "forge_socket_reply.py"]
+)
 def test_forged_results_earn_nothing(world: World, name: str) -> None:
     result = world.grade(name)
     assert result.outcome.value == "wrong", result.output
@@ -182,8 +217,9 @@ def test_signal_handlers_only_break_the_students_own_replies(world: World) -> No
     assert_contained(world, result)
 
 
-@pytest.mark.parametrize("mode", ["nested", "bigint", "nan", "types", "error_string", "lying_tensor", "garbage",
-                                  "huge_blob"])
+@pytest.mark.parametrize(
+    "mode", ["nested", "bigint", "nan", "types", "error_string", "lying_tensor", "garbage", "huge_blob"]
+)
 def test_malformed_replies_are_a_crash_not_an_error(world: World, mode: str) -> None:
     result = world.grade("forge_malformed_reply.py", __MODE__=mode)
     assert result.outcome.value == "crashed", (result.status, result.output)
@@ -210,8 +246,13 @@ def test_printed_json_cannot_forge_a_cli_line(world: World, tmp_path) -> None:
     attack = tmp_path / "attack.py"
     attack.write_bytes(world.source("forge_print_json.py"))
     env = {k: v for k, v in os.environ.items()}
-    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(world.exercise.path), str(attack), "--json"],
-                          cwd=ROOT, env=env, capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(world.exercise.path), str(attack), "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
     lines = proc.stdout.decode().splitlines()
     assert len(lines) == 1, lines[:5]  # one JSON object per file, nothing else
@@ -224,8 +265,18 @@ def test_printed_json_cannot_forge_a_cli_line(world: World, tmp_path) -> None:
 
 # ---- cheating -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["cheat_patch_comparisons.py", "cheat_eq_always_true.py", "cheat_torch_function.py",
-                                  "cheat_nan.py", "cheat_stack_gc.py", "cheat_replay_hooks.py"])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cheat_patch_comparisons.py",
+        "cheat_eq_always_true.py",
+        "cheat_torch_function.py",
+        "cheat_nan.py",
+        "cheat_stack_gc.py",
+        "cheat_replay_hooks.py",
+    ],
+)
 def test_cheats_earn_nothing(world: World, name: str) -> None:
     result = world.grade(name)
     assert result.outcome.value == "wrong", result.output
@@ -240,8 +291,10 @@ def test_cheats_earn_nothing(world: World, name: str) -> None:
 
 # ---- denial of service ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["dos_infinite_loop.py", "dos_infinite_loop_import.py", "dos_sleep.py",
-                                  "dos_fork_bomb.py"])
+
+@pytest.mark.parametrize(
+    "name", ["dos_infinite_loop.py", "dos_infinite_loop_import.py", "dos_sleep.py", "dos_fork_bomb.py"]
+)
 def test_endless_work_ends_at_the_wall_limit(world: World, name: str) -> None:
     result = world.grade(name, short=True)
     assert result.outcome.value == "timeout" and result.score == 0, result.output
@@ -271,10 +324,15 @@ def test_forked_memory_bomb_is_limited_for_the_sandbox_as_a_whole(world: World) 
     assert result.full_marks  # the submission's own block still runs
 
 
-@pytest.mark.parametrize("name, phrase", [("dos_thread_bomb.py", "threads stopped at"),
-                                          ("dos_fd_bomb.py", "Too many open files"),
-                                          ("dos_disk_fill.py", "/tmp: stopped after 16 MB"),
-                                          ("dos_inode_fill.py", "No space left on device")])
+@pytest.mark.parametrize(
+    "name, phrase",
+    [
+        ("dos_thread_bomb.py", "threads stopped at"),
+        ("dos_fd_bomb.py", "Too many open files"),
+        ("dos_disk_fill.py", "/tmp: stopped after 16 MB"),
+        ("dos_inode_fill.py", "No space left on device"),
+    ],
+)
 def test_resource_exhaustion_stays_inside(world: World, name: str, phrase: str) -> None:
     result = world.grade(name)
     full_marks(result)
@@ -300,8 +358,10 @@ def test_native_crashes_are_reported_as_crashes(world: World, name: str) -> None
 
 # ---- persistence ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["persist_pth.py", "persist_caches.py", "persist_tmp.py", "persist_daemon.py",
-                                  "persist_sysv_ipc.py"])
+
+@pytest.mark.parametrize(
+    "name", ["persist_pth.py", "persist_caches.py", "persist_tmp.py", "persist_daemon.py", "persist_sysv_ipc.py"]
+)
 def test_nothing_persists_into_the_next_job(world: World, name: str) -> None:
     result = world.grade(name)
     full_marks(result)

@@ -50,8 +50,9 @@ class GpuLimitsPool(SandboxPool):
         child = super().acquire()
         real = child.call
 
-        def call(op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None, *,
-                 deadline: float) -> tuple[dict[str, Any], list[bytes]]:
+        def call(
+            op: str, header: dict[str, Any] | None = None, blobs: list[bytes] | None = None, *, deadline: float
+        ) -> tuple[dict[str, Any], list[bytes]]:
             if op == "load":
                 header = dict(header or {})
                 header["limits"] = dict(header["limits"], address_space=False)
@@ -62,6 +63,7 @@ class GpuLimitsPool(SandboxPool):
 
 
 # ---- GPU jobs: cgroup limits, or no GPU worker --------------------------------------------------
+
 
 def test_a_gpu_worker_without_a_cgroup_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRADER_CGROUP", "off")  # a host that gives the worker no cgroup
@@ -96,8 +98,11 @@ def test_a_gpu_job_gets_the_cgroup_memory_and_pids_limits() -> None:
             pytest.skip("this host gives the worker no cgroup")
         child = pool.acquire()
         try:
-            child.call("load", {"source": "x = 1", "names": [], "limits": {"cpu_s": 20, "memory_mb": 256}},
-                       deadline=time.monotonic() + 20)
+            child.call(
+                "load",
+                {"source": "x = 1", "names": [], "limits": {"cpu_s": 20, "memory_mb": 256}},
+                deadline=time.monotonic() + 20,
+            )
             assert child.cgroup is not None
             cg = child.cgroup
             if cg.version == 2:
@@ -116,8 +121,9 @@ def test_a_gpu_job_gets_the_cgroup_memory_and_pids_limits() -> None:
 
 
 def test_a_forked_memory_bomb_in_a_gpu_job_is_stopped_as_a_whole() -> None:
-    grader = Grader(pool=GpuLimitsPool(device="cpu", gpu_host_slack_mb=0,
-                                       gpu_watch=GpuMemoryWatch(0.0, read_usage=lambda pids: {})))
+    grader = Grader(
+        pool=GpuLimitsPool(device="cpu", gpu_host_slack_mb=0, gpu_watch=GpuMemoryWatch(0.0, read_usage=lambda pids: {}))
+    )
     grader.start()
     try:
         result = grader.grade(identity(512), (ATTACKS / "dos_memory_fork.py").read_bytes())
@@ -131,6 +137,7 @@ def test_a_forked_memory_bomb_in_a_gpu_job_is_stopped_as_a_whole() -> None:
 
 
 # ---- GPU memory: every process of the sandbox -----------------------------------------------------
+
 
 def per_process_memory(pids: Any) -> dict[int, int]:
     """The stand-in for NVML's per-process count: each process's own resident memory."""
@@ -175,14 +182,24 @@ def test_sandbox_pids_are_every_process_in_it() -> None:
 
 
 def test_only_the_pinned_gpus_device_node_is_bound(tmp_path: Path) -> None:
-    for name in ("nvidia0", "nvidia1", "nvidia2", "nvidia3", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools",
-                 "nvidia-modeset", "null"):
+    for name in (
+        "nvidia0",
+        "nvidia1",
+        "nvidia2",
+        "nvidia3",
+        "nvidiactl",
+        "nvidia-uvm",
+        "nvidia-uvm-tools",
+        "nvidia-modeset",
+        "null",
+    ):
         (tmp_path / name).touch()
     (tmp_path / "nvidia-caps").mkdir()
     assert gpu_device_nodes(os.listdir(tmp_path), 2) == ["nvidia-uvm", "nvidia-uvm-tools", "nvidia2", "nvidiactl"]
 
 
 # ---- binds that contain the project ----------------------------------------------------------------
+
 
 @pytest.fixture()
 def install_under_usr():
@@ -197,8 +214,12 @@ def install_under_usr():
     (protected / "secret.txt").write_text(secret)
     sub = base / "scratch"
     sub.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=1777", "grader-test", str(sub)],
-                             capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m,mode=1777", "grader-test", str(sub)], capture_output=True
+        ).returncode
+        == 0
+    )
     try:
         yield protected, sub if mounted else None, secret
     finally:
@@ -214,8 +235,12 @@ def test_a_bound_source_containing_the_project_shows_it_empty_and_read_only(inst
     grader.start()
     try:
         assert str(protected) in pool.bind_plan.masks and not pool.bind_plan.shows(str(protected / "secret.txt"))
-        source = ((ATTACKS / "read_protected_bind.py").read_text().replace("__PROTECTED__", str(protected))
-                  .replace("__SUBMOUNT__", str(sub or "/usr/src")))
+        source = (
+            (ATTACKS / "read_protected_bind.py")
+            .read_text()
+            .replace("__PROTECTED__", str(protected))
+            .replace("__SUBMOUNT__", str(sub or "/usr/src"))
+        )
         result = grader.grade(identity(), source.encode())
         assert result.full_marks, result.output
         assert secret not in result.stdout and "LEAK" not in result.stdout, result.stdout
@@ -232,8 +257,9 @@ def test_an_exercise_folder_the_sandbox_could_read_is_not_graded(install_under_u
     course = protected.parent / "course"  # inside the /usr bind, and nobody said to protect it
     course.mkdir()
     shutil.copy(ROOT / "exercises" / "misconceptions.toml", course / "misconceptions.toml")
-    shutil.copytree(ROOT / "exercises" / "identity-block", course / "identity-block",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "exercises" / "identity-block", course / "identity-block", ignore=shutil.ignore_patterns("__pycache__")
+    )
     grader = Grader(device="cpu")
     grader.start()
     try:
@@ -251,6 +277,7 @@ def test_a_protected_path_that_cannot_be_masked_is_refused() -> None:
 
 
 # ---- the web first ---------------------------------------------------------------------------------
+
 
 def test_grading_yields_the_cpu_to_the_web() -> None:
     pool = SandboxPool(device="cpu")
@@ -273,12 +300,13 @@ def test_grading_yields_the_cpu_to_the_web() -> None:
 
 def test_a_dedicated_grading_process_yields_too() -> None:
     # In a process of its own: nice values only go up for an unprivileged process.
-    code = ("import os, threading; from grader.engine import Grader; t = threading.Thread(target=lambda: None); "
-            "g = Grader(device='cpu', dedicated=True); t.start(); t.join(); "
-            "print(min(os.getpriority(os.PRIO_PROCESS, int(x)) for x in os.listdir('/proc/self/task')))")
+    code = (
+        "import os, threading; from grader.engine import Grader; t = threading.Thread(target=lambda: None); "
+        "g = Grader(device='cpu', dedicated=True); t.start(); t.join(); "
+        "print(min(os.getpriority(os.PRIO_PROCESS, int(x)) for x in os.listdir('/proc/self/task')))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "GRADER_NICE"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert int(out.stdout.strip()) >= 10, out.stdout
 
@@ -306,17 +334,21 @@ class IdentityBlock(nn.Module):
 """
 
 
-@pytest.mark.parametrize("name, source", [
-    ("a loop in forward", (ATTACKS / "dos_infinite_loop.py").read_bytes()),
-    ("a loop at import", (ATTACKS / "dos_infinite_loop_import.py").read_bytes()),
-    ("loops in forked children", SPIN_IN_CHILDREN),
-])
+@pytest.mark.parametrize(
+    "name, source",
+    [
+        ("a loop in forward", (ATTACKS / "dos_infinite_loop.py").read_bytes()),
+        ("a loop at import", (ATTACKS / "dos_infinite_loop_import.py").read_bytes()),
+        ("loops in forked children", SPIN_IN_CHILDREN),
+    ],
+)
 def test_a_spinning_step_is_stopped_by_its_cpu_limit_not_the_wall(name: str, source: bytes) -> None:
     from grader.sandbox.limits import JobLimits
 
     exercise = identity()
-    limits = JobLimits(wall_s=exercise.limits.wall_s, cpu_s=exercise.limits.cpu_s, memory_mb=exercise.limits.memory_mb,
-                       step_cpu_s=1.0)
+    limits = JobLimits(
+        wall_s=exercise.limits.wall_s, cpu_s=exercise.limits.cpu_s, memory_mb=exercise.limits.memory_mb, step_cpu_s=1.0
+    )
     grader = Grader(device="cpu")
     grader.start()
     try:
@@ -324,7 +356,9 @@ def test_a_spinning_step_is_stopped_by_its_cpu_limit_not_the_wall(name: str, sou
         result = grader.grade(exercise, source, limits=limits)
         elapsed = time.monotonic() - started
         assert result.outcome == Outcome.TIMEOUT and result.score == 0, result.output
-        assert "more than 1 s of CPU time" in result.output and "1 s of CPU time per step" in result.output, result.output
+        assert "more than 1 s of CPU time" in result.output and "1 s of CPU time per step" in result.output, (
+            result.output
+        )
         assert elapsed < exercise.limits.wall_s / 2, f"{name}: stopped after {elapsed:.1f} s, by the wall limit"
         honest = grader.grade(exercise, HONEST, limits=limits)
         assert honest.full_marks, honest.output
@@ -348,7 +382,8 @@ def test_limits_derived_from_the_reference_fit_it_and_stay_under_the_toml() -> N
         assert grader.grade(exercise, HONEST, limits=limits).full_marks
         # A stored limit can never loosen the TOML's.
         loose = dataclasses.replace(limits, wall_s=10 * toml.wall_s, cpu_s=10 * toml.cpu_s, step_cpu_s=10 * toml.cpu_s)
-        assert loose.within(toml) == dataclasses.replace(limits, wall_s=toml.wall_s, cpu_s=toml.cpu_s,
-                                                         step_cpu_s=toml.cpu_s)
+        assert loose.within(toml) == dataclasses.replace(
+            limits, wall_s=toml.wall_s, cpu_s=toml.cpu_s, step_cpu_s=toml.cpu_s
+        )
     finally:
         grader.close()

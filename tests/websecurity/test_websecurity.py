@@ -18,7 +18,7 @@ from courseapp.models import Enrolment, GradingJob, Result, Submission
 from tests.conftest import ROOT
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "websecurity"}}
-XSS = ['<script>alert("xss")</script>', '<img src=x onerror=alert(1)>', '"><svg onload=alert(2)>']
+XSS = ['<script>alert("xss")</script>', "<img src=x onerror=alert(1)>", '"><svg onload=alert(2)>']
 PAYLOAD = " ".join(XSS)
 # LTI 1.3's login initiation and launch are the LMS's cross-site requests, CSRF-exempt by design:
 # the OIDC state cookie, the single-use nonce and the platform's signed id_token protect them
@@ -46,6 +46,7 @@ def _fill(route: str, ints: int, slug: str) -> str:
 
 
 # ---- CSRF ------------------------------------------------------------------------------------
+
 
 def test_every_post_without_a_csrf_token_is_refused(world, enqueued):
     staff = get_user_model().objects.create_superuser("root", password="pw-root-12345")
@@ -81,8 +82,11 @@ def test_a_post_with_the_token_from_the_form_is_accepted(world, enqueued):
 # ---- production settings -------------------------------------------------------------------
 
 PROD_ENV = {
-    "DEBUG": "0", "HTTPS": "1", "SECRET_KEY": "k" * 20 + "-production-secret-9f3a7c1e5b2d8a4f6e0c-x" * 2,
-    "ALLOWED_HOSTS": "grading.example.org", "CSRF_TRUSTED_ORIGINS": "https://grading.example.org",
+    "DEBUG": "0",
+    "HTTPS": "1",
+    "SECRET_KEY": "k" * 20 + "-production-secret-9f3a7c1e5b2d8a4f6e0c-x" * 2,
+    "ALLOWED_HOSTS": "grading.example.org",
+    "CSRF_TRUSTED_ORIGINS": "https://grading.example.org",
 }
 
 
@@ -95,28 +99,45 @@ def _prod_env(tmp_path):
 
 
 def test_manage_py_check_deploy_is_clean_in_production_mode(tmp_path):
-    proc = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                          cwd=ROOT, env=_prod_env(tmp_path), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_prod_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no issues" in proc.stdout
 
 
 def test_production_mode_sets_secure_cookies_https_and_hsts(tmp_path):
-    code = ("import django, json; django.setup(); from django.conf import settings as s; print(json.dumps({k: getattr(s, k) "
-            "for k in ['DEBUG', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', "
-            "'CSRF_COOKIE_HTTPONLY', 'SESSION_COOKIE_SAMESITE', 'SECURE_SSL_REDIRECT', 'SECURE_HSTS_SECONDS', "
-            "'X_FRAME_OPTIONS', 'SECURE_CONTENT_TYPE_NOSNIFF']}))")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_prod_env(tmp_path),
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; print(json.dumps({k: getattr(s, k) "
+        "for k in ['DEBUG', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', "
+        "'CSRF_COOKIE_HTTPONLY', 'SESSION_COOKIE_SAMESITE', 'SECURE_SSL_REDIRECT', 'SECURE_HSTS_SECONDS', "
+        "'X_FRAME_OPTIONS', 'SECURE_CONTENT_TYPE_NOSNIFF']}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=_prod_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
     values = json.loads(proc.stdout.strip().splitlines()[-1])
     assert values == {
-        "DEBUG": False, "SESSION_COOKIE_SECURE": True, "CSRF_COOKIE_SECURE": True, "SESSION_COOKIE_HTTPONLY": True,
-        "CSRF_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax", "SECURE_SSL_REDIRECT": True,
-        "SECURE_HSTS_SECONDS": 31536000, "X_FRAME_OPTIONS": "DENY", "SECURE_CONTENT_TYPE_NOSNIFF": True,
+        "DEBUG": False,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "CSRF_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "X_FRAME_OPTIONS": "DENY",
+        "SECURE_CONTENT_TYPE_NOSNIFF": True,
     }
 
 
 # ---- login throttling ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def throttle(settings):
@@ -171,6 +192,7 @@ def test_the_cache_is_redis_when_redis_url_is_set(tmp_path):
 
 # ---- request size limits, CSP --------------------------------------------------------------
 
+
 def test_oversized_request_bodies_are_refused(client, world, enqueued, settings):
     client.force_login(world.alice)
     url = reverse("exercise-detail", args=["mini-block"])
@@ -201,6 +223,7 @@ def test_templates_have_no_inline_scripts_or_event_handlers():
 
 # ---- XSS -----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def hostile(world, enqueued):
     """Payloads everywhere a student or their program writes: username, code, free text, the
@@ -216,10 +239,27 @@ def hostile(world, enqueued):
         job.transition(GradingJob.Status.RUNNING)
         job.save()
         Result.objects.create(
-            job=job, score=1, max_score=10, status="graded", outcome="wrong", output=PAYLOAD, stdout=PAYLOAD,
-            tests=[{"name": PAYLOAD, "score": 0, "max_score": 5, "status": "failed", "output": PAYLOAD,
-                    "visibility": "visible", "misconceptions": []}],
-            misconceptions=[], execution={"wall_s": 0.1, "cpu_s": 0.1, "device": PAYLOAD, "peak_rss_mb": 1})
+            job=job,
+            score=1,
+            max_score=10,
+            status="graded",
+            outcome="wrong",
+            output=PAYLOAD,
+            stdout=PAYLOAD,
+            tests=[
+                {
+                    "name": PAYLOAD,
+                    "score": 0,
+                    "max_score": 5,
+                    "status": "failed",
+                    "output": PAYLOAD,
+                    "visibility": "visible",
+                    "misconceptions": [],
+                }
+            ],
+            misconceptions=[],
+            execution={"wall_s": 0.1, "cpu_s": 0.1, "device": PAYLOAD, "peak_rss_mb": 1},
+        )
         job.transition(GradingJob.Status.DONE)
         job.save()
     job = failed.latest_job
@@ -237,8 +277,11 @@ def _assert_escaped(html: str, where: str) -> None:
 def test_payloads_are_escaped_on_every_student_page(client, hostile):
     mallory, subs = hostile
     client.force_login(mallory)
-    pages = [reverse("exercise-list"), reverse("exercise-detail", args=["mini-block"]),
-             reverse("exercise-detail", args=["mini-text"])]
+    pages = [
+        reverse("exercise-list"),
+        reverse("exercise-detail", args=["mini-block"]),
+        reverse("exercise-detail", args=["mini-text"]),
+    ]
     for sub in subs:
         pages += [reverse("submission-detail", args=[sub.pk]), reverse("submission-feedback", args=[sub.pk])]
     seen_escaped = 0
@@ -277,6 +320,7 @@ def test_payloads_are_escaped_on_every_page_staff_can_open(client, hostile, worl
 
 # ---- IDOR ----------------------------------------------------------------------------------
 
+
 def test_student_b_cannot_reach_a_s_submission_by_changing_an_id(client, world, enqueued):
     secret = "# alice-secret-7f3c x + x"
     sub = services.submission_create(user=world.alice, exercise=world.code, source=secret)
@@ -299,6 +343,8 @@ def test_student_b_cannot_reach_a_s_submission_by_changing_an_id(client, world, 
 
 def test_an_id_in_a_form_cannot_submit_for_someone_else(client, world, enqueued):
     client.force_login(world.bob)
-    client.post(reverse("exercise-detail", args=["mini-block"]),
-                {"source": "x + x", "user": world.alice.pk, "user_id": world.alice.pk, "submission": 1})
+    client.post(
+        reverse("exercise-detail", args=["mini-block"]),
+        {"source": "x + x", "user": world.alice.pk, "user_id": world.alice.pk, "submission": 1},
+    )
     assert list(Submission.objects.values_list("user__username", flat=True)) == ["bob"]

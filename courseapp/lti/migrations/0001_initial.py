@@ -7,128 +7,211 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('courseapp', '0004_instructor_policies_overrides_regrades'),
+        ("courseapp", "0004_instructor_policies_overrides_regrades"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ToolKey',
+            name="ToolKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kid', models.CharField(max_length=100, unique=True)),
-                ('private_key', models.TextField()),
-                ('public_key', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kid", models.CharField(max_length=100, unique=True)),
+                ("private_key", models.TextField()),
+                ("public_key", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'get_latest_by': ['created_at', 'id'],
+                "ordering": ["-created_at", "-id"],
+                "get_latest_by": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Platform',
+            name="Platform",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, help_text="for people only (e.g. 'Canvas, our university')", max_length=200)),
-                ('issuer', models.URLField(max_length=500)),
-                ('client_id', models.CharField(max_length=200)),
-                ('auth_login_url', models.URLField(help_text="the platform's OIDC authorisation endpoint", max_length=500)),
-                ('auth_token_url', models.URLField(help_text="the platform's OAuth2 token endpoint", max_length=500)),
-                ('key_set_url', models.URLField(help_text="the platform's public keys (JWKS)", max_length=500)),
-                ('auth_audience', models.CharField(blank=True, help_text="the token endpoint's audience, when not the token URL itself", max_length=500)),
-                ('deployment_ids', models.JSONField(blank=True, default=list, help_text='the deployment ids launches may carry, e.g. ["1", "7:abc"]')),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(
+                        blank=True, help_text="for people only (e.g. 'Canvas, our university')", max_length=200
+                    ),
+                ),
+                ("issuer", models.URLField(max_length=500)),
+                ("client_id", models.CharField(max_length=200)),
+                (
+                    "auth_login_url",
+                    models.URLField(help_text="the platform's OIDC authorisation endpoint", max_length=500),
+                ),
+                ("auth_token_url", models.URLField(help_text="the platform's OAuth2 token endpoint", max_length=500)),
+                ("key_set_url", models.URLField(help_text="the platform's public keys (JWKS)", max_length=500)),
+                (
+                    "auth_audience",
+                    models.CharField(
+                        blank=True,
+                        help_text="the token endpoint's audience, when not the token URL itself",
+                        max_length=500,
+                    ),
+                ),
+                (
+                    "deployment_ids",
+                    models.JSONField(
+                        blank=True, default=list, help_text='the deployment ids launches may carry, e.g. ["1", "7:abc"]'
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('issuer', 'client_id'), name='lti_platform_issuer_client')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("issuer", "client_id"), name="lti_platform_issuer_client")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LtiContext',
+            name="LtiContext",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('context_id', models.CharField(max_length=255)),
-                ('title', models.CharField(blank=True, max_length=255)),
-                ('deployment_id', models.CharField(blank=True, max_length=255)),
-                ('lineitems_url', models.URLField(blank=True, max_length=500)),
-                ('ags_scopes', models.JSONField(blank=True, default=list)),
-                ('memberships_url', models.URLField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('course', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='lti_context', to='courseapp.course')),
-                ('platform', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contexts', to='lti.platform')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("context_id", models.CharField(max_length=255)),
+                ("title", models.CharField(blank=True, max_length=255)),
+                ("deployment_id", models.CharField(blank=True, max_length=255)),
+                ("lineitems_url", models.URLField(blank=True, max_length=500)),
+                ("ags_scopes", models.JSONField(blank=True, default=list)),
+                ("memberships_url", models.URLField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "course",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lti_context", to="courseapp.course"
+                    ),
+                ),
+                (
+                    "platform",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="contexts", to="lti.platform"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ResourceLink',
+            name="ResourceLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('resource_link_id', models.CharField(max_length=255)),
-                ('lineitem_url', models.URLField(blank=True, max_length=500)),
-                ('title', models.CharField(blank=True, max_length=255)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('context', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='resource_links', to='lti.lticontext')),
-                ('exercise', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='courseapp.exercise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("resource_link_id", models.CharField(max_length=255)),
+                ("lineitem_url", models.URLField(blank=True, max_length=500)),
+                ("title", models.CharField(blank=True, max_length=255)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "context",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="resource_links", to="lti.lticontext"
+                    ),
+                ),
+                (
+                    "exercise",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="courseapp.exercise",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='LineItem',
+            name="LineItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('exercise', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courseapp.exercise')),
-                ('context', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='line_items', to='lti.lticontext')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("url", models.URLField(max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "exercise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courseapp.exercise"
+                    ),
+                ),
+                (
+                    "context",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="line_items", to="lti.lticontext"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('context', 'exercise'), name='lti_line_item_context_exercise')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("context", "exercise"), name="lti_line_item_context_exercise")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Passback',
+            name="Passback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('sent_version', models.PositiveIntegerField(default=0)),
-                ('changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reason', models.CharField(blank=True, max_length=20)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('failures', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('last_sent', models.JSONField(blank=True, default=dict)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('exercise', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='courseapp.exercise')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("sent_version", models.PositiveIntegerField(default=0)),
+                ("changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("reason", models.CharField(blank=True, max_length=20)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("failures", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("last_sent", models.JSONField(blank=True, default=dict)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "exercise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="courseapp.exercise"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['next_attempt_at'], name='lti_passbac_next_at_986c9a_idx')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'exercise'), name='lti_passback_user_exercise')],
+                "indexes": [models.Index(fields=["next_attempt_at"], name="lti_passbac_next_at_986c9a_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "exercise"), name="lti_passback_user_exercise")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LtiUser',
+            name="LtiUser",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sub', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lti_links', to=settings.AUTH_USER_MODEL)),
-                ('platform', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='users', to='lti.platform')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sub", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lti_links",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "platform",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="users", to="lti.platform"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('platform', 'sub'), name='lti_user_platform_sub')],
+                "constraints": [models.UniqueConstraint(fields=("platform", "sub"), name="lti_user_platform_sub")],
             },
         ),
         migrations.AddConstraint(
-            model_name='lticontext',
-            constraint=models.UniqueConstraint(fields=('platform', 'context_id'), name='lti_context_platform_id'),
+            model_name="lticontext",
+            constraint=models.UniqueConstraint(fields=("platform", "context_id"), name="lti_context_platform_id"),
         ),
         migrations.AddConstraint(
-            model_name='resourcelink',
-            constraint=models.UniqueConstraint(fields=('context', 'resource_link_id'), name='lti_resource_link_context_id'),
+            model_name="resourcelink",
+            constraint=models.UniqueConstraint(
+                fields=("context", "resource_link_id"), name="lti_resource_link_context_id"
+            ),
         ),
     ]

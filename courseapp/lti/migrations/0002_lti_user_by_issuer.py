@@ -11,7 +11,6 @@ def fill_issuer(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("lti", "0001_initial"),
     ]
@@ -22,9 +21,14 @@ class Migration(migrations.Migration):
         migrations.RunPython(fill_issuer, migrations.RunPython.noop),
         migrations.AlterField(model_name="ltiuser", name="issuer", field=models.URLField(max_length=500)),
         migrations.AlterField(
-            model_name="ltiuser", name="platform",
-            field=models.ForeignKey(help_text="the registration that first launched them",
-                                    on_delete=models.deletion.CASCADE, related_name="users", to="lti.platform"),
+            model_name="ltiuser",
+            name="platform",
+            field=models.ForeignKey(
+                help_text="the registration that first launched them",
+                on_delete=models.deletion.CASCADE,
+                related_name="users",
+                to="lti.platform",
+            ),
         ),
         migrations.AddConstraint(
             model_name="ltiuser",

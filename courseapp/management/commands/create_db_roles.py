@@ -44,11 +44,18 @@ def grant_plan(role: str) -> list[str]:
             hidden_columns.setdefault(model._meta.db_table, set()).add(model._meta.get_field(parts[2]).column)
         else:
             hidden_tables.add(model._meta.db_table)
-    sql = [f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {q(role)}",
-           f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {q(role)}",
-           f"GRANT USAGE ON SCHEMA public TO {q(role)}"]
-    tables = sorted({m._meta.db_table: m for m in apps.get_models(include_auto_created=True)
-                     if m._meta.managed and not m._meta.proxy}.items())
+    sql = [
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {q(role)}",
+        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {q(role)}",
+        f"GRANT USAGE ON SCHEMA public TO {q(role)}",
+    ]
+    tables = sorted(
+        {
+            m._meta.db_table: m
+            for m in apps.get_models(include_auto_created=True)
+            if m._meta.managed and not m._meta.proxy
+        }.items()
+    )
     tables.append(("django_migrations", None))
     for table, model in tables:
         if table in hidden_tables:
@@ -64,12 +71,16 @@ def grant_plan(role: str) -> list[str]:
             continue
         unknown = set(privileges) - WRITES
         if unknown:
-            raise CommandError(f"GRADER_DB_WRITES[{label!r}]: only {sorted(WRITES)} may be granted, not {sorted(unknown)}")
+            raise CommandError(
+                f"GRADER_DB_WRITES[{label!r}]: only {sorted(WRITES)} may be granted, not {sorted(unknown)}"
+            )
         table = model._meta.db_table
         sql.append(f"GRANT {', '.join(sorted(privileges))} ON {q(table)} TO {q(role)}")
         if "INSERT" in privileges:  # new rows draw their id from the table's sequence
-            sql.append(f"SELECT 'GRANT USAGE ON SEQUENCE ' || pg_get_serial_sequence('{table}', '{model._meta.pk.column}') "
-                       f"|| ' TO {role}'")
+            sql.append(
+                f"SELECT 'GRANT USAGE ON SEQUENCE ' || pg_get_serial_sequence('{table}', '{model._meta.pk.column}') "
+                f"|| ' TO {role}'"
+            )
     return sql
 
 
@@ -78,8 +89,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--role", default=settings.GRADER_DB_ROLE)
-        parser.add_argument("--password-env", default="GRADER_DB_PASSWORD",
-                            help="the environment variable that holds the role's password")
+        parser.add_argument(
+            "--password-env",
+            default="GRADER_DB_PASSWORD",
+            help="the environment variable that holds the role's password",
+        )
 
     def handle(self, *args, role: str, password_env: str, **options):
         if connection.vendor != "postgresql":
@@ -94,8 +108,11 @@ class Command(BaseCommand):
             cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
             if cursor.fetchone() is None:
                 cursor.execute(f"CREATE ROLE {q(role)}")
-            cursor.execute(f"ALTER ROLE {q(role)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT "
-                           f"NOREPLICATION NOBYPASSRLS PASSWORD %s", [password])
+            cursor.execute(
+                f"ALTER ROLE {q(role)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT "
+                f"NOREPLICATION NOBYPASSRLS PASSWORD %s",
+                [password],
+            )
             cursor.execute("SELECT current_database()")
             cursor.execute(f"GRANT CONNECT ON DATABASE {q(cursor.fetchone()[0])} TO {q(role)}")
             for statement in grant_plan(role):

@@ -7,8 +7,10 @@ from courseapp.services.reconcile import reconcile_jobs
 
 
 class Command(BaseCommand):
-    help = ("Re-send grading jobs left queued or running past their deadline; fail those out of retries "
-            "with a clear message. --loop N repeats every N seconds (a reconciler without Celery beat).")
+    help = (
+        "Re-send grading jobs left queued or running past their deadline; fail those out of retries "
+        "with a clear message. --loop N repeats every N seconds (a reconciler without Celery beat)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--loop", type=float, default=0, help="repeat every N seconds (0: once)")
@@ -18,7 +20,8 @@ class Command(BaseCommand):
             report = reconcile_jobs()
             self.stdout.write(
                 f"re-sent running: {len(report.requeued_running)}, re-sent queued: {len(report.resent_queued)}, "
-                f"failed: {len(report.failed)}")
+                f"failed: {len(report.failed)}"
+            )
             if not options["loop"]:
                 return
             close_old_connections()

@@ -15,16 +15,69 @@ from courseapp.models import Course, Enrolment, Exercise, ExercisePolicy
 from courseapp.services.instructor import grade_override
 from courseapp.services.seeding import identity_block_samples, record_result
 
-FIRST = ["Ada", "Ben", "Chloe", "Dev", "Eva", "Femi", "Gus", "Hana", "Ivan", "Jia", "Kofi", "Lena", "Mo", "Nina",
-         "Omar", "Pia", "Quinn", "Ravi", "Sara", "Tom", "Uma", "Vik", "Wen", "Xavi", "Yara", "Zoe"]
-LAST = ["Adams", "Brown", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Haddad", "Ito", "Jones", "Kim", "Lopez",
-        "Moreau", "Nakamura", "Okafor", "Patel", "Rossi", "Silva", "Taylor", "Ueda", "Weber", "Young"]
+FIRST = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Eva",
+    "Femi",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jia",
+    "Kofi",
+    "Lena",
+    "Mo",
+    "Nina",
+    "Omar",
+    "Pia",
+    "Quinn",
+    "Ravi",
+    "Sara",
+    "Tom",
+    "Uma",
+    "Vik",
+    "Wen",
+    "Xavi",
+    "Yara",
+    "Zoe",
+]
+LAST = [
+    "Adams",
+    "Brown",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jones",
+    "Kim",
+    "Lopez",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Rossi",
+    "Silva",
+    "Taylor",
+    "Ueda",
+    "Weber",
+    "Young",
+]
 
 
 def renamed(source: str) -> str:
     """A copied-and-disguised version: renamed attributes, a comment, different spacing."""
-    out = (source.replace("conv1", "first").replace("conv2", "second").replace("bn1", "norm_one")
-           .replace("bn2", "norm_two").replace("    ", "  "))
+    out = (
+        source.replace("conv1", "first")
+        .replace("conv2", "second")
+        .replace("bn1", "norm_one")
+        .replace("bn2", "norm_two")
+        .replace("    ", "  ")
+    )
     return "# my solution\n" + out
 
 
@@ -50,17 +103,23 @@ class Command(BaseCommand):
         Enrolment.objects.update_or_create(user=prof, course=course, defaults={"role": Enrolment.Role.INSTRUCTOR})
         now = timezone.now()
         due = now - timedelta(days=2)
-        ExercisePolicy.objects.get_or_create(exercise=ex, defaults={
-            "due_at": due, "late_until": now + timedelta(days=5), "late_credit": 0.5})
+        ExercisePolicy.objects.get_or_create(
+            exercise=ex, defaults={"due_at": due, "late_until": now + timedelta(days=5), "late_credit": 0.5}
+        )
         samples = identity_block_samples()
         correct = sorted(n for n, s in samples.items() if s["result"]["score"] >= rev.max_score)
         buggy = sorted(n for n in samples if n not in correct)
         weights = [6 if n in ("no_shortcut", "relu_before_add", "missing_final_relu") else 2 for n in buggy]
         students = []
         for i in range(1, opts["students"] + 1):
-            user, _ = User.objects.get_or_create(username=f"student{i:03d}", defaults={
-                "first_name": FIRST[i % len(FIRST)], "last_name": LAST[(i * 7) % len(LAST)],
-                "email": f"student{i:03d}@example.org"})
+            user, _ = User.objects.get_or_create(
+                username=f"student{i:03d}",
+                defaults={
+                    "first_name": FIRST[i % len(FIRST)],
+                    "last_name": LAST[(i * 7) % len(LAST)],
+                    "email": f"student{i:03d}@example.org",
+                },
+            )
             if opts["password"]:
                 user.set_password(opts["password"])
             else:
@@ -97,8 +156,15 @@ class Command(BaseCommand):
         for user in students[2:40:17]:
             sub = user.submissions.filter(revision=rev).first()
             if sub is not None:
-                grade_override(submission=sub, actor=prof, score=min(sub.current_result.score + 2, rev.max_score),
-                               reason="partial credit: the idea is right", comment="Close: check where the ReLU goes.")
+                grade_override(
+                    submission=sub,
+                    actor=prof,
+                    score=min(sub.current_result.score + 2, rev.max_score),
+                    reason="partial credit: the idea is right",
+                    comment="Close: check where the ReLU goes.",
+                )
                 overridden += 1
-        self.stdout.write(f"Seeded {len(students)} students, {n_subs} identity-block submissions, "
-                          f"{overridden} overrides in {course.title} ({course.slug}); instructor: {prof.username}")
+        self.stdout.write(
+            f"Seeded {len(students)} students, {n_subs} identity-block submissions, "
+            f"{overridden} overrides in {course.title} ({course.slug}); instructor: {prof.username}"
+        )

@@ -14,8 +14,10 @@ DEMO_USERS = (("instructor", Enrolment.Role.INSTRUCTOR), ("student", Enrolment.R
 
 
 class Command(BaseCommand):
-    help = ("Create the demo course with one instructor and one student and print their logins. Idempotent. "
-            "Passwords: DEMO_PASSWORD if set, else generated once and kept in var/demo-logins.json (mode 0600).")
+    help = (
+        "Create the demo course with one instructor and one student and print their logins. Idempotent. "
+        "Passwords: DEMO_PASSWORD if set, else generated once and kept in var/demo-logins.json (mode 0600)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--reset-passwords", action="store_true", help="generate new passwords for the demo users")
@@ -34,7 +36,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo course: {course.title} ({course.slug})")
         for username, role in DEMO_USERS:
             user, _ = User.objects.get_or_create(username=username)
-            password = fixed or ("" if options["reset_passwords"] else known.get(username, "")) or secrets.token_urlsafe(9)
+            password = (
+                fixed or ("" if options["reset_passwords"] else known.get(username, "")) or secrets.token_urlsafe(9)
+            )
             if not user.check_password(password):
                 user.set_password(password)
             user.is_staff = user.is_superuser = role == Enrolment.Role.INSTRUCTOR

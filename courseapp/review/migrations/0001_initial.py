@@ -6,40 +6,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('courseapp', '0004_instructor_policies_overrides_regrades'),
+        ("courseapp", "0004_instructor_policies_overrides_regrades"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReviewSettings',
+            name="ReviewSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('release_at_due', models.BooleanField(default=False, help_text='after the due date, release grades still waiting for review as the machine proposed')),
-                ('confidence_threshold', models.FloatField(blank=True, null=True)),
-                ('calibrated_on', models.PositiveIntegerField(default=0, help_text='number of labels the threshold came from')),
-                ('exercise', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='review_settings', to='courseapp.exercise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "release_at_due",
+                    models.BooleanField(
+                        default=False,
+                        help_text="after the due date, release grades still waiting for review as the machine proposed",
+                    ),
+                ),
+                ("confidence_threshold", models.FloatField(blank=True, null=True)),
+                (
+                    "calibrated_on",
+                    models.PositiveIntegerField(default=0, help_text="number of labels the threshold came from"),
+                ),
+                (
+                    "exercise",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review_settings",
+                        to="courseapp.exercise",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Exemplar',
+            name="Exemplar",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField()),
-                ('band', models.CharField(choices=[('full', 'Full credit'), ('partial', 'Partial credit'), ('none', 'No credit')], max_length=10)),
-                ('score', models.FloatField()),
-                ('comment', models.TextField(blank=True)),
-                ('decided_at', models.DateTimeField(auto_now=True)),
-                ('decided_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('revision', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_exemplars', to='courseapp.exerciserevision')),
-                ('submission', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='review_exemplar', to='courseapp.submission')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("text", models.TextField()),
+                (
+                    "band",
+                    models.CharField(
+                        choices=[("full", "Full credit"), ("partial", "Partial credit"), ("none", "No credit")],
+                        max_length=10,
+                    ),
+                ),
+                ("score", models.FloatField()),
+                ("comment", models.TextField(blank=True)),
+                ("decided_at", models.DateTimeField(auto_now=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "revision",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review_exemplars",
+                        to="courseapp.exerciserevision",
+                    ),
+                ),
+                (
+                    "submission",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="review_exemplar",
+                        to="courseapp.submission",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['revision', 'decided_at'], name='review_exem_revisio_851d3f_idx')],
+                "indexes": [models.Index(fields=["revision", "decided_at"], name="review_exem_revisio_851d3f_idx")],
             },
         ),
     ]

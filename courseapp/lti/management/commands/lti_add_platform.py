@@ -17,8 +17,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--issuer", required=True)
         parser.add_argument("--client-id", required=True)
-        parser.add_argument("--deployment-id", action="append", required=True, dest="deployment_ids",
-                            help="repeat for several deployments")
+        parser.add_argument(
+            "--deployment-id",
+            action="append",
+            required=True,
+            dest="deployment_ids",
+            help="repeat for several deployments",
+        )
         parser.add_argument("--auth-login-url", required=True)
         parser.add_argument("--auth-token-url", required=True)
         parser.add_argument("--key-set-url", required=True)
@@ -52,7 +57,9 @@ class Command(BaseCommand):
         platform.save()
         current_key()  # the JWKS has a key to serve from the first request on
         verb = "Registered" if created else "Updated"
-        self.stdout.write(f"{verb} platform {platform.issuer} (client id {platform.client_id}); "
-                          f"deployment ids: {', '.join(platform.deployment_ids)}")
+        self.stdout.write(
+            f"{verb} platform {platform.issuer} (client id {platform.client_id}); "
+            f"deployment ids: {', '.join(platform.deployment_ids)}"
+        )
         for label, url in tool_urls().items():
             self.stdout.write(f"  {label}: {url}")

@@ -6,8 +6,10 @@ from courseapp.services.grader_runtime import revision_folder
 
 
 class Command(BaseCommand):
-    help = ("Recompute a free-text exercise's confidence threshold from the teacher's labels of its current "
-            f"revision (at least {MIN_LABELS_TO_RECALIBRATE}; leave-one-out, the exercise's target precision).")
+    help = (
+        "Recompute a free-text exercise's confidence threshold from the teacher's labels of its current "
+        f"revision (at least {MIN_LABELS_TO_RECALIBRATE}; leave-one-out, the exercise's target precision)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("slug")
@@ -15,8 +17,9 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         from grader.exercise import load_exercise
 
-        exercise = Exercise.objects.filter(slug=options["slug"], kind="freetext").select_related(
-            "current_revision").first()
+        exercise = (
+            Exercise.objects.filter(slug=options["slug"], kind="freetext").select_related("current_revision").first()
+        )
         if exercise is None or exercise.current_revision is None:
             raise CommandError(f"no free-text exercise '{options['slug']}' with a revision")
         threshold = recalibrate(exercise, load_exercise(revision_folder(exercise.current_revision)))
