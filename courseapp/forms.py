@@ -49,6 +49,6 @@ class RegradeForm(forms.Form):
 def form_errors(form: forms.Form) -> str:
     """A form's errors as one line for the page ("field: message")."""
     return " ".join(
-        f"{'' if name == '__all__' else name.replace('_', ' ') + ': '}{' '.join(errors)}"
+        f"{'' if name == '__all__' else name.replace('_', ' ') + ': '}{' '.join(str(e) for e in errors)}"
         for name, errors in form.errors.items()
     )

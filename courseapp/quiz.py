@@ -53,7 +53,9 @@ def quiz_seed(user, exercise: "Exercise", attempt: int) -> str:
     and drawing different numbers than the attempt before for every generated question (a generator
     with few values would otherwise repeat one by chance): attempt n takes the first of its candidate
     seeds whose numbers all differ from attempt n-1's."""
-    quiz = _quiz(exercise.current_revision)
+    revision = exercise.current_revision
+    assert revision is not None  # a quiz is shown and seeded only once it has been synced
+    quiz = _quiz(revision)
     generated = [q for q in quiz.questions if q.type == "generated"]
     seed, previous = "", None
     for n in range(1, attempt + 1):

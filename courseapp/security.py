@@ -119,7 +119,7 @@ class LoginThrottleMiddleware:
                     cache.set(key, 1, timeout=window)
                     failures = 1
                 cache.touch(key, window)
-                wait = backoff_s(failures, free)
-                if wait:
-                    cache.set(key + ":until", now + wait, timeout=math.ceil(wait) + 1)
+                backoff = backoff_s(failures, free)
+                if backoff:
+                    cache.set(key + ":until", now + backoff, timeout=math.ceil(backoff) + 1)
         return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -13,13 +13,14 @@ from courseapp import selectors_instructor as sel
 from courseapp.models import Enrolment
 from courseapp.services import rostering
 from courseapp.services.uploads import read_upload
+from courseapp.views import AuthenticatedRequest
 
 MAX_ROSTER_BYTES = 2 * 1024 * 1024
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def roster(request: HttpRequest, course: str) -> HttpResponse:
+def roster(request: AuthenticatedRequest, course: str) -> HttpResponse:
     c = sel.course_for_instructor(request.user, course)
     report, error = None, ""
     action = request.POST.get("action", "") if request.method == "POST" else ""
@@ -53,7 +54,7 @@ def roster(request: HttpRequest, course: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def course_join(request: HttpRequest) -> HttpResponse:
+def course_join(request: AuthenticatedRequest) -> HttpResponse:
     code = (request.POST.get("code") if request.method == "POST" else request.GET.get("code")) or ""
     error = ""
     if request.method == "POST":

@@ -88,9 +88,11 @@ def hostile_sources(slug: str) -> dict[str, str]:
     out = {}
     for what, body in bodies.items():
         if kind == "class":
-            out[what] = (f"import time\nimport torch\nfrom torch import nn\n\n\nclass {name}(nn.Module):\n"
-                         f"    def __init__(self, *args, **kwargs):\n        super().__init__()\n\n"
-                         f"    def forward(self, x):\n        {body}")
+            out[what] = (
+                f"import time\nimport torch\nfrom torch import nn\n\n\nclass {name}(nn.Module):\n"
+                f"    def __init__(self, *args, **kwargs):\n        super().__init__()\n\n"
+                f"    def forward(self, x):\n        {body}"
+            )
         else:
             out[what] = f"import time\nimport torch\n\n\ndef {name}(*args, **kwargs):\n    if True:\n        {body}"
     out["syntax_error"] = f"{'class' if kind == 'class' else 'def'} {name}(:\n    pass\n"
@@ -113,11 +115,13 @@ class Sources:
             folder = ROOT / "exercises" / slug
             solution = (folder / "solution.py").read_text()
             subs = sorted((SUBMISSIONS / slug).glob("*.py")) if (SUBMISSIONS / slug).is_dir() else []
-            self.correct[slug] = [("reference", solution)] + [(p.stem, p.read_text()) for p in subs
-                                                               if p.stem.startswith("correct")]
-            self.buggy[slug] = ([(f"mistake:{p.stem}", solution + "\n" + p.read_text())
-                                 for p in sorted((folder / "mistakes").glob("*.py"))]
-                                + [(p.stem, p.read_text()) for p in subs if not p.stem.startswith("correct")])
+            self.correct[slug] = [("reference", solution)] + [
+                (p.stem, p.read_text()) for p in subs if p.stem.startswith("correct")
+            ]
+            self.buggy[slug] = [
+                (f"mistake:{p.stem}", solution + "\n" + p.read_text())
+                for p in sorted((folder / "mistakes").glob("*.py"))
+            ] + [(p.stem, p.read_text()) for p in subs if not p.stem.startswith("correct")]
             self.hostile[slug] = hostile_sources(slug)
 
 
@@ -138,6 +142,7 @@ def mix(rng: random.Random, sources: Sources, slug: str, hostile_share: float, l
 
 
 # ---- a private stack ---------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -176,9 +181,13 @@ class Stack:
 
     def _start(self, workers: int, students: int, password: str, slugs: list[str], worker_hosts: int) -> None:
         redis_port, pg_port, self.web_port = free_port(), free_port(), free_port()
-        self.procs.append(subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(
+                ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
         pgbin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
         pgdir = self.tmp / "pg"
         pgdir.mkdir()
@@ -186,41 +195,87 @@ class Stack:
         if as_pg:
             shutil.chown(self.tmp, "postgres")
             shutil.chown(pgdir, "postgres")
-        subprocess.run([*as_pg, str(pgbin / "initdb"), "-D", str(pgdir / "data"), "-U", "postgres", "--auth=trust",
-                        "--no-sync"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*as_pg, str(pgbin / "initdb"), "-D", str(pgdir / "data"), "-U", "postgres", "--auth=trust", "--no-sync"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         self.pg_ctl = [*as_pg, str(pgbin / "pg_ctl"), "-D", str(pgdir / "data")]
-        subprocess.run([*self.pg_ctl, "-o", f"-p {pg_port} -k {pgdir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                        "-c max_connections=200", "-w", "-l", str(pgdir / "log"), "start"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                *self.pg_ctl,
+                "-o",
+                f"-p {pg_port} -k {pgdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                "-w",
+                "-l",
+                str(pgdir / "log"),
+                "start",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         exercises = self.tmp / "exercises"
         exercises.mkdir()
         shutil.copy(ROOT / "exercises" / "misconceptions.toml", exercises)
         for slug in slugs:
             shutil.copytree(ROOT / "exercises" / slug, exercises / slug, ignore=shutil.ignore_patterns("__pycache__"))
         self.env = {
-            **os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_port}/postgres",
-            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "REDIS_KEY_PREFIX": "", "VAR_DIR": str(self.tmp / "var"),
-            "EXERCISES_DIR": str(exercises), "DJANGO_SETTINGS_MODULE": "courseapp.settings", "GRADER_DEVICE": "cpu",
-            "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING", "DEBUG": "0", "DB_CONN_MAX_AGE": "60",
-            "LOGIN_MAX_FAILURES": "1000", "SECRET_KEY": "load-test-" + "k" * 40,
+            **os.environ,
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_port}/postgres",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "REDIS_KEY_PREFIX": "",
+            "VAR_DIR": str(self.tmp / "var"),
+            "EXERCISES_DIR": str(exercises),
+            "DJANGO_SETTINGS_MODULE": "courseapp.settings",
+            "GRADER_DEVICE": "cpu",
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "WARNING",
+            "DEBUG": "0",
+            "DB_CONN_MAX_AGE": "60",
+            "LOGIN_MAX_FAILURES": "1000",
+            "SECRET_KEY": "load-test-" + "k" * 40,
         }
-        run = lambda *a: subprocess.run([PY, "manage.py", *a], cwd=ROOT, env=self.env, check=True,  # noqa: E731
-                                        stdout=subprocess.DEVNULL)
+
+        def run(*a: str) -> None:
+            subprocess.run([PY, "manage.py", *a], cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
+
         run("migrate", "--noinput")
         t = time.perf_counter()
         run("sync_exercises")  # self-tests every exercise and derives its limits from the reference's cost
         self.sync_s = time.perf_counter() - t
-        self.limits = json.loads(subprocess.run([PY, "manage.py", "shell", "-c", (
-            "import json; from courseapp.models import Exercise;"
-            "print(json.dumps({e.slug: e.current_revision.limits for e in Exercise.objects.all()}))")],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-        run("shell", "-c", (
-            "from django.contrib.auth import get_user_model; from django.contrib.auth.hashers import make_password;"
-            "from courseapp.models import Course, Enrolment;"
-            "U = get_user_model(); c = Course.objects.get(); h = make_password(%r);"
-            "us = U.objects.bulk_create([U(username='load%%04d' %% i, password=h) for i in range(%d)]);"
-            "Enrolment.objects.bulk_create([Enrolment(user=u, course=c) for u in U.objects.filter(username__startswith='load')])"
-        ) % (password, students))
+        self.limits = json.loads(
+            subprocess.run(
+                [
+                    PY,
+                    "manage.py",
+                    "shell",
+                    "-c",
+                    (
+                        "import json; from courseapp.models import Exercise;"
+                        "print(json.dumps({e.slug: e.current_revision.limits for e in Exercise.objects.all()}))"
+                    ),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        run(
+            "shell",
+            "-c",
+            (
+                "from django.contrib.auth import get_user_model; from django.contrib.auth.hashers import make_password;"
+                "from courseapp.models import Course, Enrolment;"
+                "U = get_user_model(); c = Course.objects.get(); h = make_password(%r);"
+                "us = U.objects.bulk_create([U(username='load%%04d' %% i, password=h) for i in range(%d)]);"
+                "Enrolment.objects.bulk_create([Enrolment(user=u, course=c) for u in U.objects.filter(username__startswith='load')])"
+            )
+            % (password, students),
+        )
         logs = self.tmp / "logs"
         logs.mkdir()
         # --worker-hosts H: H simulated worker machines, each with its own hostname and var/ (exercise
@@ -235,19 +290,69 @@ class Stack:
             for i in range(workers):
                 log = logs / f"worker-{h}-{i}.log"
                 self.worker_logs.setdefault(host, []).append(log)
-                self.procs.append(subprocess.Popen(
-                    [PY, "-m", "celery", "-A", "courseapp", "worker", "-Q", "grade.cpu,grade.gpu", "--concurrency",
-                     "1", "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle",
-                     "--hostname", f"load{i}@{host}", "--loglevel", "WARNING"], cwd=ROOT, env=env,
-                    start_new_session=True, stdout=open(log, "wb"), stderr=subprocess.STDOUT))
+                self.procs.append(
+                    subprocess.Popen(
+                        [
+                            PY,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "courseapp",
+                            "worker",
+                            "-Q",
+                            "grade.cpu,grade.gpu",
+                            "--concurrency",
+                            "1",
+                            "--prefetch-multiplier",
+                            "1",
+                            "--without-gossip",
+                            "--without-mingle",
+                            "--hostname",
+                            f"load{i}@{host}",
+                            "--loglevel",
+                            "WARNING",
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        start_new_session=True,
+                        stdout=open(log, "wb"),
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         # the reconciler, as the beat service runs it
-        self.procs.append(subprocess.Popen(
-            [PY, "manage.py", "reconcile_jobs", "--loop", "30"], cwd=ROOT, env=self.env, start_new_session=True,
-            stdout=open(logs / "reconciler.log", "wb"), stderr=subprocess.STDOUT))
-        self.procs.append(subprocess.Popen(
-            [PY, "-m", "gunicorn", "courseapp.wsgi:application", "--bind", f"127.0.0.1:{self.web_port}",
-             "--workers", "2", "--threads", "4", "--backlog", "2048"], cwd=ROOT, env=self.env,
-            start_new_session=True, stdout=open(logs / "web.log", "wb"), stderr=subprocess.STDOUT))
+        self.procs.append(
+            subprocess.Popen(
+                [PY, "manage.py", "reconcile_jobs", "--loop", "30"],
+                cwd=ROOT,
+                env=self.env,
+                start_new_session=True,
+                stdout=open(logs / "reconciler.log", "wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    PY,
+                    "-m",
+                    "gunicorn",
+                    "courseapp.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{self.web_port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--backlog",
+                    "2048",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                start_new_session=True,
+                stdout=open(logs / "web.log", "wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
         wait_until(lambda: port_open(self.web_port), 60, "gunicorn")
         self.roles = {self.procs[0].pid: "redis", self.procs[-2].pid: "reconciler", self.procs[-1].pid: "web"}
         self.roles.update({p.pid: "workers (+ sandboxes)" for p in self.procs[1:-2]})
@@ -259,8 +364,10 @@ class Stack:
 
     def grades_per_host(self) -> dict[str, int]:
         """How many grades each (simulated) worker host finished, from its workers' JSON log lines."""
-        return {host: sum(p.read_text(errors="replace").count('"grade_finished"') for p in logs if p.exists())
-                for host, logs in self.worker_logs.items()}
+        return {
+            host: sum(p.read_text(errors="replace").count('"grade_finished"') for p in logs if p.exists())
+            for host, logs in self.worker_logs.items()
+        }
 
     def db_check(self, submission_ids: list[int]) -> dict:
         code = (
@@ -272,9 +379,11 @@ class Stack:
             "print(json.dumps({'jobs': len(jobs), 'done': sum(s == 'done' for s in jobs.values()),"
             " 'failed': sum(s == 'failed' for s in jobs.values()),"
             " 'one_result': sum(res.get(i) == 1 for i in ids), 'more_results': sum((res.get(i) or 0) > 1 for i in ids),"
-            " 'total_submissions_in_db': GradingJob.objects.count()}))")
-        out = subprocess.run([PY, "manage.py", "shell", "-c", code], cwd=ROOT, env=self.env, capture_output=True,
-                             text=True, check=True).stdout
+            " 'total_submissions_in_db': GradingJob.objects.count()}))"
+        )
+        out = subprocess.run(
+            [PY, "manage.py", "shell", "-c", code], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
+        ).stdout
         return json.loads(out.strip().splitlines()[-1])
 
     def stop(self) -> None:
@@ -290,8 +399,9 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
         if self.pg_ctl:
-            subprocess.run([*self.pg_ctl, "-m", "immediate", "-w", "stop"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [*self.pg_ctl, "-m", "immediate", "-w", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -368,13 +478,18 @@ class CpuSampler(threading.Thread):
         for role, first, last in self.seen.values():
             by_role[role] = by_role.get(role, 0.0) + max(0.0, last - first)
         others = sum(v for k, v in by_role.items() if not k.startswith("workers"))
-        return {"wall_s": round(wall, 1), "cores": os.cpu_count(), "machine_busy_cpu_s": round(busy, 1),
-                "machine_busy_cores": round(busy / wall, 2),
-                "cpu_s_by_component": {k: round(v, 1) for k, v in sorted(by_role.items())},
-                "workers_cpu_s_as_busy_minus_others": round(busy - others, 1)}
+        return {
+            "wall_s": round(wall, 1),
+            "cores": os.cpu_count(),
+            "machine_busy_cpu_s": round(busy, 1),
+            "machine_busy_cores": round(busy / wall, 2),
+            "cpu_s_by_component": {k: round(v, 1) for k, v in sorted(by_role.items())},
+            "workers_cpu_s_as_busy_minus_others": round(busy - others, 1),
+        }
 
 
 # ---- a simulated student ------------------------------------------------------------------------
+
 
 class Stats:
     def __init__(self):
@@ -406,8 +521,15 @@ class Browser:
         self.cookies: dict[str, str] = {}
         self.conn = http.client.HTTPConnection(host, port, timeout=60)
 
-    def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None,
-                page: bool | str = True, expect: tuple[int, ...] = ()) -> tuple[int, dict, str]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        headers: dict | None = None,
+        page: bool | str = True,
+        expect: tuple[int, ...] = (),
+    ) -> tuple[int, dict, str]:
         """page: True times it as a page, "polls"/"submits" into that list, False not at all.
         expect: 4xx answers that are part of the scenario (not errors)."""
         hdrs = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), **(headers or {})}
@@ -464,9 +586,12 @@ def student(i: int, args, stats: Stats, start_gate: threading.Event, logged_in: 
     # password hash costs ~0.5 s of CPU each, timed apart, a few at a time.
     with LOGIN_SLOTS:
         status, _, html = b.request("GET", "/accounts/login/", page=False)
-        status, headers, _ = b.request("POST", "/accounts/login/", {
-            "username": f"{args.user_prefix}{i:04d}", "password": args.password, "csrfmiddlewaretoken": csrf(html)},
-            page="logins")
+        status, headers, _ = b.request(
+            "POST",
+            "/accounts/login/",
+            {"username": f"{args.user_prefix}{i:04d}", "password": args.password, "csrfmiddlewaretoken": csrf(html)},
+            page="logins",
+        )
     logged_in.release()
     if status != 302:
         stats.error("login failed")
@@ -487,8 +612,13 @@ def student(i: int, args, stats: Stats, start_gate: threading.Event, logged_in: 
         kind, source = mix(rng, args.sources, slug, args.hostile_share, args.loop_share)
         t0 = time.perf_counter()
         for _attempt in range(20):
-            status, headers, body = b.request("POST", f"/exercises/{slug}/", {"source": source, "csrfmiddlewaretoken": token},
-                                              page="submits", expect=(400,))
+            status, headers, body = b.request(
+                "POST",
+                f"/exercises/{slug}/",
+                {"source": source, "csrfmiddlewaretoken": token},
+                page="submits",
+                expect=(400,),
+            )
             wait = RATE_WAIT.search(body) if status == 400 else None
             if not wait:
                 break
@@ -539,9 +669,16 @@ def flooder(args, stats: Stats, start_gate: threading.Event) -> None:
     b = Browser(args.host, args.port, stats)
     start_gate.wait()
     _, _, html = b.request("GET", "/accounts/login/", page=False)
-    status, _, _ = b.request("POST", "/accounts/login/", {
-        "username": f"{args.user_prefix}{args.students:04d}", "password": args.password,
-        "csrfmiddlewaretoken": csrf(html)}, page=False)
+    status, _, _ = b.request(
+        "POST",
+        "/accounts/login/",
+        {
+            "username": f"{args.user_prefix}{args.students:04d}",
+            "password": args.password,
+            "csrfmiddlewaretoken": csrf(html),
+        },
+        page=False,
+    )
     if status != 302:
         stats.error("flooder login failed")
         return
@@ -550,8 +687,11 @@ def flooder(args, stats: Stats, start_gate: threading.Event) -> None:
         _, _, html = b.request("GET", headers.get("Location", ""), page=False)
     token = csrf(html)
     slug = args.exercises[0]
-    source = (args.sources.correct[slug][0][1] if args.flood_kind == "correct"
-              else args.sources.hostile[slug][args.flood_kind])
+    source = (
+        args.sources.correct[slug][0][1]
+        if args.flood_kind == "correct"
+        else args.sources.hostile[slug][args.flood_kind]
+    )
     sent = iter(range(args.flood))
     sent_lock = threading.Lock()
 
@@ -560,8 +700,9 @@ def flooder(args, stats: Stats, start_gate: threading.Event) -> None:
             with sent_lock:
                 if next(sent, None) is None:
                     return
-            status, headers, body = browser.request("POST", f"/exercises/{args.exercises[0]}/",
-                                                    {"source": source, "csrfmiddlewaretoken": token}, page=False)
+            status, headers, body = browser.request(
+                "POST", f"/exercises/{args.exercises[0]}/", {"source": source, "csrfmiddlewaretoken": token}, page=False
+            )
             m = re.search(r"/submissions/(\d+)/", headers.get("Location", ""))
             with stats.lock:
                 if status == 302 and m:
@@ -585,14 +726,18 @@ def flooder(args, stats: Stats, start_gate: threading.Event) -> None:
 
 # ---- the capacity baseline: what the same number of workers grade on correct submissions alone ----
 
+
 def _capacity_worker(slugs: list[str], n: int, start, out) -> None:  # type: ignore[no-untyped-def]
     sys.path.insert(0, str(ROOT))
     from grader.engine import Grader
     from grader.exercise import load_exercise
 
     sources = Sources(slugs)
-    work = [(load_exercise(ROOT / "exercises" / slug), src.encode()) for slug in slugs
-            for _name, src in sources.correct[slug]]
+    work = [
+        (load_exercise(ROOT / "exercises" / slug), src.encode())
+        for slug in slugs
+        for _name, src in sources.correct[slug]
+    ]
     g = Grader(device="cpu", dedicated=True)  # as a Celery worker's
     g.start()
     for exercise, data in work:  # warm the trusted side (reference observations) for every exercise
@@ -614,8 +759,9 @@ def capacity(workers: int, total: int, slugs: list[str]) -> float:
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(workers + 1)
     q = ctx.Queue()
-    procs = [ctx.Process(target=_capacity_worker, args=(slugs, max(1, total // workers), barrier, q))
-             for _ in range(workers)]
+    procs = [
+        ctx.Process(target=_capacity_worker, args=(slugs, max(1, total // workers), barrier, q)) for _ in range(workers)
+    ]
     for p in procs:
         p.start()
     barrier.wait()
@@ -647,12 +793,20 @@ def main() -> int:
     ap.add_argument("--students", type=int, default=300)
     ap.add_argument("--submissions", type=int, default=10, help="per student (300 x 10 = the issue's 3,000)")
     ap.add_argument("--workers", type=int, default=2, help="Celery worker processes per worker host (own stack only)")
-    ap.add_argument("--worker-hosts", type=int, default=1,
-                    help="simulated worker machines: each --workers processes with its own hostname and var/, "
-                         "one broker and database")
+    ap.add_argument(
+        "--worker-hosts",
+        type=int,
+        default=1,
+        help="simulated worker machines: each --workers processes with its own hostname and var/, "
+        "one broker and database",
+    )
     ap.add_argument("--exercises", default=",".join(EXERCISES), help="comma-separated exercise slugs of the mix")
-    ap.add_argument("--capacity", type=int, default=200,
-                    help="grades for the capacity baselines (run before the stack starts; 0: skip)")
+    ap.add_argument(
+        "--capacity",
+        type=int,
+        default=200,
+        help="grades for the capacity baselines (run before the stack starts; 0: skip)",
+    )
     ap.add_argument("--url", default="", help="drive an existing deployment instead of starting one")
     ap.add_argument("--user-prefix", default="load")
     ap.add_argument("--password", default="load-pw-" + "x" * 8)
@@ -663,9 +817,12 @@ def main() -> int:
     ap.add_argument("--feedback-timeout-s", type=float, default=1800.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--flood", type=int, default=0, help="one more student submits this many times at once")
-    ap.add_argument("--flood-kind", default="correct", choices=["correct", "infinite_loop", "memory_bomb", "sleeper", "syntax_error",
-                                                          "import_os_system"],
-                    help="what the flood submits (an infinite loop holds a worker for the exercise's wall limit)")
+    ap.add_argument(
+        "--flood-kind",
+        default="correct",
+        choices=["correct", "infinite_loop", "memory_bomb", "sleeper", "syntax_error", "import_os_system"],
+        help="what the flood submits (an infinite loop holds a worker for the exercise's wall limit)",
+    )
     ap.add_argument("--flood-connections", type=int, default=8, help="the flood's parallel connections")
     args = ap.parse_args()
     args.exercises = [e for e in args.exercises.split(",") if e]
@@ -685,17 +842,23 @@ def main() -> int:
         u = urllib.parse.urlparse(args.url)
         args.host, args.port = u.hostname, u.port or 80
     else:
-        print(f"==> starting a private stack: Postgres, Redis, gunicorn, {args.worker_hosts} worker host(s) x "
-              f"{args.workers} workers, reconciler; exercises {', '.join(args.exercises)}", flush=True)
-        stack = Stack(args.workers, args.students + (1 if args.flood else 0), args.password, args.exercises,
-                      args.worker_hosts)
+        print(
+            f"==> starting a private stack: Postgres, Redis, gunicorn, {args.worker_hosts} worker host(s) x "
+            f"{args.workers} workers, reconciler; exercises {', '.join(args.exercises)}",
+            flush=True,
+        )
+        stack = Stack(
+            args.workers, args.students + (1 if args.flood else 0), args.password, args.exercises, args.worker_hosts
+        )
         args.host, args.port = "127.0.0.1", stack.web_port
     try:
         stats = Stats()
         gate = threading.Event()
         logged_in = threading.Semaphore(0)
-        threads = [threading.Thread(target=student, args=(i, args, stats, gate, logged_in), daemon=True)
-                   for i in range(args.students)]
+        threads = [
+            threading.Thread(target=student, args=(i, args, stats, gate, logged_in), daemon=True)
+            for i in range(args.students)
+        ]
         if args.flood:
             threads.insert(0, threading.Thread(target=flooder, args=(args, flood_stats, gate), daemon=True))
         for t in threads:
@@ -704,8 +867,10 @@ def main() -> int:
         for _ in range(args.students):
             logged_in.acquire()
         login_s = time.perf_counter() - t_login
-        print(f"==> {args.students} students logged in ({login_s:.1f} s); the rush: {args.submissions} "
-              f"submissions each", flush=True)
+        print(
+            f"==> {args.students} students logged in ({login_s:.1f} s); the rush: {args.submissions} submissions each",
+            flush=True,
+        )
         sampler = CpuSampler(stack.roles) if stack else None
         if sampler:
             sampler.start()
@@ -732,10 +897,15 @@ def main() -> int:
     lost = accepted - (db["one_result"] if db else len(stats.graded))
     grades_per_s = len(stats.graded) / wall
     report = {
-        "students": args.students, "submissions_accepted": accepted, "mix": stats.kinds,
-        "by_exercise": stats.by_exercise, "workers": total_workers, "worker_hosts": args.worker_hosts,
+        "students": args.students,
+        "submissions_accepted": accepted,
+        "mix": stats.kinds,
+        "by_exercise": stats.by_exercise,
+        "workers": total_workers,
+        "worker_hosts": args.worker_hosts,
         "wall_s": round(wall, 1),
-        "page_p50_ms": round(1000 * pct(stats.pages, 50), 1), "page_p95_ms": round(1000 * pct(stats.pages, 95), 1),
+        "page_p50_ms": round(1000 * pct(stats.pages, 50), 1),
+        "page_p95_ms": round(1000 * pct(stats.pages, 95), 1),
         "pages": len(stats.pages),
         "status_poll_p50_ms": round(1000 * pct(stats.polls, 50), 1),
         "status_poll_p95_ms": round(1000 * pct(stats.polls, 95), 1),
@@ -748,21 +918,32 @@ def main() -> int:
         "submit_to_feedback_p95_s": round(pct(stats.feedback, 95), 2),
         "grades_per_s": round(grades_per_s, 3),
         **baseline,
-        **({"grades_per_s_vs_capacity": round(grades_per_s / baseline["capacity_correct_mix_grades_per_s"], 3)}
-           if baseline else {}),
+        **(
+            {"grades_per_s_vs_capacity": round(grades_per_s / baseline["capacity_correct_mix_grades_per_s"], 3)}
+            if baseline
+            else {}
+        ),
         "rate_limited_resubmits": stats.rate_limited,
         "grades_per_worker_host": per_host,
         "limits": {slug: {k: v for k, v in lim.items() if k != "toml"} for slug, lim in stack.limits.items()}
-        if stack else None,
+        if stack
+        else None,
         "sync_s": round(stack.sync_s, 1) if stack else None,
         "cpu_during_rush": cpu,
-        "status_polls": stats.status_polls, "status_304": stats.not_modified,
+        "status_polls": stats.status_polls,
+        "status_304": stats.not_modified,
         "states": {s: list(stats.graded.values()).count(s) for s in set(stats.graded.values())},
-        "errors": stats.errors, "db": db, "lost_submissions": lost,
+        "errors": stats.errors,
+        "db": db,
+        "lost_submissions": lost,
     }
     if args.flood:
-        report["flood"] = {"sent": args.flood, "accepted": len(flood_stats.flood_accepted),
-                           "refused": flood_stats.flood_refused, "errors": flood_stats.errors}
+        report["flood"] = {
+            "sent": args.flood,
+            "accepted": len(flood_stats.flood_accepted),
+            "refused": flood_stats.flood_refused,
+            "errors": flood_stats.errors,
+        }
     print(json.dumps(report, indent=2))
     return 0 if lost == 0 and (not db or db["more_results"] == 0) else 1
 

@@ -18,7 +18,9 @@ MAX_ACTIVE_TOKENS = 20
 @login_required
 @require_http_methods(["GET", "POST"])
 def token_list(request: HttpRequest) -> HttpResponse:
-    tokens = ApiToken.objects.filter(user=request.user)
+    user = request.user
+    assert user.is_authenticated  # @login_required
+    tokens = ApiToken.objects.filter(user=user)
     new_token, error = "", ""
     if request.method == "POST":
         if tokens.filter(revoked_at__isnull=True).count() >= MAX_ACTIVE_TOKENS:

@@ -41,7 +41,7 @@ def _exercise_json(request: Request, exercise: Exercise) -> dict:
         "title": exercise.title,
         "kind": exercise.kind,
         "course": exercise.course.slug,
-        "max_score": exercise.current_revision.max_score,
+        "max_score": exercise.current_revision.max_score if exercise.current_revision else None,
         "interface": exercise_interface(exercise),
         "submit_url": request.build_absolute_uri(reverse("api:exercise-submit", args=[exercise.pk])),
     }
@@ -265,7 +265,12 @@ class CourseGrades(ApiView):
             {
                 "course": course.slug,
                 "exercises": [
-                    {"id": e.pk, "slug": e.slug, "title": e.title, "max_score": e.current_revision.max_score}
+                    {
+                        "id": e.pk,
+                        "slug": e.slug,
+                        "title": e.title,
+                        "max_score": e.current_revision.max_score if e.current_revision else None,
+                    }
                     for e in exercises
                 ],
                 "students": [

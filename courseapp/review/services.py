@@ -114,8 +114,9 @@ def review_groups(exercise: Exercise, limit: int = 500) -> list[ReviewGroup]:
             groups.append(ReviewGroup())
             leaders.append(i)
             best = len(groups) - 1
-        extra: dict[str, Any] = submission.current_extra
-        score = float(submission.current_score or 0.0)
+        # annotated by the pending() queryset (with_grading), which the stubs cannot see
+        extra: dict[str, Any] = getattr(submission, "current_extra")
+        score = float(getattr(submission, "current_score") or 0.0)
         groups[best].submissions.append(submission)
         groups[best].proposals.append(
             (
@@ -132,7 +133,7 @@ def review_decide(
     *,
     actor: Any,
     exercise: Exercise,
-    submission_ids: Iterable[int],
+    submission_ids: Iterable[int | str],
     band: str,
     score: float | None = None,
     comment: str = "",
@@ -220,7 +221,7 @@ def release_due(now: datetime | None = None, *, actor: Any = None) -> int:
                 grade_override(
                     submission=submission,
                     actor=who,
-                    score=float(submission.current_score or 0.0),
+                    score=float(getattr(submission, "current_score") or 0.0),
                     reason="released after the due date without review (course policy)",
                     comment="Released as graded by the machine.",
                 )

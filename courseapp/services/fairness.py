@@ -25,8 +25,16 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
+
+    from courseapp.models import Exercise, GradingJob
 
 REGRADE_PRIORITY = 9
 MAX_STUDENT_PRIORITY = 8
@@ -39,11 +47,11 @@ class QueueLimits:
     max_per_minute: int  # 0: no limit
 
 
-def _first_set(*values):
-    return next((v for v in values if v is not None), None)
+def _first_set(*values: int | None) -> int:
+    return next((v for v in values if v is not None), 0)
 
 
-def queue_limits(exercise) -> QueueLimits:
+def queue_limits(exercise: "Exercise") -> QueueLimits:
     """The exercise's limits: its policy's, else its course's, else the settings' defaults."""
     from courseapp.models import ExercisePolicy
 
@@ -59,7 +67,7 @@ def queue_limits(exercise) -> QueueLimits:
     )
 
 
-def _unfinished():
+def _unfinished() -> "QuerySet[GradingJob]":
     from courseapp.models import GradingJob
 
     return GradingJob.objects.filter(
@@ -67,12 +75,12 @@ def _unfinished():
     )
 
 
-def in_flight(user, exercise) -> int:
+def in_flight(user: "User", exercise: "Exercise") -> int:
     """The student's own jobs for the exercise that are queued or running (regrades are not theirs)."""
     return _unfinished().filter(submission__user=user, revision__exercise=exercise).count()
 
 
-def submission_limits_gate(user, exercise, now: datetime) -> None:
+def submission_limits_gate(user: "User", exercise: "Exercise", now: datetime) -> None:
     """Raise ValidationError (a message for the student) when a queue limit refuses a submission."""
     from courseapp import policies
 
@@ -100,7 +108,7 @@ def submission_limits_gate(user, exercise, now: datetime) -> None:
             )
 
 
-def job_priority(job) -> int:
+def job_priority(job: "GradingJob") -> int:
     """The Celery priority to send `job` with (0 = first): see the module's docstring."""
     if job.regrade_id is not None:
         return REGRADE_PRIORITY

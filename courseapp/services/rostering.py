@@ -13,6 +13,8 @@ import secrets
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Field
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -51,7 +53,7 @@ def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
 
 
 @transaction.atomic
-def roster_import_csv(*, course: Course, actor, data: bytes) -> RosterReport:
+def roster_import_csv(*, course: Course, actor: AbstractBaseUser, data: bytes) -> RosterReport:
     """Enrol the students (and staff) a CSV file lists. Bad lines are reported, the rest applied;
     an instructor is never demoted by a file (that is a deliberate change in the admin)."""
     try:
@@ -61,6 +63,7 @@ def roster_import_csv(*, course: Course, actor, data: bytes) -> RosterReport:
     report = RosterReport()
     users = get_user_model()
     username_field = users._meta.get_field(users.USERNAME_FIELD)
+    assert isinstance(username_field, Field)  # a concrete column, not a relation
     for number, row in _rows(text):
         username = row.get("username", "")
         role = (row.get("role") or Enrolment.Role.STUDENT).lower()
@@ -120,7 +123,7 @@ def _new_code() -> str:
 
 
 @transaction.atomic
-def join_code_set(*, course: Course, actor, enabled: bool) -> str:
+def join_code_set(*, course: Course, actor: AbstractBaseUser, enabled: bool) -> str:
     """A fresh join code for the course (the old one stops working), or none (joining closed)."""
     before = course.join_code
     code = ""
@@ -147,7 +150,7 @@ def normalise_code(code: str) -> str:
 
 
 @transaction.atomic
-def course_join(*, user, code: str) -> Enrolment:
+def course_join(*, user: AbstractBaseUser, code: str) -> Enrolment:
     """Enrol `user` as a student of the course whose join code this is (already enrolled: as before)."""
     code = normalise_code(code)
     course = Course.objects.filter(join_code=code).first() if len(code) == JOIN_CODE_LENGTH else None

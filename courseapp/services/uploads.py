@@ -6,6 +6,7 @@ from __future__ import annotations
 import tomllib
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 
 from courseapp.models import Exercise
 from grader.notebook import MAX_NOTEBOOK_BYTES, NotebookError, extract_code, is_notebook
@@ -56,7 +57,7 @@ def source_from_upload(exercise: Exercise, filename: str, data: bytes) -> str:
         ) from None
 
 
-def read_upload(upload, limit: int = MAX_NOTEBOOK_BYTES) -> bytes:
+def read_upload(upload: UploadedFile, limit: int = MAX_NOTEBOOK_BYTES) -> bytes:
     """An uploaded file's bytes, refusing (ValidationError) more than `limit` without reading it all."""
     if upload.size is not None and upload.size > limit:
         raise ValidationError(

@@ -19,6 +19,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models import Model
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 WRITES = {"INSERT", "UPDATE"}
@@ -34,7 +35,8 @@ def _model(label: str):
 def grant_plan(role: str) -> list[str]:
     """The SQL statements that give `role` exactly its privileges (after a REVOKE ALL)."""
     q = connection.ops.quote_name
-    hidden_tables, hidden_columns = set(), {}
+    hidden_tables: set[str] = set()
+    hidden_columns: dict[str, set[str]] = {}
     for label in settings.GRADER_DB_HIDDEN:
         parts = label.split(".")
         model = _model(".".join(parts[:2]))
@@ -49,7 +51,7 @@ def grant_plan(role: str) -> list[str]:
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {q(role)}",
         f"GRANT USAGE ON SCHEMA public TO {q(role)}",
     ]
-    tables = sorted(
+    tables: list[tuple[str, type[Model] | None]] = sorted(
         {
             m._meta.db_table: m
             for m in apps.get_models(include_auto_created=True)
