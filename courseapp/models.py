@@ -10,6 +10,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from courseapp.appendonly import AppendOnlyManager
+from grader.results import Outcome
 
 if TYPE_CHECKING:
     from grader.sandbox.limits import JobLimits
@@ -254,8 +255,16 @@ class Result(models.Model):
     job = models.OneToOneField(GradingJob, on_delete=models.PROTECT, related_name="result")
     score = models.FloatField()
     max_score = models.FloatField()
-    status = models.CharField(max_length=10)  # graded | error | rejected
-    outcome = models.CharField(max_length=10)  # ok | wrong | timeout | memory | crashed | rejected | error
+    # The contract's closed sets (contracts.md section 2; grader.results.Outcome).
+    STATUS_CHOICES = [
+        ("graded", "graded"),
+        ("error", "error (the grader's fault)"),
+        ("rejected", "rejected (bad input)"),
+    ]
+    OUTCOME_CHOICES = [(outcome.value, outcome.value) for outcome in Outcome]
+
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES)
+    outcome = models.CharField(max_length=10, choices=OUTCOME_CHOICES)
     output = models.TextField(blank=True)
     tests = models.JSONField(default=list)
     misconceptions = models.JSONField(default=list)
