@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from grader.blockkit import randomize_
-from grader.checklib import Context, RemoteModule, Step, StepResult, StudentError, TensorSpec
+from grader.checklib import Context, RemoteModule, Step, StepResult, StudentError, TensorSpec, state_to_wire
 from grader.compare import close, compare
 from grader.inside.describe import describe_module
 from grader.mistakes import Mistake, build, mistakes_of
@@ -100,15 +100,25 @@ class Pair:
 
     config: Config
     student: RemoteModule
-    reference: nn.Module
     state: tuple[list[torch.Tensor], list[torch.Tensor]]  # the reference's, before any step
     label: str
     loaded: bool  # False when the student's parameters could not take the reference's values
+    kind: str  # the solution module (one per exercise revision) and the reference class's module: in every cache key
     key: str = ""  # a digest of the reference's class, arguments and state (caches what it computes)
+    built: nn.Module | None = None  # the reference module, once built
+    build: Callable[[], nn.Module] | None = None  # builds it on first use (a prepared pair has none yet)
+
+    @property
+    def reference(self) -> nn.Module:
+        """The randomised reference module holding `state` (built on first use for a prepared pair)."""
+        if self.built is None:
+            assert self.build is not None
+            self.built = self.build()
+        return self.built
 
     def state_key(self) -> str:
         if not self.key:
-            self.key = _digest([*self.state[0], *self.state[1]], type(self.reference).__module__, self.label)
+            self.key = _digest([*self.state[0], *self.state[1]], self.kind, self.label)
         return self.key
 
     def expected(self, step: Step) -> _Expected:
@@ -125,11 +135,56 @@ class Pair:
 
 
 @dataclass
+class _Prepared:
+    """A randomised reference's state as a grade reaching Block.pair with the same generator state,
+    reference module, arguments and tweak computes it (the draws are deterministic): computed once
+    per worker, with what the pair derives from it (its digest, its wire form)."""
+
+    owners: tuple[Any, ...]  # the objects whose ids are in the key, kept alive so no id is reused
+    state: tuple[list[torch.Tensor], list[torch.Tensor]]
+    after: torch.Tensor  # the generator's state after the draws
+    kind: str
+    key: str
+    wire: tuple[dict[str, Any], list[bytes]]
+    nbytes: int
+
+
+class _PreparedCache:
+    """_Prepared entries by key, oldest dropped first past max_bytes (states of deep nets are large)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.entries: dict[tuple[Any, ...], _Prepared] = {}
+        self.nbytes = 0
+        self.max_bytes = max_bytes
+
+    def get(self, key: tuple[Any, ...]) -> _Prepared | None:
+        return self.entries.get(key)
+
+    def put(self, key: tuple[Any, ...], entry: _Prepared) -> None:
+        if entry.nbytes > self.max_bytes:
+            return
+        while self.entries and self.nbytes + entry.nbytes > self.max_bytes:
+            self.nbytes -= self.entries.pop(next(iter(self.entries))).nbytes
+        old = self.entries.pop(key, None)
+        self.nbytes += entry.nbytes - (old.nbytes if old is not None else 0)
+        self.entries[key] = entry
+
+
+_PREPARED = _PreparedCache(64 << 20)
+
+
+@dataclass
 class _Expected:
     output: torch.Tensor
     input_grad: torch.Tensor | None = None
     param_grads: list[torch.Tensor | None] = field(default_factory=list)
     buffers: list[torch.Tensor] = field(default_factory=list)
+
+
+def _same_tensors(
+    a: tuple[list[torch.Tensor], list[torch.Tensor]], b: tuple[list[torch.Tensor], list[torch.Tensor]]
+) -> bool:
+    return all(len(x) == len(y) and all(t is u for t, u in zip(x, y)) for x, y in zip(a, b))
 
 
 def _load(module: nn.Module, params: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]) -> None:
@@ -251,6 +306,19 @@ def _specs_of(module: nn.Module) -> tuple[list[tuple[str, Shape]], list[Shape]]:
     return ([(n, tuple(p.shape)) for n, p in module.named_parameters()], [tuple(b.shape) for b in module.buffers()])
 
 
+_LAYOUTS: dict[tuple[str, str], tuple[list[tuple[str, Shape]], list[Shape], list[dict[str, Any]]]] = {}
+
+
+def _reference_layout(pair: Pair) -> tuple[list[tuple[str, Shape]], list[Shape], list[dict[str, Any]]]:
+    """The reference's parameters, buffers and layers for the pair's configuration: its structure,
+    which no weight changes (described once per worker and exercise revision)."""
+    key = (pair.kind, pair.label)
+    if key not in _LAYOUTS:
+        ref = pair.reference
+        _LAYOUTS[key] = (*_specs_of(ref), describe_module(ref))
+    return _LAYOUTS[key]
+
+
 _TRAINABLE: dict[tuple[str, str, Shape], bool] = {}
 _OBSERVED: dict[str, _Expected | Exception | None] = {}  # Block._cached: (mistake, step, state) -> what the mistake did
 _OBSERVED_MAX = 4096
@@ -308,6 +376,45 @@ class Block:
                 tweak(ref)
         return ref
 
+    def _prepare(
+        self, ctx: Context, config: Config, tweak: Tweak | None, label: str
+    ) -> tuple[_Prepared, nn.Module | None]:
+        """The randomised reference's state for this pair, with the generator advanced past its draws
+        exactly as Block.reference advances it: looked up by the generator's state (every grade replays
+        the same seeded draws), computed on a miss (then the reference module built for it comes too)."""
+        gen_state = ctx.generator.get_state()
+        key = (
+            id(ctx.reference),
+            id(tweak),
+            label,
+            hashlib.blake2b(gen_state.numpy().tobytes(), digest_size=16).digest(),
+        )
+        entry = _PREPARED.get(key)
+        if entry is not None and entry.owners[0] is ctx.reference and entry.owners[1] is tweak:
+            ctx.generator.set_state(entry.after)
+            return entry, None
+        ref = self.reference(ctx, config, tweak)
+        state = ([p.detach().clone() for p in ref.parameters()], [b.detach().clone() for b in ref.buffers()])
+        kind = f"{getattr(ctx.reference, '__name__', '')}|{type(ref).__module__}"  # the revision's, and the class's
+        entry = _Prepared(
+            (ctx.reference, tweak),
+            state,
+            ctx.generator.get_state(),
+            kind,
+            _digest([*state[0], *state[1]], kind, label),
+            state_to_wire(*state),
+            sum(t.numel() * t.element_size() for t in [*state[0], *state[1]]) * 2,
+        )
+        _PREPARED.put(key, entry)
+        return entry, ref
+
+    def _rebuild(self, ctx: Context, config: Config, state: tuple[list[torch.Tensor], list[torch.Tensor]]) -> nn.Module:
+        """A reference module holding `state` (the tweak's effect included: it is in the state)."""
+        ref = ctx.fresh_reference(self.name, *config.args, **dict(config.kwargs))
+        ref.__dict__.pop("_grader_holds", None)
+        _load(ref, *state)
+        return ref
+
     def pair(
         self,
         ctx: Context,
@@ -320,14 +427,19 @@ class Block:
         """The student's module with a randomised reference's state copied in. strict: fail (naming
         the structural mistake) when the state cannot be copied; otherwise continue without it."""
         config = config or self.default
-        ref = self.reference(ctx, config, tweak)
-        state = ([p.detach().clone() for p in ref.parameters()], [b.detach().clone() for b in ref.buffers()])
+        label = config.call(self.name)
+        prepared, ref = self._prepare(ctx, config, tweak, label)
+        state = prepared.state
         student = ctx.construct(*config.args, describe=describe, **dict(config.kwargs))
         adapted = adapt_state(state, [(s.name, s.shape) for s in student.params], [s.shape for s in student.buffers])
-        pair = Pair(config, student, ref, state, config.call(self.name), adapted is not None)
+        pair = Pair(config, student, state, label, adapted is not None, prepared.kind, prepared.key, ref)
+        pair.build = lambda: self._rebuild(ctx, config, state)
+        if adapted is not None and _same_tensors(adapted, state):
+            student.load_wire(prepared.wire)  # the reference's own state: serialised once per worker
+            adapted = None
         if adapted is not None:
             student.load_state(*adapted)
-        elif strict:
+        elif not pair.loaded and strict:
             message, mids = self.structure_problem(ctx, pair)
             ctx.fail(
                 "This check copies the reference's weights into your module, which needs the layers the "
@@ -340,12 +452,12 @@ class Block:
     def structure_problem(self, ctx: Context, pair: Pair) -> tuple[str, list[str]]:
         """('', []) when the student's parameters, buffers and layer configuration match the
         reference's; otherwise what differs and the misconception(s) it shows."""
-        student, ref = pair.student, pair.reference
-        exp_p, exp_b = _specs_of(ref)
+        student = pair.student
+        exp_p, exp_b, exp_layers = _reference_layout(pair)
         got_p = [(s.name, s.shape) for s in student.params]
         got_b = [s.shape for s in student.buffers]
         layers = student.describe()
-        got_leaves, exp_leaves = _leaves(layers), _leaves(describe_module(ref))
+        got_leaves, exp_leaves = _leaves(layers), _leaves(exp_layers)
         shapes_ok = [s for _, s in got_p] == [s for _, s in exp_p] and got_b == exp_b
         if shapes_ok and _same_layers(got_leaves, exp_leaves):
             return "", []
@@ -360,7 +472,7 @@ class Block:
             # evidence (they may pool functionally); one the mistake lacks is.
             if [s for _, s in m_p] == [s for _, s in got_p] and m_b == got_b and _same_layers(got_leaves, m_leaves):
                 if shapes_ok:
-                    detail = self._leaf_difference(layers, describe_module(ref))
+                    detail = self._leaf_difference(layers, exp_layers)
                 return f"Your {self.what}'s layers do not match the specification.\n{detail}", [mistake.misconception]
         if not got_p:
             return (
@@ -370,9 +482,8 @@ class Block:
             )
         if shapes_ok:
             return (
-                f"Your {self.what}'s layers are configured differently.\n"
-                f"{self._leaf_difference(layers, describe_module(ref))}",
-                [self._leaf_misconception(layers, describe_module(ref))],
+                f"Your {self.what}'s layers are configured differently.\n{self._leaf_difference(layers, exp_layers)}",
+                [self._leaf_misconception(layers, exp_layers)],
             )
         bias = _conv_bias_indices(got_p)
         without = [s for i, (_, s) in enumerate(got_p) if i not in bias]
@@ -458,7 +569,7 @@ class Block:
     def _can_train(self, pair: Pair, x: torch.Tensor) -> bool:
         """Training mode needs batch norm to see more than one value per channel (asked of the
         reference once per configuration and input shape)."""
-        key = (type(pair.reference).__module__, pair.label, tuple(x.shape))
+        key = (pair.kind, pair.label, tuple(x.shape))
         if key not in _TRAINABLE:
             try:
                 _trusted_step(pair.reference, pair.state, Step(x, train=True))

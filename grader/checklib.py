@@ -42,6 +42,7 @@ __all__ = [
     "Step",
     "StepResult",
     "StudentError",
+    "state_to_wire",
 ]
 
 
@@ -124,6 +125,18 @@ class StepResult:
     error: StudentError | None = None
 
 
+def state_to_wire(
+    params: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]
+) -> tuple[dict[str, Any], list[bytes]]:
+    """A load_state's header and blobs (RemoteModule.load_wire sends them)."""
+    blobs: list[bytes] = []
+    state = {
+        "params": [tensor_to_wire(t, blobs) for t in params],
+        "buffers": [tensor_to_wire(t, blobs) for t in buffers],
+    }
+    return state, blobs
+
+
 class RemoteModule:
     """A student's nn.Module living in the sandbox, driven by data-only commands."""
 
@@ -142,12 +155,12 @@ class RemoteModule:
     def load_state(self, params: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]) -> None:
         """Serialised now, sent with the module's next command (one round trip fewer per check).
         A failure to load is then reported by that command, inside the same check."""
-        blobs: list[bytes] = []
-        state = {
-            "params": [tensor_to_wire(t, blobs) for t in params],
-            "buffers": [tensor_to_wire(t, blobs) for t in buffers],
-        }
-        self._pending_state = (state, blobs)
+        self.load_wire(state_to_wire(params, buffers))
+
+    def load_wire(self, wire: tuple[dict[str, Any], list[bytes]]) -> None:
+        """load_state for a state already serialised by state_to_wire (never changed afterwards:
+        callers may keep it and send it to other modules)."""
+        self._pending_state = wire
 
     def _command(self, extra: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[bytes]]:
         """A header and blob list for this module's next command, carrying any deferred load_state
@@ -155,7 +168,7 @@ class RemoteModule:
         header: dict[str, Any] = {"handle": self.handle, **(extra or {})}
         blobs: list[bytes] = []
         if self._pending_state is not None:
-            header["load_state"], blobs = self._pending_state[0], list(self._pending_state[1])
+            header["load_state"], blobs = dict(self._pending_state[0]), list(self._pending_state[1])
             self._pending_state = None
         return header, blobs
 

@@ -157,11 +157,26 @@ class MessageReader:
 # ---- tensors ------------------------------------------------------------------------------------
 
 
+_DTYPE_NAMES: dict[Any, str] = {}  # torch dtype -> its name in DTYPES (filled on first use: torch loads lazily)
+_NUMPY_DTYPES: dict[str, Any] = {}  # name -> numpy dtype, for every DTYPES entry numpy has (not bfloat16)
+
+
+def _dtype_tables() -> None:
+    import numpy as np
+    import torch
+
+    for name in DTYPES:
+        _DTYPE_NAMES[getattr(torch, name)] = name
+        if name != "bfloat16":
+            _NUMPY_DTYPES[name] = np.dtype(name)
+
+
 def tensor_to_wire(t: Any, blobs: list[bytes]) -> dict[str, Any]:
     """Describe a CPU-able tensor and append its raw bytes to blobs. Used on both sides."""
     import torch
 
-    t = torch.Tensor.as_subclass(t, torch.Tensor)  # drop any subclass (and its __torch_function__)
+    if type(t) is not torch.Tensor:
+        t = torch.Tensor.as_subclass(t, torch.Tensor)  # drop any subclass (and its __torch_function__)
     nbytes = t.numel() * t.element_size()
     if nbytes > MAX_BLOB_BYTES:
         # Refuse before copying: a lazily allocated 1 TB tensor must not be touched page by page.
@@ -169,9 +184,14 @@ def tensor_to_wire(t: Any, blobs: list[bytes]) -> dict[str, Any]:
             f"the tensor of shape {tuple(t.shape)} ({nbytes / 2**20:,.0f} MiB) is larger than the "
             f"{MAX_BLOB_BYTES >> 20} MiB the grader accepts for one tensor"
         )
-    t = t.detach().to("cpu").contiguous()
-    name = str(t.dtype).removeprefix("torch.")
-    if name not in DTYPES:
+    t = t.detach()
+    if not t.is_cpu:
+        t = t.to("cpu")
+    t = t.contiguous()
+    if not _DTYPE_NAMES:
+        _dtype_tables()
+    name = _DTYPE_NAMES.get(t.dtype)
+    if name is None:
         raise ValueError(f"unsupported dtype {t.dtype}")
     if name == "bfloat16":
         raw = t.view(torch.int16).numpy().tobytes()
@@ -217,7 +237,12 @@ def tensor_from_wire(desc: Any, blobs: list[bytes], *, max_numel: int = 16 << 20
         return torch.empty(shape, dtype=getattr(torch, dtype))
     if dtype == "bfloat16":
         return torch.frombuffer(bytearray(raw), dtype=torch.int16).view(torch.bfloat16).reshape(shape).clone()
-    return torch.frombuffer(bytearray(raw), dtype=getattr(torch, dtype)).reshape(shape).clone()
+    if not _NUMPY_DTYPES:
+        _dtype_tables()
+    import numpy as np
+
+    # A copy the tensor owns (np.frombuffer only views the immutable bytes).
+    return torch.from_numpy(np.frombuffer(raw, dtype=_NUMPY_DTYPES[dtype]).reshape(shape).copy())
 
 
 # ---- replies ------------------------------------------------------------------------------------
@@ -240,13 +265,15 @@ def _list_of(ok: Callable[[Any], bool]) -> Callable[[Any], bool]:
 
 
 def _spec(v: Any) -> bool:  # a parameter/buffer description from "construct"
-    return (
-        isinstance(v, dict)
-        and isinstance(v.get("name"), str)
-        and isinstance(v.get("dtype"), str)
-        and _list_of(_is_int)(v.get("shape"))
-        and len(v["shape"]) <= MAX_DIMS
-    )
+    if not (isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("dtype"), str)):
+        return False
+    shape = v.get("shape")
+    if not isinstance(shape, list) or len(shape) > MAX_DIMS:
+        return False
+    for d in shape:
+        if not isinstance(d, int) or isinstance(d, bool):
+            return False
+    return True
 
 
 def _submodule(v: Any) -> bool:
@@ -257,13 +284,16 @@ def _scalar(v: Any) -> bool:
     return v is None or isinstance(v, (bool, int, str)) or (isinstance(v, float) and v == v and abs(v) != float("inf"))
 
 
+_STRINGS = _list_of(lambda n: isinstance(n, str))
+
+
 def _layer(v: Any) -> bool:  # one entry of grader.inside.describe.describe_module
     return (
         isinstance(v, dict)
         and isinstance(v.get("name"), str)
         and isinstance(v.get("type"), str)
-        and _list_of(lambda n: isinstance(n, str))(v.get("params"))
-        and _list_of(lambda n: isinstance(n, str))(v.get("buffers"))
+        and _STRINGS(v.get("params"))
+        and _STRINGS(v.get("buffers"))
         and isinstance(v.get("config"), dict)
         and len(v["config"]) <= 32
         and all(

@@ -321,11 +321,14 @@ def _run(st: _State, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str,
     raises reports its error and the steps after it still run."""
     torch = st.torch
     obj = st.objects[req["handle"]]
-    initial = [t.detach().clone() for t in list(obj.parameters()) + list(obj.buffers())] if req.get("reset") else None
+    steps = req.get("steps", [])
+    # Saved for the steps after the first (which starts from the state as it is); a single step needs no copy.
+    reset = bool(req.get("reset")) and len(steps) > 1
+    initial = [t.detach().clone() for t in list(obj.parameters()) + list(obj.buffers())] if reset else []
     out_blobs: list[bytes] = []
     results: list[dict[str, Any]] = []
-    for step in req.get("steps", []):
-        if initial is not None:
+    for i, step in enumerate(steps):
+        if i and reset:
             with torch.no_grad():
                 for t, saved in zip(list(obj.parameters()) + list(obj.buffers()), initial):
                     t.copy_(saved)
