@@ -319,6 +319,23 @@ def _reference_layout(pair: Pair) -> tuple[list[tuple[str, Shape]], list[Shape],
     return _LAYOUTS[key]
 
 
+_MISTAKE_LEAVES: dict[tuple[int, str], tuple[nn.Module, tuple[list[Leaf], list[Leaf]]]] = {}
+
+
+def _mistake_layout(
+    module: nn.Module,
+) -> tuple[list[tuple[str, Shape]], list[Shape], tuple[list[Leaf], list[Leaf]]]:
+    """A known mistake's parameters, buffers and layers. grader.mistakes.build keeps one module per
+    mistake file revision and arguments; its layers are described once per parameter layout."""
+    params, buffers = _specs_of(module)
+    key = (id(module), repr((params, buffers)))
+    entry = _MISTAKE_LEAVES.get(key)
+    if entry is None or entry[0] is not module:
+        entry = (module, _leaves(describe_module(module)))
+        _MISTAKE_LEAVES[key] = entry
+    return params, buffers, entry[1]
+
+
 _TRAINABLE: dict[tuple[str, str, Shape], bool] = {}
 _OBSERVED: dict[str, _Expected | Exception | None] = {}  # Block._cached: (mistake, step, state) -> what the mistake did
 _OBSERVED_MAX = 4096
@@ -466,8 +483,7 @@ class Block:
             module = build(ctx.exercise, mistake, self.name, pair.config.args, dict(pair.config.kwargs))
             if module is None:
                 continue
-            m_p, m_b = _specs_of(module)
-            m_leaves = _leaves(describe_module(module))
+            m_p, m_b, m_leaves = _mistake_layout(module)
             # One way, as against the reference: a pooling module the student did not build is no
             # evidence (they may pool functionally); one the mistake lacks is.
             if [s for _, s in m_p] == [s for _, s in got_p] and m_b == got_b and _same_layers(got_leaves, m_leaves):
