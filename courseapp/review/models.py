@@ -50,3 +50,42 @@ class ReviewSettings(models.Model):
 
     def __str__(self) -> str:
         return f"review settings of {self.exercise_id}"
+
+
+class Calibration(models.Model):
+    """One recalibration of an exercise revision's confidence threshold from the teacher's labels
+    (grader.freetext.calibrate, leave-one-out at the exercise's target precision), kept as history:
+    every teacher decision adds one, and the newest applied one of the revision is the threshold in use."""
+
+    revision = models.ForeignKey(ExerciseRevision, on_delete=models.CASCADE, related_name="review_calibrations")
+    threshold = models.FloatField()
+    previous = models.FloatField(null=True, blank=True, help_text="the threshold in use before this one")
+    labels = models.PositiveIntegerField(help_text="teacher labels it was measured on")
+    target_precision = models.FloatField()
+    released = models.PositiveIntegerField(help_text="labels whose leave-one-out grade is released at the threshold")
+    correct = models.PositiveIntegerField(help_text="... of which match the teacher's band")
+    two_bands_off = models.PositiveIntegerField(default=0)
+    vouched_precision = models.FloatField(help_text="Wilson lower bound of the released precision")
+    reason = models.CharField(max_length=200)
+    # False: measured only (too few labels); the threshold in force did not change.
+    applied = models.BooleanField(default=True)
+    trigger = models.CharField(max_length=200, blank=True, help_text="what asked for it (a decision, a command)")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = (models.Index(fields=["revision", "-created_at"]),)
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct / self.released if self.released else None
+
+    @property
+    def review_share(self) -> float | None:
+        return 1 - self.released / self.labels if self.labels else None
+
+    def __str__(self) -> str:
+        return f"threshold {self.threshold:.3f} from {self.labels} labels ({self.revision_id})"

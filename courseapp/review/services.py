@@ -6,6 +6,11 @@ replaced it yet. Deciding overrides it through courseapp.services.instructor.gra
 the teacher's band and score as an Exemplar (updated when the decision changes), and sends
 courseapp.signals.final_grade_changed(reason="review") once committed (the override also sends reason="override"). release_due releases the
 machine's proposals after the due date where the course chose so (reason="release").
+
+Every decision then recalibrates the revision's confidence threshold from the teacher's labels
+(recalibrate: a Calibration row each time, the history the review page shows), and regrade_report
+shows, as a dry run, which machine-graded answers the exemplars as they now are would grade
+differently; apply_regrade_report regrades those (a new GradingJob per submission, in one Regrade).
 """
 
 from __future__ import annotations
@@ -22,15 +27,18 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from courseapp.models import (
+    AuditEntry,
     Exercise,
     ExercisePolicy,
     ExerciseRevision,
+    Regrade,
     Result,
     Submission,
 )
-from courseapp.review.models import Band, Exemplar, ReviewSettings
+from courseapp.review.models import Band, Calibration, Exemplar, ReviewSettings
 from courseapp.services.grade_events import final_grade_changed_on_commit
 from courseapp.services.instructor import grade_override
+from courseapp.services.jobs import jobs_create_for_regrade
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +186,11 @@ def review_decide(
             },
         )
         final_grade_changed_on_commit(user_id=submission.user_id, exercise_id=exercise.pk, reason="review")
+    recalibrate_after_decision(
+        exercise,
+        actor=actor,
+        trigger=f"decision: {len(submissions)} answer(s) {band} {score:g}",
+    )
     log.info(
         "review: %s decided %s answer(s) of %s as %s %g",
         getattr(actor, "pk", None),
@@ -230,35 +243,225 @@ def release_due(now: datetime | None = None, *, actor: Any = None) -> int:
     return released
 
 
+def threshold_in_use(revision: ExerciseRevision) -> float | None:
+    """The recalibrated threshold for this revision (its newest applied Calibration), else the course's
+    setting (ReviewSettings, e.g. from the review_recalibrate command); None: the exercise's own."""
+    newest = Calibration.objects.filter(revision=revision, applied=True).order_by("-created_at", "-id").first()
+    if newest is not None:
+        return newest.threshold
+    rs = ReviewSettings.objects.filter(exercise_id=revision.exercise_id).first()
+    return rs.confidence_threshold if rs else None
+
+
 def grading_inputs(revision: ExerciseRevision) -> dict[str, Any]:
     """What the worker passes to the free-text grader for this revision: the teacher's exemplars and
-    the course's recalibrated threshold (None: the exercise's own)."""
+    the recalibrated threshold (None: the exercise's own)."""
     from grader.freetext import Exemplar as GraderExemplar
 
     exemplars = [
         GraderExemplar(text=e.text, band=e.band, score=e.score, source="teacher")  # type: ignore[arg-type]
         for e in Exemplar.objects.filter(revision=revision).order_by("decided_at", "id")
     ]
-    rs = ReviewSettings.objects.filter(exercise_id=revision.exercise_id).first()
-    return {"exemplars": exemplars, "threshold": rs.confidence_threshold if rs else None}
+    return {"exemplars": exemplars, "threshold": threshold_in_use(revision)}
 
 
-MIN_LABELS_TO_RECALIBRATE = 20
+MIN_LABELS_TO_RECALIBRATE = 20  # grader.freetext.calibrate.MIN_LABELS
 
 
-def recalibrate(exercise: Exercise, spec: Any) -> float | None:
-    """Recompute the exercise's confidence threshold from the teacher's labels of its current
-    revision (grader.freetext.calibrate_threshold, leave-one-out). `spec` is the grader's Exercise."""
-    from grader.freetext import calibrate_threshold
+def grader_spec(revision: ExerciseRevision) -> Any:
+    """The grader's Exercise for a revision (its files materialised by grader_runtime)."""
+    from courseapp.services.grader_runtime import revision_folder
+    from grader.exercise import load_exercise
+
+    return load_exercise(revision_folder(revision))
+
+
+def recalibrate(exercise: Exercise, spec: Any = None, *, actor: Any = None, trigger: str = "") -> float | None:
+    """Recompute the confidence threshold of the exercise's current revision from the teacher's labels
+    (grader.freetext.calibrate: leave-one-out, the exercise's target precision) and record it as a
+    Calibration (history shown on the review page). With fewer than MIN_LABELS_TO_RECALIBRATE labels
+    the exercise's own threshold stays in force: the measurement is recorded, None is returned.
+    `spec` is the grader's Exercise (default: loaded from the revision)."""
+    from grader.freetext import calibrate
 
     revision = exercise.current_revision
     if revision is None:
         return None
+    spec = spec if spec is not None else grader_spec(revision)
     data = grading_inputs(revision)["exemplars"]
-    if len(data) < MIN_LABELS_TO_RECALIBRATE:
+    previous = threshold_in_use(revision)
+    found = calibrate(data, spec)
+    applied = len(data) >= MIN_LABELS_TO_RECALIBRATE
+    Calibration.objects.create(
+        revision=revision,
+        threshold=found.threshold,
+        previous=previous if previous is not None else spec_threshold(spec),
+        labels=found.labels,
+        target_precision=found.target_precision,
+        released=found.released,
+        correct=found.correct,
+        two_bands_off=found.two_bands_off,
+        vouched_precision=found.vouched_precision,
+        reason=found.reason[:200],
+        applied=applied,
+        trigger=trigger[:200],
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    if not applied:
         return None
-    threshold = calibrate_threshold(data, spec)
     rs = settings_for(exercise)
-    rs.confidence_threshold, rs.calibrated_on = threshold, len(data)
+    rs.confidence_threshold, rs.calibrated_on = found.threshold, len(data)
     rs.save(update_fields=["confidence_threshold", "calibrated_on"])
-    return threshold
+    log.info(
+        "review: threshold of %s recalibrated to %.4f from %s labels (%s)",
+        exercise.slug,
+        found.threshold,
+        len(data),
+        found.reason,
+    )
+    return found.threshold
+
+
+def spec_threshold(spec: Any) -> float:
+    from grader.freetext.rubric import load_rubric
+
+    return float(load_rubric(spec).review.confidence_threshold)
+
+
+def recalibrate_after_decision(exercise: Exercise, *, actor: Any, trigger: str) -> None:
+    """Recalibrate once the decision has committed (never inside its transaction: it reads every
+    label of the revision); a failure is logged and leaves the previous threshold in force."""
+
+    def run() -> None:
+        try:
+            recalibrate(exercise, actor=actor, trigger=trigger)
+        except Exception:  # noqa: BLE001 - the decision stands; the next one recalibrates again
+            log.exception("review: could not recalibrate %s after a decision", exercise.slug)
+
+    transaction.on_commit(run)
+
+
+# ---- what changed exemplars would change: a dry-run regrade, and applying it ----------------------
+
+
+@dataclass
+class RegradeChange:
+    """One already-graded answer whose grade the current exemplars and threshold would change."""
+
+    submission: Submission
+    before_band: str
+    before_score: float
+    before_provisional: bool
+    after_band: str
+    after_score: float
+    after_provisional: bool
+    after_confidence: float
+    followed: str
+
+    @property
+    def what(self) -> list[str]:
+        changed = []
+        if self.before_band != self.after_band:
+            changed.append("band")
+        if abs(self.before_score - self.after_score) > 1e-9:
+            changed.append("score")
+        if self.before_provisional != self.after_provisional:
+            changed.append("released" if not self.after_provisional else "sent to review")
+        return changed
+
+
+@dataclass
+class RegradeReport:
+    examined: int
+    changes: list[RegradeChange]
+    exemplars: int
+    threshold: float
+
+    @property
+    def band_changes(self) -> int:
+        return sum(c.before_band != c.after_band for c in self.changes)
+
+
+def graded_without_override(exercise: Exercise, limit: int = 1000) -> list[Submission]:
+    """Submissions of the exercise's current revision whose counting grade is the machine's (a
+    free-text result, no override): the grades a regrade could change. Oldest first."""
+    extra = Result.objects.filter(pk=OuterRef("current_result_id")).values("extra")[:1]
+    rows = (
+        Submission.objects.filter(revision=exercise.current_revision, overrides__isnull=True)
+        .with_grading()
+        .annotate(current_extra=Subquery(extra))
+        .select_related("user", "revision")
+        .order_by("created_at", "id")
+    )
+    return [s for s in rows[:limit] if isinstance(s.current_extra, dict) and "band" in s.current_extra]
+
+
+def regrade_report(exercise: Exercise, spec: Any = None) -> RegradeReport:
+    """Dry run: grade every machine-graded answer of the current revision again with the revision's
+    exemplars and threshold as they are now (grader.freetext.preview), without storing anything, and
+    list those whose band, score or provisional state would change."""
+    from grader.freetext import preview
+
+    revision = exercise.current_revision
+    if revision is None:
+        return RegradeReport(0, [], 0, 0.0)
+    spec = spec if spec is not None else grader_spec(revision)
+    inputs = grading_inputs(revision)
+    threshold = inputs["threshold"] if inputs["threshold"] is not None else spec_threshold(spec)
+    items = graded_without_override(exercise)
+    results = preview([s.source for s in items], spec, inputs["exemplars"], threshold=threshold) if items else []
+    changes: list[RegradeChange] = []
+    for submission, result in zip(items, results):
+        before: dict[str, Any] = getattr(submission, "current_extra")
+        after = result.extra
+        if result.status != "graded" or "band" not in after:
+            continue
+        change = RegradeChange(
+            submission=submission,
+            before_band=str(before.get("band")),
+            before_score=float(getattr(submission, "current_score") or 0.0),
+            before_provisional=bool(before.get("provisional")),
+            after_band=str(after["band"]),
+            after_score=float(result.score),
+            after_provisional=bool(result.provisional),
+            after_confidence=float(result.confidence or 0.0),
+            followed=str(after.get("followed", "")),
+        )
+        if change.what:
+            changes.append(change)
+    return RegradeReport(len(items), changes, len(inputs["exemplars"]), threshold)
+
+
+@transaction.atomic
+def apply_regrade_report(
+    *, actor: Any, exercise: Exercise, submission_ids: Iterable[int | str] | None = None, spec: Any = None
+) -> Regrade | None:
+    """Regrade the answers the dry run says would change (all of them, or those of `submission_ids`
+    among them): one new GradingJob per submission on the same revision (courseapp.services.jobs), in
+    one Regrade batch, with an audit entry. The worker grades them with the exemplars and threshold
+    in force when it runs. None when nothing would change."""
+    report = regrade_report(exercise, spec)
+    chosen = {int(i) for i in submission_ids} if submission_ids is not None else None
+    targets = [c.submission for c in report.changes if chosen is None or c.submission.pk in chosen]
+    if not targets or exercise.current_revision is None:
+        return None
+    regrade = Regrade.objects.create(
+        exercise=exercise, revision=exercise.current_revision, scope=Regrade.Scope.ALL, created_by=actor
+    )
+    jobs_create_for_regrade(targets, regrade)
+    AuditEntry.objects.create(
+        course_id=exercise.course_id,
+        actor=actor,
+        action="regrade",
+        target=exercise.slug,
+        after={
+            "regrade": regrade.pk,
+            "revision": exercise.current_revision.content_hash[:12],
+            "reason": "exemplars changed",
+            "submissions": [s.pk for s in targets],
+            "exemplars": report.exemplars,
+            "threshold": round(report.threshold, 4),
+        },
+        reason=f"free-text review: regrade of {len(targets)} answer(s) the teacher's exemplars now grade differently",
+    )
+    return regrade

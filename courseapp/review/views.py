@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from courseapp import selectors_instructor as sel
 from courseapp.models import Course, Exercise
 from courseapp.review import services
-from courseapp.review.models import Band, Exemplar
+from courseapp.review.models import Band, Calibration, Exemplar
 
 
 def _exercise(course: Course, slug: str) -> Exercise:
@@ -64,8 +64,68 @@ def queue(request: HttpRequest, course: str, slug: str) -> HttpResponse:
             "plot": plot,
             "heldback": held,
             "exemplars": Exemplar.objects.filter(revision=exercise.current_revision).count(),
+            "threshold": _threshold(exercise),
+            "calibrations": Calibration.objects.filter(revision=exercise.current_revision).select_related("created_by")[
+                :10
+            ],
         },
     )
+
+
+def _threshold(exercise: Exercise) -> tuple[float | None, str]:
+    """The confidence threshold in force for the current revision, and where it comes from."""
+    revision = exercise.current_revision
+    if revision is None:
+        return None, ""
+    in_use = services.threshold_in_use(revision)
+    if in_use is not None:
+        return in_use, "recalibrated from the teacher's labels"
+    try:
+        return services.spec_threshold(services.grader_spec(revision)), "the exercise's own"
+    except Exception:  # noqa: BLE001 - a page must render even if the exercise folder cannot be read
+        return None, "the exercise's own"
+
+
+@login_required
+@require_GET
+def regrade_report(request: HttpRequest, course: str, slug: str) -> HttpResponse:
+    """Dry run: which machine-graded answers the exemplars and threshold as they are now would grade
+    differently (nothing is stored), with a button to regrade them."""
+    c = sel.course_for_instructor(request.user, course)
+    exercise = _exercise(c, slug)
+    report = services.regrade_report(exercise)
+    return render(
+        request,
+        "review/regrade.html",
+        {
+            "course": c,
+            "exercise": exercise,
+            "report": report,
+            "max_score": exercise.current_revision.max_score if exercise.current_revision else 0,
+        },
+    )
+
+
+@login_required
+@require_POST
+def regrade_apply(request: HttpRequest, course: str, slug: str) -> HttpResponse:
+    c = sel.course_for_instructor(request.user, course)
+    exercise = _exercise(c, slug)
+    ids = request.POST.getlist("submission")
+    try:
+        regrade = services.apply_regrade_report(
+            actor=request.user, exercise=exercise, submission_ids=[int(i) for i in ids] if ids else None
+        )
+    except ValueError:
+        messages.error(request, "Choose answers from the report.")
+        return redirect("review-regrade", course=c.slug, slug=exercise.slug)
+    if regrade is None:
+        messages.info(request, "Nothing to regrade: the exemplars change none of the selected grades.")
+    else:
+        messages.success(
+            request, f"Regrading {regrade.jobs.count()} answer(s) with the current exemplars (regrade #{regrade.pk})."
+        )
+    return redirect("review-regrade", course=c.slug, slug=exercise.slug)
 
 
 @login_required

@@ -27,7 +27,7 @@ from courseapp.models import (
     Submission,
 )
 from courseapp.review import services
-from courseapp.review.models import Exemplar, ReviewSettings
+from courseapp.review.models import Calibration, Exemplar, ReviewSettings
 from courseapp import selectors_gradebook as gradebook
 from courseapp.services import exercise_sync
 from courseapp.services.grader_runtime import revision_folder
@@ -249,3 +249,115 @@ def test_the_threshold_is_recalibrated_from_the_teachers_labels(course):
     settings = ReviewSettings.objects.get(exercise=exercise)
     assert settings.confidence_threshold == threshold and settings.calibrated_on == services.MIN_LABELS_TO_RECALIBRATE
     assert services.grading_inputs(exercise.current_revision)["threshold"] == threshold
+
+
+def store_result(job: GradingJob, text: str, exercise: Exercise) -> None:
+    """What the worker stores for a regrade job: the real grader with the revision's inputs now."""
+    from grader.exercise import load_exercise
+    from grader.freetext import grade
+
+    spec = load_exercise(revision_folder(job.revision))
+    result = grade(text, spec, **services.grading_inputs(job.revision)).to_json()
+    GradingJob.objects.filter(pk=job.pk).update(status=GradingJob.Status.DONE, attempts=1)
+    Result.objects.create(
+        job=job,
+        score=result["score"],
+        max_score=result["max_score"],
+        status=result["status"],
+        outcome=result["outcome"],
+        output=result["output"],
+        tests=result["tests"],
+        misconceptions=result["misconceptions"],
+        execution=result["execution"],
+        extra=result.get("extra", {}),
+    )
+
+
+def test_the_regrade_report_shows_what_a_new_exemplar_changes_and_applies_it(course):
+    from courseapp.models import Regrade
+
+    _, exercise, prof, students = course
+    subs = [submit_and_grade(s, exercise, t) for s, t in zip(students, [*SIMILAR, OTHER])]
+    before = {s.pk: (s.current_result.extra["band"], s.current_result.score) for s in subs}
+    assert all(band != "full" for band, _ in before.values())  # the rubric reads none of the similar three
+    assert services.regrade_report(exercise).changes == []  # nothing changed yet: nothing to show
+
+    services.review_decide(actor=prof, exercise=exercise, submission_ids=[subs[0].pk], band="full", score=8.0)
+    report = services.regrade_report(exercise)
+    assert report.examined == 3  # the decided answer is the teacher's now, not the machine's
+    changed = {c.submission.pk: c for c in report.changes}
+    assert set(changed) == {subs[1].pk, subs[2].pk}  # the two similar answers, not the other one
+    for pk in (subs[1].pk, subs[2].pk):
+        ch = changed[pk]
+        assert (ch.before_band, ch.before_score) == before[pk]
+        assert (ch.after_band, ch.after_score, ch.after_provisional) == ("full", 8.0, False)
+        assert "band" in ch.what and ch.followed == "exemplars"
+    # A dry run stores nothing.
+    assert not Regrade.objects.exists() and GradingJob.objects.count() == 4
+
+    regrade = services.apply_regrade_report(actor=prof, exercise=exercise, submission_ids=[subs[1].pk])
+    assert regrade is not None and regrade.revision == exercise.current_revision
+    (job,) = list(regrade.jobs.all())
+    assert job.submission_id == subs[1].pk and job.revision == subs[1].revision  # same submission, same revision
+    assert job.status == GradingJob.Status.QUEUED
+    entry = AuditEntry.objects.get(action="regrade")
+    assert entry.after["submissions"] == [subs[1].pk] and entry.after["reason"] == "exemplars changed"
+
+    store_result(job, subs[1].source, exercise)  # the worker grades it
+    graded = Submission.objects.get(pk=subs[1].pk)
+    assert (graded.current_result.score, graded.current_result.extra["band"]) == (8.0, "full")
+    assert {c.submission.pk for c in services.regrade_report(exercise).changes} == {subs[2].pk}
+
+
+def test_every_decision_recalibrates_the_threshold_and_records_it(course, django_capture_on_commit_callbacks):
+    import json
+
+    _, exercise, prof, students = course
+    revision = exercise.current_revision
+    sub = submit_and_grade(students[0], exercise, SIMILAR[0], threshold=1.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.review_decide(actor=prof, exercise=exercise, submission_ids=[sub.pk], band="full", score=8.0)
+    (first,) = Calibration.objects.filter(revision=revision)
+    # Too few labels: measured and recorded, but the exercise's own threshold stays in force.
+    assert first.labels == 1 and not first.applied and "20 needed" in first.reason
+    assert first.trigger.startswith("decision: 1 answer(s) full 8") and first.created_by == prof
+    assert services.grading_inputs(revision)["threshold"] is None
+
+    rows = [json.loads(line) for line in (EXERCISES / "why-skip-helps" / "answers_dev.jsonl").read_text().splitlines()]
+    for r in rows[: services.MIN_LABELS_TO_RECALIBRATE]:
+        Exemplar.objects.create(revision=revision, text=r["text"], band=r["band"], score=r["score"], decided_by=prof)
+    other = submit_and_grade(students[1], exercise, OTHER, threshold=1.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.review_decide(actor=prof, exercise=exercise, submission_ids=[other.pk], band="none", score=0.0)
+    newest = Calibration.objects.filter(revision=revision).first()
+    assert newest is not None and newest.pk != first.pk and newest.applied
+    assert newest.labels == services.MIN_LABELS_TO_RECALIBRATE + 2 and 0.0 <= newest.threshold <= 1.0
+    assert newest.released <= newest.labels and newest.correct <= newest.released and newest.two_bands_off == 0
+    assert newest.previous == first.threshold  # the exercise's own, in force until now
+    # The new threshold is the one the worker uses from now on, and the course's setting.
+    assert services.grading_inputs(revision)["threshold"] == newest.threshold
+    assert ReviewSettings.objects.get(exercise=exercise).confidence_threshold == newest.threshold
+
+
+def test_the_review_page_shows_the_calibrations_and_the_regrade_report(course, client):
+    from courseapp.models import Regrade
+
+    c, exercise, prof, students = course
+    subs = [submit_and_grade(s, exercise, t) for s, t in zip(students, SIMILAR)]
+    services.review_decide(actor=prof, exercise=exercise, submission_ids=[subs[0].pk], band="full", score=8.0)
+    services.recalibrate(exercise, actor=prof, trigger="test")
+    url = f"/instructor/{c.slug}/exercises/{exercise.slug}/review/"
+    client.force_login(students[0])
+    assert client.get(url + "regrade/").status_code == 404
+    assert client.post(url + "regrade/apply/").status_code == 404
+    client.force_login(prof)
+    page = client.get(url)
+    assert b'id="calibrations"' in page.content and b"20 needed" in page.content and b"regrade-link" in page.content
+    report = client.get(url + "regrade/")
+    assert report.status_code == 200
+    assert b"<strong>2</strong> of 2 graded answer(s) would change" in report.content
+    assert f'data-submission="{subs[1].pk}"'.encode() in report.content
+    response = client.post(url + "regrade/apply/", {"submission": [subs[2].pk]})
+    assert response.status_code == 302
+    regrade = Regrade.objects.get()
+    assert [j.submission_id for j in regrade.jobs.all()] == [subs[2].pk]
