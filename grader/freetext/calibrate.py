@@ -125,13 +125,13 @@ def calibrate(
 
     `labelled` are graded leave-one-out against the seeds, `exemplars` and the other labelled
     answers (which is how they will be used afterwards). With fewer than MIN_LABELS labels the
-    exercise's configured threshold is kept (and measured); when no threshold reaches the target
+    exercise's configured threshold is kept (and nothing is graded); when no threshold reaches the target
     precision, the threshold is 1 (every grade waits for a teacher) and the reason says so."""
     rubric = load_rubric(exercise)
     target = rubric.review.target_precision if target_precision is None else target_precision
     configured = rubric.review.confidence_threshold
     outcomes: list[Trial] = []
-    if labelled:
+    if len(labelled) >= MIN_LABELS:  # fewer say too little to be worth grading them all again
         bank = exemplar_bank(exercise, rubric, [*(exemplars or ()), *labelled], include_seed)
         evidence = [read_answer_cached(normalise(e.text.strip()), rubric, exercise.max_score) for e in labelled]
         decisions = leave_one_out(evidence, [e.band for e in labelled], bank, exercise)
