@@ -59,7 +59,7 @@ OTHER = "Skip connections are a kind of regularisation that stops very deep netw
 
 
 @pytest.fixture(autouse=True)
-def review_tasks(monkeypatch) -> list[tuple[str, int]]:
+def review_tasks(monkeypatch, settings) -> list[tuple[str, int]]:
     """Review tasks are recorded (name, row id), not sent: a test runs them by calling the service
     the task calls (courseapp.review.tasks). Every other task goes out as usual."""
     from courseapp.celery import app
@@ -70,7 +70,7 @@ def review_tasks(monkeypatch) -> list[tuple[str, int]]:
     def send_task(name, args=None, kwargs=None, **options):
         if not name.startswith("review."):
             return real_send_task(name, args=args, kwargs=kwargs, **options)
-        assert options.get("queue") == "grade.cpu" and options.get("priority") == 0
+        assert options.get("queue") == settings.REVIEW_TASK_QUEUE and options.get("priority") == 0
         sent.append((name, args[0]))
         return None
 
@@ -491,3 +491,14 @@ def test_the_review_page_shows_the_calibrations_and_the_regrade_report(course, c
     # Another decision: the report no longer shows what a regrade would do, and says so.
     client.post(url + "decide/", {"submission": [subs[1].pk], "band": "partial", "score": "5"})
     assert b'id="regrade-stale"' in client.get(url + "regrade/").content
+
+
+def test_the_review_tasks_are_registered_and_a_deployed_worker_consumes_their_queue(settings):
+    from courseapp.celery import app
+    from tests.test_compose import _cmd
+
+    app.loader.import_default_modules()  # what a worker does at start (autodiscover)
+    for name in (services.RECALIBRATE_TASK, services.REGRADE_REPORT_TASK):
+        assert name in app.tasks
+        assert settings.CELERY_TASK_ROUTES[name]["queue"] == settings.REVIEW_TASK_QUEUE
+    assert settings.REVIEW_TASK_QUEUE in _cmd("worker-cpu")[_cmd("worker-cpu").index("-Q") + 1].split(",")
