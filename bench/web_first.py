@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -188,7 +189,7 @@ def main() -> None:
         rs = results[m]
 
         def med(k: str, rs: list[dict] = rs) -> float:
-            return pct([r[k] for r in rs], 50)
+            return statistics.median(r[k] for r in rs)
 
         print(
             f"{m:10s} {med('p50_ms'):8.1f} {med('p95_ms'):8.1f} {med('max_ms'):8.1f} {med('probe_cores'):11.2f} "

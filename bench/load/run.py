@@ -10,7 +10,7 @@ and the student-written bugs in tests/grader/submissions/<slug>/), --hostile-sha
 
 By default it brings up its own stack on this machine, like scripts/run.sh but on a PRIVATE
 Postgres and Redis (free ports, a temp dir; never the shared ones): sync_exercises (self-tests,
-derives each revision's limits), gunicorn (2 processes x 4 threads), --worker-hosts simulated worker
+derives each revision's limits), gunicorn (gunicorn.conf.py: cores + 1 processes x 4 threads), --worker-hosts simulated worker
 machines (each its own hostname and var/, one broker and database) of --workers Celery worker
 processes (concurrency 1 each), the reconciler. Before the stack starts it measures the capacity
 baselines for the same number of workers: warm Graders on a queue of correct submissions to the same
