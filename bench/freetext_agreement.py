@@ -10,7 +10,9 @@ exemplars and with the threshold calibrated (leave-one-out) on the other folds o
 is graded by a grader that learned from it. "k teacher labels" on the development set starts from
 the rubric alone and adds k labelled answers drawn from the other folds.
 
-With --heldback, the held-back answers (answers_heldback.jsonl, never used for tuning) are graded
+With --heldback, the held-back answers (--heldback-file, default answers_fresh.jsonl: written and
+labelled before the tuning of 2026-12-06 and never used for it; the older answers_heldback.jsonl was
+looked at once and then merged into development) are graded
 as a course would grade them: all development answers as seed exemplars, the shipped threshold,
 and then k of the held-back answers labelled by the teacher (drawn at random, --repeats times),
 measured on the remaining held-back answers only.
@@ -265,6 +267,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("exercise", nargs="?", default=str(ROOT / "exercises" / "why-skip-helps"))
     parser.add_argument("--heldback", action="store_true", help="also measure the held-back answers")
+    parser.add_argument(
+        "--heldback-file",
+        default="answers_fresh.jsonl",
+        help="the held-back answers (default answers_fresh.jsonl, written before the last tuning; "
+        "answers_heldback.jsonl, the older batch, is now part of development)",
+    )
     parser.add_argument("--repeats", type=int, default=10, help="random draws of the k teacher labels")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=None, help="folder for agreement.json and agreement.svg")
@@ -273,7 +281,10 @@ def main() -> None:
     exercise = load_exercise(args.exercise)
     rubric = load_rubric(exercise)
     t0 = time.perf_counter()
-    dev = load_labelled(exercise, rubric, rubric.review.seed_exemplars, "seed")
+    # A held-back file that is also a seed file (an older held-back batch since merged into
+    # development) is taken out of development for this run, so no answer is graded by itself.
+    dev_files = [f for f in rubric.review.seed_exemplars if not (args.heldback and f == args.heldback_file)]
+    dev = load_labelled(exercise, rubric, dev_files, "seed")
     print(f"read {len(dev)} development answers in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     data: dict[str, Any] = {
         "exercise": exercise.slug,
@@ -295,10 +306,11 @@ def main() -> None:
         f"(shipped in rubric.toml: {rubric.review.confidence_threshold})"
     )
     if args.heldback:
-        held = load_labelled(exercise, rubric, ["answers_heldback.jsonl"], "teacher")
+        held = load_labelled(exercise, rubric, [args.heldback_file], "teacher")
+        data["heldback_file"] = args.heldback_file
         data["heldback"] = heldback(dev, held, rubric, exercise.max_score, args.repeats, args.seed)
         print(
-            f"\n== held-back answers ({len(held)}), development answers as exemplars, threshold "
+            f"\n== held-back answers ({args.heldback_file}: {len(held)}), development answers as exemplars, threshold "
             f"{rubric.review.confidence_threshold}"
         )
         for k, v in data["heldback"]["teacher_labels"].items():

@@ -1,4 +1,5 @@
-"""The Celery app. Workers consume grade.cpu or grade.gpu (one message at a time, acks late).
+"""The Celery app. Workers consume grade.cpu or grade.gpu (one message at a time, acks late); the
+free-text review's tasks (courseapp/review/tasks.py) go to REVIEW_TASK_QUEUE (grade.cpu by default).
 
 No result backend: the GradingJob row is the truth. Each worker process keeps one Grader
 (created on its first job, closed when the process shuts down).
@@ -15,7 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "courseapp.settings")
 
 app = Celery("courseapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["courseapp"])
+app.autodiscover_tasks(["courseapp", "courseapp.review"])
 
 
 # False in a worker that only runs maintenance tasks (the beat service's reconciler): it grades

@@ -412,3 +412,17 @@ CELERY_BEAT_SCHEDULE["lti-passback-drain"] = {
     "schedule": LTI_PASSBACK_INTERVAL_S,
     "options": {"queue": MAINTENANCE_QUEUE, "expires": LTI_PASSBACK_INTERVAL_S},
 }
+
+# ---- free-text review work done by Celery (courseapp.review.tasks) -------------------------------
+# Recalibrating a threshold and computing a regrade report embed answers with the free-text model,
+# which the grading workers keep warm: they run there, sent at priority 0 (ahead of students' queued
+# jobs; a recalibration takes seconds). A report examines REVIEW_REPORT_CHUNK answers between two
+# progress updates; a task still "running" after REVIEW_TASK_STALE_S counts as lost (sending it
+# again runs it again).
+REVIEW_TASK_QUEUE = os.environ.get("REVIEW_TASK_QUEUE", GRADING_CPU_QUEUE)
+REVIEW_REPORT_CHUNK = int(os.environ.get("REVIEW_REPORT_CHUNK", "100"))
+REVIEW_TASK_SOFT_LIMIT_S = int(os.environ.get("REVIEW_TASK_SOFT_LIMIT_S", "1800"))
+REVIEW_TASK_STALE_S = int(os.environ.get("REVIEW_TASK_STALE_S", str(REVIEW_TASK_SOFT_LIMIT_S + 120)))
+CELERY_TASK_ROUTES.update(
+    {"review.recalibrate": {"queue": REVIEW_TASK_QUEUE}, "review.regrade_report": {"queue": REVIEW_TASK_QUEUE}}
+)

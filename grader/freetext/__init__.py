@@ -12,16 +12,19 @@ answers and their embeddings), confidence (rubric + nearest labelled answers -> 
 calibrate (threshold from labels), feedback (what students read).
 """
 
-from grader.freetext.calibrate import calibrate_threshold
+from grader.freetext.calibrate import Calibration, calibrate, calibrate_threshold
 from grader.freetext.exemplars import Exemplar, exemplar_from_json
-from grader.freetext.grade import REVIEW_NOTICE, grade, grade_freetext, warm_up
+from grader.freetext.grade import REVIEW_NOTICE, grade, grade_freetext, preview, warm_up
 
 __all__ = [
     "REVIEW_NOTICE",
+    "Calibration",
     "Exemplar",
+    "calibrate",
     "calibrate_threshold",
     "exemplar_from_json",
     "grade",
     "grade_freetext",
+    "preview",
     "warm_up",
 ]

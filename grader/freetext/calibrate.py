@@ -16,7 +16,7 @@ import numpy as np
 from grader.exercise import Exercise
 from grader.freetext.confidence import Decision, decide
 from grader.freetext.exemplars import BAND_INDEX, Exemplar, ExemplarBank
-from grader.freetext.grade import Evidence, exemplar_bank, read_answer
+from grader.freetext.grade import Evidence, exemplar_bank, read_answer_cached
 from grader.freetext.rubric import load_rubric
 from grader.freetext.score import Band
 from grader.freetext.text import normalise
@@ -90,6 +90,80 @@ def leave_one_out(
     return out
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """What a recalibration found: the threshold, and how the labels' leave-one-out grades fare at it."""
+
+    threshold: float
+    labels: int  # teacher labels the threshold was measured on
+    target_precision: float
+    released: int  # labels whose leave-one-out grade would be released at `threshold`
+    correct: int  # ... and match the teacher's band
+    two_bands_off: int  # ... and are two bands off
+    vouched_precision: float  # Wilson lower bound of the released precision (what the target is met by)
+    reason: str  # in words: "calibrated", or why the configured threshold was kept
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct / self.released if self.released else None
+
+    @property
+    def review_share(self) -> float | None:
+        return 1 - self.released / self.labels if self.labels else None
+
+
+def calibrate(
+    labelled: Sequence[Exemplar],
+    exercise: Exercise,
+    exemplars: Sequence[Exemplar] | None = None,
+    *,
+    target_precision: float | None = None,
+    include_seed: bool = True,
+) -> Calibration:
+    """The confidence threshold for this exercise revision from teacher-labelled answers, with the
+    figures it rests on.
+
+    `labelled` are graded leave-one-out against the seeds, `exemplars` and the other labelled
+    answers (which is how they will be used afterwards). With fewer than MIN_LABELS labels the
+    exercise's configured threshold is kept (and nothing is graded); when no threshold reaches the target
+    precision, the threshold is 1 (every grade waits for a teacher) and the reason says so."""
+    rubric = load_rubric(exercise)
+    target = rubric.review.target_precision if target_precision is None else target_precision
+    configured = rubric.review.confidence_threshold
+    outcomes: list[Trial] = []
+    if len(labelled) >= MIN_LABELS:  # fewer say too little to be worth grading them all again
+        bank = exemplar_bank(exercise, rubric, [*(exemplars or ()), *labelled], include_seed)
+        evidence = [read_answer_cached(normalise(e.text.strip()), rubric, exercise.max_score) for e in labelled]
+        decisions = leave_one_out(evidence, [e.band for e in labelled], bank, exercise)
+        outcomes = [Trial(d.confidence, d.band, e.band) for d, e in zip(decisions, labelled)]
+    if len(labelled) < MIN_LABELS:
+        threshold = configured
+        reason = f"kept the exercise's threshold: {len(labelled)} teacher label(s), {MIN_LABELS} needed"
+    else:
+        threshold = choose_threshold(outcomes, target)
+        reason = (
+            "calibrated"
+            if threshold < 1.0 or _meets(outcomes, 1.0, target)
+            else f"no threshold reaches {target:.0%} on these labels: every grade waits for review"
+        )
+    released, correct, two_off = released_stats(outcomes, threshold)
+    return Calibration(
+        threshold=float(threshold),
+        labels=len(labelled),
+        target_precision=target,
+        released=released,
+        correct=correct,
+        two_bands_off=two_off,
+        vouched_precision=precision_we_can_vouch_for(correct, released),
+        reason=reason,
+    )
+
+
+def _meets(outcomes: Sequence[Trial], threshold: float, target: float) -> bool:
+    released, correct, two_off = released_stats(outcomes, threshold)
+    return released > 0 and two_off == 0 and precision_we_can_vouch_for(correct, released) >= target
+
+
 def calibrate_threshold(
     labelled: Sequence[Exemplar],
     exercise: Exercise,
@@ -98,17 +172,7 @@ def calibrate_threshold(
     target_precision: float | None = None,
     include_seed: bool = True,
 ) -> float:
-    """The confidence threshold for this exercise revision, from teacher-labelled answers.
-
-    `labelled` are graded leave-one-out against the seeds, `exemplars` and the other labelled
-    answers (which is how they will be used afterwards). With fewer than MIN_LABELS labels the
-    exercise's configured threshold is kept."""
-    rubric = load_rubric(exercise)
-    if len(labelled) < MIN_LABELS:
-        return rubric.review.confidence_threshold
-    target = rubric.review.target_precision if target_precision is None else target_precision
-    bank = exemplar_bank(exercise, rubric, [*(exemplars or ()), *labelled], include_seed)
-    evidence = [read_answer(normalise(e.text.strip()), rubric, exercise.max_score) for e in labelled]
-    decisions = leave_one_out(evidence, [e.band for e in labelled], bank, exercise)
-    outcomes = [Trial(d.confidence, d.band, e.band) for d, e in zip(decisions, labelled)]
-    return choose_threshold(outcomes, target)
+    """calibrate(...).threshold: the confidence threshold for this exercise revision."""
+    return calibrate(
+        labelled, exercise, exemplars, target_precision=target_precision, include_seed=include_seed
+    ).threshold

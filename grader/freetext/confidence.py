@@ -8,8 +8,9 @@ Two opinions are combined as votes over the bands (full, partial, none):
     exp((cosine - 1) / kernel_width) * exemplar_weight (times teacher_weight for the course's own
     decisions), so an answer very like one a teacher graded follows the teacher, and a crowd of
     loosely similar ones counts for little.
-The band with most votes wins; confidence is its share of the votes. It is high when the signals
-agree and the evidence is clear, and low when they disagree or are weak, which is what decides
+The band with most votes wins; confidence is its share of the votes, times `disagreement_factor`
+when the exemplars' own majority band is not the rubric's. It is high when the signals agree and
+the evidence is clear, and low when they disagree or are weak, which is what decides
 whether the grade is released or sent to a teacher (grade.py, calibrate.py).
 """
 
@@ -154,18 +155,22 @@ def decide(
         mask = bank.bands[nearest] == winner
         mean = float(np.average(bank.points[nearest][mask], weights=weights[mask]))
         score, followed = _score_in_band(band, mean, max_score, scoring), "exemplars"
+    confidence = float(shares[winner])
     if votes.sum() > 0:
         agreeing = votes[winner] / votes.sum()
         if agreeing < 0.5:
             doubts.append("most similar graded answers got a different band")
         if band != rubric_band:
             doubts.append(f"the rubric alone would give {rubric_band} credit, similar graded answers {band}")
+        if int(np.argmax(votes)) != BAND_INDEX[rubric_band]:
+            # The two signals disagree: whichever won, the grade is less certain than its vote share.
+            confidence *= review.disagreement_factor
     else:
         doubts.append("no graded answer is similar to this one")
     return Decision(
         band=band,
         score=score,
-        confidence=float(shares[winner]),
+        confidence=confidence,
         rubric_band=rubric_band,
         rubric_score=rubric_score,
         votes={b: float(shares[i]) for i, b in enumerate(BANDS)},

@@ -12,9 +12,11 @@ model is status 'error' (the grader's fault, not the student's).
 
 from __future__ import annotations
 
+import hashlib
 import resource
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,6 +68,33 @@ def read_answer(text: str, rubric: Rubric, max_score: float) -> Evidence:
     return Evidence(
         text=text, analysis=analysis, rubric_score=score, rubric_band=band_of(score, max_score, rubric.scoring)
     )
+
+
+_evidence_cache: OrderedDict[tuple[str, float, str], Evidence] = OrderedDict()
+_evidence_lock = threading.Lock()
+_EVIDENCE_LIMIT = 5_000
+
+
+def read_answer_cached(text: str, rubric: Rubric, max_score: float) -> Evidence:
+    """read_answer, remembered per rubric file and text in this process: what the rubric reads in an
+    answer does not depend on the exemplars, so recalibrating and dry-run regrades after each teacher
+    decision read each answer once."""
+    try:
+        stamp = f"{rubric.path}:{rubric.path.stat().st_mtime_ns}"
+    except OSError:
+        return read_answer(text, rubric, max_score)
+    key = (stamp, max_score, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    with _evidence_lock:
+        hit = _evidence_cache.get(key)
+        if hit is not None:
+            _evidence_cache.move_to_end(key)
+            return hit
+    evidence = read_answer(text, rubric, max_score)
+    with _evidence_lock:
+        _evidence_cache[key] = evidence
+        while len(_evidence_cache) > _EVIDENCE_LIMIT:
+            _evidence_cache.popitem(last=False)
+    return evidence
 
 
 _seed_cache: dict[tuple[str, ...], list[Exemplar]] = {}
@@ -214,6 +243,43 @@ def grade(
     return result
 
 
+def preview(
+    answers: Sequence[str],
+    exercise: Exercise,
+    exemplars: Sequence[Exemplar] | None = None,
+    *,
+    threshold: float | None = None,
+) -> list[GradeResult]:
+    """What grade() would give each answer now, for many answers at once (one exemplar bank, the
+    rubric's reading remembered per text): a dry-run regrade after the exemplars changed. Answers
+    that grade() would reject, and any answer when the grader cannot run, are graded by grade()."""
+    try:
+        rubric = load_rubric(exercise)
+        bank = exemplar_bank(exercise, rubric, exemplars)
+    except (ExerciseError, ModelUnavailable):
+        return [grade(a, exercise, exemplars, threshold=threshold) for a in answers]
+    limit = rubric.review.confidence_threshold if threshold is None else threshold
+    out: list[GradeResult] = []
+    for answer in answers:
+        try:
+            text = decode_answer(answer.encode("utf-8"), exercise.max_chars)
+        except BadInput:
+            out.append(grade(answer, exercise, exemplars, threshold=threshold))
+            continue
+        evidence = read_answer_cached(text, rubric, exercise.max_score)
+        decision = decide(
+            evidence.analysis,
+            evidence.rubric_score,
+            evidence.rubric_band,
+            bank,
+            rubric.review,
+            rubric.scoring,
+            exercise.max_score,
+        )
+        out.append(result_for(exercise, rubric, evidence, decision, limit))
+    return out
+
+
 def grade_freetext(
     exercise: Exercise, submission: bytes, exemplars: Sequence[Exemplar] | None = None, threshold: float | None = None
 ) -> GradeResult:
@@ -227,7 +293,9 @@ __all__ = [
     "exemplar_bank",
     "grade",
     "grade_freetext",
+    "preview",
     "read_answer",
+    "read_answer_cached",
     "result_for",
     "seed_exemplars",
     "warm_up",

@@ -43,6 +43,10 @@ class Review:
     kernel_width: float = 0.04  # cosine distance at which a neighbour's vote falls by a factor e
     exemplar_weight: float = 3.0  # votes of an identical labelled answer, against the rubric's 1
     teacher_weight: float = 2.0  # a course's own decision counts this many times a seed exemplar
+    # When the nearest labelled answers' band (by kernel-weighted vote) differs from the rubric's,
+    # the confidence is multiplied by this: two signals that disagree make a grade less certain,
+    # whichever of them wins (cross-validated on the seed exemplars, bench/freetext_agreement.py).
+    disagreement_factor: float = 0.8
     seed_exemplars: tuple[str, ...] = ()  # JSON-lines files in the exercise folder, graded by its author
 
 
@@ -169,7 +173,7 @@ def _parse_review(path: Path, raw: object) -> Review:
         review = Review(**values, seed_exemplars=tuple(seeds))
     except TypeError as exc:
         raise ExerciseError(path, f"[review]: {exc}") from None
-    for name in ("confidence_threshold", "target_precision"):
+    for name in ("confidence_threshold", "target_precision", "disagreement_factor"):
         if not 0 <= getattr(review, name) <= 1:
             raise ExerciseError(path, f"[review] {name} must be between 0 and 1")
     if review.neighbours < 1 or review.kernel_width <= 0 or review.exemplar_weight < 0 or review.teacher_weight < 0:

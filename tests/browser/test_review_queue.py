@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 
 from courseapp.models import Course, Enrolment, Exercise, GradeOverride
 from courseapp.review.models import Exemplar
+from courseapp.review.services import calibration_run
 from courseapp.services import exercise_sync, grading_job_run
 from tests.browser.test_instructor_walk import login
 from tests.browser.test_student_loop import browser  # noqa: F401  (the fixture)
@@ -44,9 +45,17 @@ LATER = (
 @pytest.fixture
 def course(tmp_path, settings, monkeypatch, real_grader):
     from courseapp.celery import app
+    from courseapp.services.jobs import GRADE_TASK
 
-    sent: list[int] = []
-    monkeypatch.setattr(app, "send_task", lambda name, args=None, **kw: sent.append(args[0]))
+    sent: list[int] = []  # grading jobs (run in this process by submit())
+    review: list[tuple[str, int]] = []  # review tasks (run by the test where it says so)
+    monkeypatch.setattr(
+        app,
+        "send_task",
+        lambda name, args=None, **kw: (sent if name == GRADE_TASK else review).append(
+            args[0] if name == GRADE_TASK else (name, args[0])
+        ),
+    )
     settings.EXERCISE_CACHE_DIR = tmp_path / "exercise-cache"
     root = tmp_path / "exercises"
     root.mkdir()
@@ -62,7 +71,7 @@ def course(tmp_path, settings, monkeypatch, real_grader):
         Enrolment.objects.create(
             user=User.objects.create_user(f"learner{i}", password=f"pw-learner-{i}"), course=course
         )
-    return {"course": course, "sent": sent, "grader": real_grader}
+    return {"course": course, "sent": sent, "review": review, "grader": real_grader}
 
 
 def student_page(browser, live_server, i: int):  # noqa: F811
@@ -117,6 +126,13 @@ def test_group_review_grades_everyone_and_the_grader_follows_the_teacher(live_se
     prof.keyboard.type("Right: a block can stay neutral, so it cannot hurt.")
     prof.keyboard.press("Enter")
     expect(prof.locator("#messages")).to_contain_text("Graded 3 answer(s)")
+    # The decision returned at once; its recalibration is a task (run here), and the page follows it.
+    expect(prof.locator("#recalibrating")).to_be_visible()
+    (task,) = course["review"]
+    assert task[0] == "review.recalibrate"
+    calibration_run(task[1])
+    expect(prof.locator("#recalibrating")).to_have_count(0)
+    expect(prof.locator("#calibrations")).to_contain_text("20 needed")
     expect(prof.locator("#queue-empty")).to_be_visible()
     expect(prof.locator("#decided")).to_contain_text("learner2")
     exercise = Exercise.objects.get(slug="why-skip-helps")

@@ -372,8 +372,10 @@ def test_grader_package_never_imports_django() -> None:
 
 # ---- confidence, review and learning from the teacher -------------------------------------------------
 
-DEV_FILES = ("calibration.jsonl", "answers_dev.jsonl")  # the seed exemplars; answers_heldback.jsonl is
-# deliberately not read by any test: it measures generalisation in bench/freetext_agreement.py only.
+# The seed exemplars. answers_heldback.jsonl was held back until its figure was reported, then merged
+# into development (2026-12-06); answers_fresh.jsonl is held back now and deliberately not read by any
+# test: it measures generalisation in bench/freetext_agreement.py only.
+DEV_FILES = ("calibration.jsonl", "answers_dev.jsonl", "answers_heldback.jsonl")
 
 
 def labelled(name: str) -> list[Exemplar]:
@@ -396,6 +398,7 @@ def test_development_answers_are_labelled_in_every_band_with_scores_inside_them(
 
 def test_seed_exemplars_are_the_development_answers_only(exercise: Exercise) -> None:
     assert load_rubric(exercise).review.seed_exemplars == DEV_FILES
+    assert "answers_fresh.jsonl" not in DEV_FILES and (FOLDER / "answers_fresh.jsonl").exists()
 
 
 @pytest.fixture(scope="module")
@@ -468,7 +471,9 @@ def test_a_teacher_label_makes_a_similar_new_answer_get_the_teachers_band(exerci
     teacher = [Exemplar(TEACHER_GRADED, "full", 8.0)]
     after = grade_with_exemplars(NEW_SIMILAR, exercise, teacher)
     assert after.extra["band"] == "full" and after.score == 8.0 and after.extra["followed"] == "exemplars"
-    assert not after.provisional and after.confidence is not None and after.confidence > (before.confidence or 0)
+    # Released: the teacher's near-identical label outweighs the rubric, though the rubric's other
+    # reading (partial) keeps the confidence below what two agreeing signals give (disagreement_factor).
+    assert not after.provisional and after.confidence is not None and after.confidence >= after.extra["threshold"]
     assert after.extra["neighbours"][0]["source"] == "teacher"
     assert "graded full credit" in after.output
     # An unrelated answer is not pulled along by that label.
@@ -497,6 +502,43 @@ def test_calibrating_the_threshold_from_teacher_labels(exercise: Exercise) -> No
     strict = calibrate_threshold(dev, exercise, target_precision=1.0)
     lenient = calibrate_threshold(dev, exercise, target_precision=0.5)
     assert 0.0 <= lenient <= strict <= 1.0
+
+
+def test_a_calibration_reports_what_the_threshold_rests_on(exercise: Exercise) -> None:
+    from grader.freetext import calibrate
+
+    dev = labelled("answers_dev.jsonl")
+    few = calibrate(dev[:5], exercise)
+    assert few.threshold == load_rubric(exercise).review.confidence_threshold and "needed" in few.reason
+    assert few.labels == 5 and few.released == 0
+    found = calibrate(dev, exercise)
+    assert found.labels == len(dev) and found.correct <= found.released <= found.labels
+    assert found.two_bands_off == 0 and found.reason == "calibrated"
+    assert found.vouched_precision >= found.target_precision
+    assert found.threshold == calibrate_threshold(dev, exercise)
+
+
+def test_rubric_and_exemplars_that_disagree_lower_the_confidence(exercise: Exercise) -> None:
+    """The same answer, the same winning band: less confident when the nearest labelled answers'
+    own majority is another band than the rubric's (disagreement_factor)."""
+    import dataclasses
+
+    from grader.freetext.confidence import decide
+
+    rubric = load_rubric(exercise)
+    text = normalise((FOLDER / "solution.md").read_text().strip())
+    ev = read_answer(text, rubric, exercise.max_score)
+    assert ev.rubric_band == "full"
+    far = ExemplarBank.build([Exemplar("Thanks, great lecture, see you next week!", "none", 0.0)], exercise.max_score)
+    near = ExemplarBank.build([Exemplar(text + " That is all.", "partial", 5.0)], exercise.max_score)
+    args = (ev.analysis, ev.rubric_score, ev.rubric_band)
+    agree = decide(*args, far, rubric.review, rubric.scoring, exercise.max_score)
+    plain = dataclasses.replace(rubric.review, disagreement_factor=1.0)
+    undamped = decide(*args, near, plain, rubric.scoring, exercise.max_score)
+    damped = decide(*args, near, rubric.review, rubric.scoring, exercise.max_score)
+    assert damped.band == undamped.band
+    assert damped.confidence == pytest.approx(undamped.confidence * rubric.review.disagreement_factor)
+    assert agree.confidence > damped.confidence
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from courseapp.models import (
     Submission,
 )
 from courseapp.review import services
-from courseapp.review.models import Exemplar, ReviewSettings
+from courseapp.review.models import Calibration, Exemplar, JobStatus, RegradeReport, ReviewSettings
 from courseapp import selectors_gradebook as gradebook
 from courseapp.services import exercise_sync
 from courseapp.services.grader_runtime import revision_folder
@@ -56,6 +56,26 @@ LATER = (
     "to learn, so stacking many more blocks is harmless."
 )
 OTHER = "Skip connections are a kind of regularisation that stops very deep networks from overfitting."
+
+
+@pytest.fixture(autouse=True)
+def review_tasks(monkeypatch, settings) -> list[tuple[str, int]]:
+    """Review tasks are recorded (name, row id), not sent: a test runs them by calling the service
+    the task calls (courseapp.review.tasks). Every other task goes out as usual."""
+    from courseapp.celery import app
+
+    sent: list[tuple[str, int]] = []
+    real_send_task = app.send_task
+
+    def send_task(name, args=None, kwargs=None, **options):
+        if not name.startswith("review."):
+            return real_send_task(name, args=args, kwargs=kwargs, **options)
+        assert options.get("queue") == settings.REVIEW_TASK_QUEUE and options.get("priority") == 0
+        sent.append((name, args[0]))
+        return None
+
+    monkeypatch.setattr(app, "send_task", send_task)
+    return sent
 
 
 @pytest.fixture
@@ -249,3 +269,236 @@ def test_the_threshold_is_recalibrated_from_the_teachers_labels(course):
     settings = ReviewSettings.objects.get(exercise=exercise)
     assert settings.confidence_threshold == threshold and settings.calibrated_on == services.MIN_LABELS_TO_RECALIBRATE
     assert services.grading_inputs(exercise.current_revision)["threshold"] == threshold
+
+
+def store_result(job: GradingJob, text: str, exercise: Exercise) -> None:
+    """What the worker stores for a regrade job: the real grader with the revision's inputs now."""
+    from grader.exercise import load_exercise
+    from grader.freetext import grade
+
+    spec = load_exercise(revision_folder(job.revision))
+    result = grade(text, spec, **services.grading_inputs(job.revision)).to_json()
+    GradingJob.objects.filter(pk=job.pk).update(status=GradingJob.Status.DONE, attempts=1)
+    Result.objects.create(
+        job=job,
+        score=result["score"],
+        max_score=result["max_score"],
+        status=result["status"],
+        outcome=result["outcome"],
+        output=result["output"],
+        tests=result["tests"],
+        misconceptions=result["misconceptions"],
+        execution=result["execution"],
+        extra=result.get("extra", {}),
+    )
+
+
+def compute_report(exercise: Exercise, prof, review_tasks, **run_args) -> RegradeReport:
+    """What the instructor's button and the review.regrade_report task do, run here in the test."""
+    report = services.regrade_report_request(exercise, actor=prof)
+    assert report.status == JobStatus.QUEUED
+    services.regrade_report_run(report.pk, **run_args)
+    report.refresh_from_db()
+    return report
+
+
+def test_the_regrade_report_shows_what_a_new_exemplar_changes_and_applies_it(
+    course, review_tasks, django_capture_on_commit_callbacks
+):
+    from courseapp.models import Regrade
+
+    _, exercise, prof, students = course
+    subs = [submit_and_grade(s, exercise, t) for s, t in zip(students, [*SIMILAR, OTHER])]
+    before = {s.pk: (s.current_result.extra["band"], s.current_result.score) for s in subs}
+    assert all(band != "full" for band, _ in before.values())  # the rubric reads none of the similar three
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.regrade_report_request(exercise, actor=prof)
+    assert review_tasks == [("review.regrade_report", first.pk)]  # sent on commit; nothing computed yet
+    assert first.status == JobStatus.QUEUED and first.examined == 0
+    services.regrade_report_run(first.pk, chunk=2)
+    first.refresh_from_db()
+    assert (first.status, first.total, first.examined, first.changed) == (JobStatus.DONE, 4, 4, 0)
+    assert services.regrade_report_run(first.pk) is None  # idempotent: a second delivery does nothing
+
+    services.review_decide(actor=prof, exercise=exercise, submission_ids=[subs[0].pk], band="full", score=8.0)
+    assert services.report_is_stale(first)  # the exemplars changed since
+    report = compute_report(exercise, prof, review_tasks, chunk=2)  # progress saved every 2 answers
+    assert not services.report_is_stale(report)
+    assert (report.status, report.total, report.examined, report.exemplars) == (JobStatus.DONE, 3, 3, 1)
+    # the decided answer is the teacher's now, not the machine's
+    changed = {c.submission_id: c for c in report.changes.all()}
+    assert set(changed) == {subs[1].pk, subs[2].pk}  # the two similar answers, not the other one
+    assert report.changed == 2 and report.band_changes == 2
+    for pk in (subs[1].pk, subs[2].pk):
+        ch = changed[pk]
+        assert (ch.before_band, ch.before_score) == before[pk]
+        assert (ch.after_band, ch.after_score, ch.after_provisional) == ("full", 8.0, False)
+        assert "band" in ch.what and ch.followed == "exemplars"
+    # A dry run stores nothing on the answers.
+    assert not Regrade.objects.exists() and GradingJob.objects.count() == 4
+
+    regrade = services.apply_regrade_report(actor=prof, report=report, submission_ids=[subs[1].pk])
+    assert regrade is not None and regrade.revision == exercise.current_revision
+    (job,) = list(regrade.jobs.all())
+    assert job.submission_id == subs[1].pk and job.revision == subs[1].revision  # same submission, same revision
+    assert job.status == GradingJob.Status.QUEUED
+    entry = AuditEntry.objects.get(action="regrade")
+    assert entry.after["submissions"] == [subs[1].pk] and entry.after["reason"] == "exemplars changed"
+    assert entry.after["report"] == report.pk
+    # Applying the same answer again does nothing: it was regraded from this report already.
+    assert services.apply_regrade_report(actor=prof, report=report, submission_ids=[subs[1].pk]) is None
+
+    store_result(job, subs[1].source, exercise)  # the worker grades it
+    graded = Submission.objects.get(pk=subs[1].pk)
+    assert (graded.current_result.score, graded.current_result.extra["band"]) == (8.0, "full")
+    again = compute_report(exercise, prof, review_tasks)
+    assert {c.submission_id for c in again.changes.all()} == {subs[2].pk}
+    # "All" regrades what is left of a report: here the one answer not regraded yet.
+    rest = services.apply_regrade_report(actor=prof, report=report)
+    assert rest is not None and [j.submission_id for j in rest.jobs.all()] == [subs[2].pk]
+
+
+def test_a_report_for_a_failing_grader_says_so_and_one_in_flight_is_reused(course, review_tasks, monkeypatch):
+    _, exercise, prof, students = course
+    submit_and_grade(students[0], exercise, SIMILAR[0])
+    report = services.regrade_report_request(exercise, actor=prof)
+    assert services.regrade_report_request(exercise, actor=prof).pk == report.pk  # a double click: one report
+
+    def broken(revision):
+        raise RuntimeError("the exercise folder cannot be read")
+
+    monkeypatch.setattr(services, "grader_spec", broken)
+    services.regrade_report_run(report.pk)
+    report.refresh_from_db()
+    assert report.status == JobStatus.FAILED and "cannot be read" in report.error
+    with pytest.raises(ValidationError):
+        services.apply_regrade_report(actor=prof, report=report)
+    assert services.regrade_report_request(exercise, actor=prof).pk != report.pk  # asking again: a new one
+
+
+def test_a_lost_task_is_run_again_but_a_running_one_is_not_run_twice(course, settings):
+    from datetime import timedelta as td
+
+    _, exercise, prof, students = course
+    submit_and_grade(students[0], exercise, SIMILAR[0])
+    report = services.regrade_report_request(exercise, actor=prof)
+    RegradeReport.objects.filter(pk=report.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
+    assert services.regrade_report_run(report.pk) is None  # another worker has it right now
+    lost_at = timezone.now() - td(seconds=settings.REVIEW_TASK_STALE_S + 1)
+    RegradeReport.objects.filter(pk=report.pk).update(started_at=lost_at)
+    done = services.regrade_report_run(report.pk)  # that worker was lost: this delivery runs it
+    assert done is not None and done.status == JobStatus.DONE and done.examined == 1
+
+
+def test_every_decision_recalibrates_the_threshold_and_records_it(
+    course, review_tasks, django_capture_on_commit_callbacks
+):
+    import json
+
+    _, exercise, prof, students = course
+    revision = exercise.current_revision
+    sub = submit_and_grade(students[0], exercise, SIMILAR[0], threshold=1.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.review_decide(actor=prof, exercise=exercise, submission_ids=[sub.pk], band="full", score=8.0)
+    # The decision only asks: a queued row, a task sent once it commits; the task measures it.
+    (first,) = Calibration.objects.filter(revision=revision)
+    assert first.status == JobStatus.QUEUED and first.threshold is None and services.calibration_pending(revision)
+    assert review_tasks == [("review.recalibrate", first.pk)]
+    assert services.calibration_run(first.pk) is not None
+    assert services.calibration_run(first.pk) is None  # idempotent: a second delivery does nothing
+    first.refresh_from_db()
+    assert first.status == JobStatus.DONE and not services.calibration_pending(revision)
+    # Too few labels: measured and recorded, but the exercise's own threshold stays in force.
+    assert first.labels == 1 and not first.applied and "20 needed" in first.reason
+    assert first.trigger.startswith("decision: 1 answer(s) full 8") and first.created_by == prof
+    assert services.grading_inputs(revision)["threshold"] is None
+
+    rows = [json.loads(line) for line in (EXERCISES / "why-skip-helps" / "answers_dev.jsonl").read_text().splitlines()]
+    for r in rows[: services.MIN_LABELS_TO_RECALIBRATE]:
+        Exemplar.objects.create(revision=revision, text=r["text"], band=r["band"], score=r["score"], decided_by=prof)
+    other = submit_and_grade(students[1], exercise, OTHER, threshold=1.0)
+    third = submit_and_grade(students[2], exercise, SIMILAR[1], threshold=1.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.review_decide(actor=prof, exercise=exercise, submission_ids=[other.pk], band="none", score=0.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.review_decide(actor=prof, exercise=exercise, submission_ids=[third.pk], band="full", score=8.0)
+    # Two decisions before the task ran: one queued recalibration (sent again), which reads both.
+    assert Calibration.objects.filter(revision=revision, status=JobStatus.QUEUED).count() == 1
+    newest = Calibration.objects.filter(revision=revision).first()
+    assert newest is not None and review_tasks[-2:] == [("review.recalibrate", newest.pk)] * 2
+    assert services.grading_inputs(revision)["threshold"] is None  # not measured yet: nothing changes
+    services.calibration_run(newest.pk)
+    newest.refresh_from_db()
+    assert newest is not None and newest.pk != first.pk and newest.applied
+    assert newest.labels == services.MIN_LABELS_TO_RECALIBRATE + 3 and 0.0 <= newest.threshold <= 1.0
+    assert newest.released <= newest.labels and newest.correct <= newest.released and newest.two_bands_off == 0
+    assert newest.previous == first.threshold  # the exercise's own, in force until now
+    # The new threshold is the one the worker uses from now on, and the course's setting.
+    assert services.grading_inputs(revision)["threshold"] == newest.threshold
+    assert ReviewSettings.objects.get(exercise=exercise).confidence_threshold == newest.threshold
+
+
+def test_the_review_page_shows_the_calibrations_and_the_regrade_report(course, client, review_tasks, monkeypatch):
+    from courseapp.models import Regrade
+    from courseapp.review import views
+
+    c, exercise, prof, students = course
+    subs = [submit_and_grade(s, exercise, t) for s, t in zip(students, SIMILAR)]
+    url = f"/instructor/{c.slug}/exercises/{exercise.slug}/review/"
+    client.force_login(prof)
+    client.post(url + "decide/", {"submission": [subs[0].pk], "band": "full", "score": "8"})
+    page = client.get(url)  # the decision returned at once; its recalibration is pending
+    assert b'id="recalibrating"' in page.content and b'data-pending="1"' in page.content
+    (cal,) = Calibration.objects.all()
+    services.calibration_run(cal.pk)
+    fragment = client.get(url + "calibration/")
+    assert fragment.status_code == 200 and b"data-pending" not in fragment.content and b"20 needed" in fragment.content
+    page = client.get(url)
+    assert b'id="calibrations"' in page.content and b"20 needed" in page.content and b"regrade-link" in page.content
+    assert b'id="recalibrating"' not in page.content
+
+    client.force_login(students[0])
+    for path in ("regrade/", "calibration/"):
+        assert client.get(url + path).status_code == 404
+    for path in ("regrade/run/", "regrade/apply/"):
+        assert client.post(url + path).status_code == 404
+    client.force_login(prof)
+    assert b'id="regrade-none"' in client.get(url + "regrade/").content
+    assert client.post(url + "regrade/run/").status_code == 302
+    report = RegradeReport.objects.get()
+    progress = client.get(url + "regrade/")
+    assert b'id="regrade-progress"' in progress.content and b'http-equiv="refresh"' in progress.content
+    services.regrade_report_run(report.pk)
+    monkeypatch.setattr(views, "REPORT_PAGE_SIZE", 1)  # one change a page
+    first = client.get(url + "regrade/")
+    assert first.status_code == 200 and b'http-equiv="refresh"' not in first.content
+    assert b"<strong>2</strong> of 2 graded answer(s) would change" in first.content
+    assert f'data-submission="{subs[1].pk}"'.encode() in first.content and b"page 1 of 2" in first.content
+    second = client.get(url + "regrade/?page=2")
+    assert f'data-submission="{subs[2].pk}"'.encode() in second.content
+    assert (
+        f'data-submission="{subs[1].pk}"'.encode() not in second.content and b'id="regrade-stale"' not in first.content
+    )
+    assert b"Tick the answers" in client.post(url + "regrade/apply/", {"report": report.pk}, follow=True).content
+    response = client.post(url + "regrade/apply/", {"report": report.pk, "submission": [subs[2].pk], "page": "2"})
+    assert response.status_code == 302 and response["Location"].endswith("?page=2")
+    regrade = Regrade.objects.get()
+    assert [j.submission_id for j in regrade.jobs.all()] == [subs[2].pk]
+    assert b"regraded" in client.get(url + "regrade/?page=2").content
+    client.post(url + "regrade/apply/", {"report": report.pk, "scope": "all"})
+    assert Regrade.objects.count() == 2 and GradingJob.objects.filter(regrade__isnull=False).count() == 2
+
+    # Another decision: the report no longer shows what a regrade would do, and says so.
+    client.post(url + "decide/", {"submission": [subs[1].pk], "band": "partial", "score": "5"})
+    assert b'id="regrade-stale"' in client.get(url + "regrade/").content
+
+
+def test_the_review_tasks_are_registered_and_a_deployed_worker_consumes_their_queue(settings):
+    from courseapp.celery import app
+    from tests.test_compose import _cmd
+
+    app.loader.import_default_modules()  # what a worker does at start (autodiscover)
+    for name in (services.RECALIBRATE_TASK, services.REGRADE_REPORT_TASK):
+        assert name in app.tasks
+        assert settings.CELERY_TASK_ROUTES[name]["queue"] == settings.REVIEW_TASK_QUEUE
+    assert settings.REVIEW_TASK_QUEUE in _cmd("worker-cpu")[_cmd("worker-cpu").index("-Q") + 1].split(",")

@@ -22,7 +22,9 @@ class Command(BaseCommand):
         )
         if exercise is None or exercise.current_revision is None:
             raise CommandError(f"no free-text exercise '{options['slug']}' with a revision")
-        threshold = recalibrate(exercise, load_exercise(revision_folder(exercise.current_revision)))
+        threshold = recalibrate(
+            exercise, load_exercise(revision_folder(exercise.current_revision)), trigger="review_recalibrate command"
+        )
         if threshold is None:
             self.stdout.write(f"fewer than {MIN_LABELS_TO_RECALIBRATE} teacher labels: threshold unchanged")
         else:

@@ -41,3 +41,27 @@
   });
   document.body.dataset.reviewKeys = "on"; // the keys work from now on (tests wait for it)
 })();
+
+// While a recalibration is pending, reload the threshold and calibration history (a server-rendered
+// fragment) every few seconds until it is done.
+(function () {
+  "use strict";
+  const box = document.getElementById("calibration");
+  if (!box || !box.dataset.pending) return;
+  let delay = 2000;
+  function poll() {
+    fetch(box.dataset.url, { credentials: "same-origin", cache: "no-store", headers: { "X-Requested-With": "fetch" } })
+      .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+      .then((html) => {
+        const holder = document.createElement("div");
+        holder.innerHTML = html; // rendered and escaped by Django's templates
+        const fresh = holder.querySelector("#calibration");
+        if (!fresh) throw new Error("no fragment");
+        box.innerHTML = fresh.innerHTML;
+        if (fresh.dataset.pending) window.setTimeout(poll, delay);
+        else delete box.dataset.pending;
+      })
+      .catch(() => { delay = Math.min(30000, delay * 2); window.setTimeout(poll, delay); });
+  }
+  window.setTimeout(poll, delay);
+})();
