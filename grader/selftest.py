@@ -126,10 +126,12 @@ _GRADER_PACKAGE = Path(__file__).resolve().parent
 
 @lru_cache(maxsize=1)
 def grader_fingerprint() -> str:
-    """sha256 over the grader package's sources and the versions that grade (Python, torch)."""
-    import torch
+    """sha256 over the grader package's sources, Python's version and every installed distribution's
+    name and version (torch, numpy, the sentence model's wheel...: whatever grades)."""
+    from importlib.metadata import distributions
 
-    h = hashlib.sha256(f"{sys.version}\0{torch.__version__}\0".encode())
+    installed = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions()})
+    h = hashlib.sha256("\0".join([sys.version, *installed]).encode())
     for p in sorted(_GRADER_PACKAGE.rglob("*.py")):
         h.update(p.relative_to(_GRADER_PACKAGE).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
