@@ -31,4 +31,5 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && rm -rf /tmp/courseapp
 
 EXPOSE 8000
-CMD ["gunicorn", "courseapp.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+# Workers and threads from the cores (gunicorn.conf.py; WEB_WORKERS / WEB_THREADS override).
+CMD ["gunicorn", "courseapp.wsgi:application"]

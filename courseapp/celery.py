@@ -42,13 +42,29 @@ def lower_worker_priority(nice: int) -> int:
     return os.getpriority(os.PRIO_PROCESS, 0)
 
 
+def yield_cpu_group(nice: int) -> str:
+    """The nice only orders threads inside one scheduling group (an autogroup, a cpu cgroup): also
+    weigh the worker's GROUP as `nice` (grader/sandbox/priority.py). Its own cpu cgroup where the host
+    allows one (every process the worker starts is born inside), else its session's autogroup where it
+    leads the session. Returns what it did: "cgroup", "autogroup" or "" (nothing: nice only)."""
+    from grader.sandbox.priority import join_grading_cpu_cgroup, yield_own_session
+
+    if nice <= 0:
+        return ""
+    if join_grading_cpu_cgroup(nice) is not None:
+        return "cgroup"
+    return "autogroup" if yield_own_session(nice) else ""
+
+
 @worker_init.connect
 def _web_first(**_kwargs) -> None:
     """The worker yields the CPU to the web (GRADING_WORKER_NICE): on a small machine pages stay fast
-    while every core grades. Pool processes forked later inherit it; _warm_grader re-applies it."""
+    while every core grades. Pool processes forked later inherit it (the cpu cgroup, the session's
+    autogroup and the nice); _warm_grader re-applies the nice."""
     from django.conf import settings
 
     lower_worker_priority(settings.GRADING_WORKER_NICE)
+    yield_cpu_group(settings.GRADING_WORKER_NICE)
 
 
 @worker_init.connect

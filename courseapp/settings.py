@@ -259,6 +259,10 @@ COURSE_SLUG = os.environ.get("COURSE_SLUG", "resnets")
 COURSE_TITLE = os.environ.get("COURSE_TITLE", "Why ResNets work")
 # Where workers unpack an exercise revision's files to grade against exactly that revision.
 EXERCISE_CACHE_DIR = Path(os.environ.get("EXERCISE_CACHE_DIR", VAR_DIR / "exercise-cache"))
+# Where sync_exercises records the folders whose self-test passed (and their references' measured
+# cost), keyed by content, catalogue, grader code and host: a restart does not grade them again
+# (grader.selftest.pass_key). Empty: record nothing, test every folder at every sync.
+GRADER_SELFTEST_CACHE_DIR = os.environ.get("GRADER_SELFTEST_CACHE_DIR", str(VAR_DIR / "selftest-cache"))
 
 # ---- grading ----------------------------------------------------------------------------
 GRADER_DEVICE = os.environ.get("GRADER_DEVICE", "cpu")

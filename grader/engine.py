@@ -504,10 +504,15 @@ def measure_reference_cost(grader: Grader, exercise: Exercise, *, runs: int = 3)
     return ReferenceCost(wall_s=wall, cpu_s=cpu, step_s=step)
 
 
-def derive_limits(grader: Grader, exercise: Exercise, *, runs: int = 3, multiple: float = 10.0) -> JobLimits:
+def derive_limits(
+    grader: Grader, exercise: Exercise, *, runs: int = 3, multiple: float = 10.0, cost: ReferenceCost | None = None
+) -> JobLimits:
     """Limits sized to the exercise's work: max(floor, multiple x the reference's measured cost) for the
     wall time, the CPU time and the CPU time of one step, each capped by the TOML value (see
-    grader/sandbox/limits.py for the floors). Exercises that run no code keep their TOML limits."""
+    grader/sandbox/limits.py for the floors). Exercises that run no code keep their TOML limits.
+    cost: a cost measured before (measure_reference_cost) on this host; None measures it now."""
     if exercise.kind != "module":
         return JobLimits.of(exercise.limits)
-    return propose_limits(exercise.limits, measure_reference_cost(grader, exercise, runs=runs), multiple=multiple)
+    if cost is None:
+        cost = measure_reference_cost(grader, exercise, runs=runs)
+    return propose_limits(exercise.limits, cost, multiple=multiple)

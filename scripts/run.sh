@@ -29,7 +29,7 @@ trap stop INT TERM EXIT
 "$PY" -m celery -A courseapp worker -Q grade.cpu,grade.gpu --concurrency "${WORKER_CONCURRENCY:-1}" \
     --prefetch-multiplier 1 --loglevel INFO &
 pids+=($!)
-"$PY" -m gunicorn courseapp.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 \
+"$PY" -m gunicorn courseapp.wsgi:application --bind "$HOST:$PORT" \
     --graceful-timeout 5 --access-logfile - &
 pids+=($!)
 

@@ -29,7 +29,10 @@ stamp=.venv/.requirements.sha256
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "==> installing requirements.txt into .venv"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    # --no-compile: pip would byte-compile all ~15,000 modules (torch, scipy, transformers...) one
+    # after another, half of a fresh install's time; Python compiles the few thousand a run imports
+    # on first import instead, into the same __pycache__ folders.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
     echo "$want" > "$stamp"
 fi
 PY=.venv/bin/python

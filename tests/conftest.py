@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,22 @@ def skip_or_fail(reason: str) -> None:
     if services_required():
         pytest.fail(reason + " (COURSEAPP_REQUIRE_SERVICES=1)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_settings(tmp_path_factory):
+    """For the whole run: passwords hashed with a fast hasher (the default's million PBKDF2 rounds
+    cost about a second per user created or logged in, hundreds of times over), and one self-test
+    record of this run's own (GRADER_SELFTEST_CACHE_DIR; in the environment too, for the processes the
+    tests start), empty at the start: every run self-tests each exercise folder at least once."""
+    from django.test.utils import override_settings
+
+    record = tmp_path_factory.mktemp("selftest-cache")
+    os.environ["GRADER_SELFTEST_CACHE_DIR"] = str(record)
+    with override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"], GRADER_SELFTEST_CACHE_DIR=str(record)
+    ):
+        yield
 
 
 # ---- exercise folders ----------------------------------------------------------------------
@@ -240,72 +257,75 @@ def _forget_queued_messages(client, prefix: str) -> None:
         client.delete(*keys)
 
 
-@pytest.fixture(scope="session")
-def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real `celery -A courseapp worker` process on the test database and the test Redis db."""
+@contextmanager
+def start_celery_worker(queues: str, name: str, *, var_dir: Path, env: dict[str, str] | None = None, args=()):
+    """A real `celery -A courseapp worker -Q queues` process on the test database and the test Redis
+    db, its log in var_dir/worker.log (proc.log_path); stopped, and this run's queued messages
+    forgotten, on exit. env: variables on top of the test settings'; args: more worker options."""
     import redis
     from django.conf import settings
     from django.db import connection
 
-    _forget_queued_messages(redis.Redis.from_url(settings.REDIS_URL), settings.REDIS_KEY_PREFIX)
-    var_dir = tmp_path_factory.mktemp("worker-var")
     log_path = var_dir / "worker.log"
-    env = {
+    full_env = {
         **os.environ,
         "DATABASE_URL": _db_url_for(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
         "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
         "VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "courseapp.settings",
+        **(env or {}),
+    }
+    command = [sys.executable, "-m", "celery", "-A", "courseapp", "worker", "-Q", queues, "--concurrency", "1"]
+    command += [*args, "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+    command += ["--hostname", f"{name}-{os.getpid()}@%h"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while b"ready." not in log_path.read_bytes():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"the celery worker {name} did not start:\n" + log_path.read_text(errors="replace")[-4000:]
+                    )
+                time.sleep(0.2)
+            proc.log_path = log_path  # type: ignore[attr-defined]  # the log path rides on the Popen object for the fixtures
+            yield proc
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+            except ProcessLookupError:
+                pass  # it is gone already (it did not start)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            if settings.REDIS_KEY_PREFIX:
+                _forget_queued_messages(redis.Redis.from_url(settings.REDIS_URL), settings.REDIS_KEY_PREFIX)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path_factory):
+    """The grading worker: `celery -A courseapp worker -Q grade.cpu,grade.gpu`."""
+    import redis
+    from django.conf import settings
+
+    _forget_queued_messages(redis.Redis.from_url(settings.REDIS_URL), settings.REDIS_KEY_PREFIX)
+    env = {
         "EXERCISES_DIR": str(settings.EXERCISES_DIR),
         "GRADER_DEVICE": os.environ.get("GRADER_DEVICE", "cpu"),
-        "DJANGO_SETTINGS_MODULE": "courseapp.settings",
         "GRADING_RETRY_BACKOFF_S": "1",
     }
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "courseapp",
-            "worker",
-            "-Q",
-            "grade.cpu,grade.gpu",
-            "--concurrency",
-            "1",
-            "--prefetch-multiplier",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"test-worker-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
+    with start_celery_worker(
+        "grade.cpu,grade.gpu",
+        "test-worker",
+        var_dir=tmp_path_factory.mktemp("worker-var"),
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log_path.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the celery worker did not start:\n" + log_path.read_text(errors="replace")[-4000:])
-        time.sleep(0.2)
-    proc.log_path = log_path  # type: ignore[attr-defined]  # the log path rides on the Popen object for the fixtures
-    yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
-    if settings.REDIS_KEY_PREFIX:
-        _forget_queued_messages(redis.Redis.from_url(settings.REDIS_URL), settings.REDIS_KEY_PREFIX)
+        args=("--prefetch-multiplier", "1"),
+    ) as proc:
+        yield proc
 
 
 def capture_grading_sends(monkeypatch, record) -> None:

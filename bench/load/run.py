@@ -10,7 +10,7 @@ and the student-written bugs in tests/grader/submissions/<slug>/), --hostile-sha
 
 By default it brings up its own stack on this machine, like scripts/run.sh but on a PRIVATE
 Postgres and Redis (free ports, a temp dir; never the shared ones): sync_exercises (self-tests,
-derives each revision's limits), gunicorn (2 processes x 4 threads), --worker-hosts simulated worker
+derives each revision's limits), gunicorn (gunicorn.conf.py: cores + 1 processes x 4 threads), --worker-hosts simulated worker
 machines (each its own hostname and var/, one broker and database) of --workers Celery worker
 processes (concurrency 1 each), the reconciler. Before the stack starts it measures the capacity
 baselines for the same number of workers: warm Graders on a queue of correct submissions to the same
@@ -168,18 +168,36 @@ def port_open(port: int) -> bool:
 
 
 class Stack:
-    def __init__(self, workers: int, students: int, password: str, slugs: list[str], worker_hosts: int = 1):
+    def __init__(
+        self,
+        workers: int,
+        students: int,
+        password: str,
+        slugs: list[str],
+        worker_hosts: int = 1,
+        web_workers: int = 0,
+        web_threads: int = 0,
+    ):
         self.tmp = Path(tempfile.mkdtemp(prefix="courseapp-load-"))
         os.chmod(self.tmp, 0o755)
         self.procs: list[subprocess.Popen] = []
         self.pg_ctl = None
         try:
-            self._start(workers, students, password, slugs, worker_hosts)
+            self._start(workers, students, password, slugs, worker_hosts, web_workers, web_threads)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, workers: int, students: int, password: str, slugs: list[str], worker_hosts: int) -> None:
+    def _start(
+        self,
+        workers: int,
+        students: int,
+        password: str,
+        slugs: list[str],
+        worker_hosts: int,
+        web_workers: int,
+        web_threads: int,
+    ) -> None:
         redis_port, pg_port, self.web_port = free_port(), free_port(), free_port()
         self.procs.append(
             subprocess.Popen(
@@ -339,15 +357,13 @@ class Stack:
                     "courseapp.wsgi:application",
                     "--bind",
                     f"127.0.0.1:{self.web_port}",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
-                    "--backlog",
-                    "2048",
                 ],
-                cwd=ROOT,
-                env=self.env,
+                cwd=ROOT,  # gunicorn.conf.py: processes and threads from the cores (WEB_WORKERS, WEB_THREADS)
+                env={
+                    **self.env,
+                    **({"WEB_WORKERS": str(web_workers)} if web_workers else {}),
+                    **({"WEB_THREADS": str(web_threads)} if web_threads else {}),
+                },
                 start_new_session=True,
                 stdout=open(logs / "web.log", "wb"),
                 stderr=subprocess.STDOUT,
@@ -486,6 +502,23 @@ class CpuSampler(threading.Thread):
             "cpu_s_by_component": {k: round(v, 1) for k, v in sorted(by_role.items())},
             "workers_cpu_s_as_busy_minus_others": round(busy - others, 1),
         }
+
+
+class LagProbe(threading.Thread):
+    """How late the load generator itself runs: a thread that sleeps 10 ms again and again and records
+    how much later than asked it woke up (CPU and GIL queueing in this process). The latencies the
+    students measure include this much of the generator's own delay."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.lags: list[float] = []
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            t = time.perf_counter()
+            time.sleep(0.01)
+            self.lags.append(time.perf_counter() - t - 0.01)
 
 
 # ---- a simulated student ------------------------------------------------------------------------
@@ -727,40 +760,62 @@ def flooder(args, stats: Stats, start_gate: threading.Event) -> None:
 # ---- the capacity baseline: what the same number of workers grade on correct submissions alone ----
 
 
-def _capacity_worker(slugs: list[str], n: int, start, out) -> None:  # type: ignore[no-untyped-def]
+def _capacity_worker(slugs: list[str], n: int, start, out, mix_of=None, limits=None, seed=0) -> None:  # type: ignore[no-untyped-def]
     sys.path.insert(0, str(ROOT))
     from grader.engine import Grader
     from grader.exercise import load_exercise
+    from grader.sandbox.limits import JobLimits
 
     sources = Sources(slugs)
-    work = [
-        (load_exercise(ROOT / "exercises" / slug), src.encode())
-        for slug in slugs
-        for _name, src in sources.correct[slug]
-    ]
+    exercises = {slug: load_exercise(ROOT / "exercises" / slug) for slug in slugs}
+    job_limits = {slug: JobLimits.from_json(lim) for slug, lim in (limits or {}).items()}
+    if mix_of is None:  # correct submissions only, round robin
+        work = [("correct", slug, src.encode()) for slug in slugs for _name, src in sources.correct[slug]]
+    else:  # the rush's mix (same shares), drawn in advance
+        rng = random.Random(seed)
+        work = []
+        for _ in range(n):
+            slug = rng.choice(slugs)
+            kind, src = mix(rng, sources, slug, *mix_of)
+            work.append((kind.split(":")[0], slug, src.encode()))
     g = Grader(device="cpu", dedicated=True)  # as a Celery worker's
     g.start()
-    for exercise, data in work:  # warm the trusted side (reference observations) for every exercise
-        g.grade(exercise, data)
+    for slug in slugs:  # warm the trusted side (reference observations) for every exercise
+        g.grade(exercises[slug], sources.correct[slug][0][1].encode(), limits=job_limits.get(slug))
     start.wait()
     t = time.perf_counter()
+    by_kind: dict[str, list[float]] = {}
     for i in range(n):
-        exercise, data = work[i % len(work)]
-        g.grade(exercise, data)
-    out.put((n, time.perf_counter() - t))
+        kind, slug, data = work[i % len(work)]
+        t1 = time.perf_counter()
+        g.grade(exercises[slug], data, limits=job_limits.get(slug))
+        by_kind.setdefault(kind, []).append(time.perf_counter() - t1)
+    out.put((n, time.perf_counter() - t, by_kind))
     g.close()
 
 
-def capacity(workers: int, total: int, slugs: list[str]) -> float:
+def capacity(
+    workers: int,
+    total: int,
+    slugs: list[str],
+    mix_of: tuple[float, float] | None = None,
+    limits: dict | None = None,
+) -> tuple[float, dict[str, dict[str, float]]]:
     """Grades/s of `workers` processes, each a warm Grader, on a queue of correct submissions to the
-    rush's exercises (no web, no broker, no database): what the service's graders can do at best."""
+    rush's exercises (no web, no broker, no database): what the service's graders can do at best.
+    mix_of=(hostile_share, loop_share): the rush's mix instead (buggy and hostile ones too), graded with
+    `limits` (the revisions' derived limits, as the workers use them). Also: per kind of submission,
+    how many and the mean seconds a grade took."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(workers + 1)
     q = ctx.Queue()
     procs = [
-        ctx.Process(target=_capacity_worker, args=(slugs, max(1, total // workers), barrier, q)) for _ in range(workers)
+        ctx.Process(
+            target=_capacity_worker, args=(slugs, max(1, total // workers), barrier, q, mix_of, limits, 1000 + w)
+        )
+        for w in range(workers)
     ]
     for p in procs:
         p.start()
@@ -770,7 +825,12 @@ def capacity(workers: int, total: int, slugs: list[str]) -> float:
     wall = time.perf_counter() - t
     for p in procs:
         p.join()
-    return sum(n for n, _ in results) / wall
+    by_kind: dict[str, list[float]] = {}
+    for _n, _t, kinds in results:
+        for k, v in kinds.items():
+            by_kind.setdefault(k, []).extend(v)
+    costs = {k: {"n": len(v), "mean_s": round(sum(v) / len(v), 3)} for k, v in sorted(by_kind.items())}
+    return sum(n for n, _, _ in results) / wall, costs
 
 
 def grading_bench_throughput(workers: int, total: int) -> float:
@@ -824,6 +884,8 @@ def main() -> int:
         help="what the flood submits (an infinite loop holds a worker for the exercise's wall limit)",
     )
     ap.add_argument("--flood-connections", type=int, default=8, help="the flood's parallel connections")
+    ap.add_argument("--web-workers", type=int, default=0, help="gunicorn processes (0: gunicorn.conf.py, cores + 1)")
+    ap.add_argument("--web-threads", type=int, default=0, help="threads per gunicorn process (0: gunicorn.conf.py, 4)")
     args = ap.parse_args()
     args.exercises = [e for e in args.exercises.split(",") if e]
     args.sources = Sources(args.exercises)
@@ -831,7 +893,9 @@ def main() -> int:
     baseline = {}
     if args.capacity and not args.url:
         print(f"==> capacity baselines: {total_workers} worker processes, {args.capacity} grades", flush=True)
-        baseline["capacity_correct_mix_grades_per_s"] = round(capacity(total_workers, args.capacity, args.exercises), 2)
+        rate, costs = capacity(total_workers, args.capacity, args.exercises)
+        baseline["capacity_correct_mix_grades_per_s"] = round(rate, 2)
+        baseline["capacity_correct_mean_s"] = costs.get("correct", {}).get("mean_s")
         baseline["bench_grading_py_grades_per_s"] = round(grading_bench_throughput(total_workers, args.capacity), 2)
         print(json.dumps(baseline), flush=True)
     # 4xx answers to the flooder are the limits working, not errors of the service
@@ -848,9 +912,30 @@ def main() -> int:
             flush=True,
         )
         stack = Stack(
-            args.workers, args.students + (1 if args.flood else 0), args.password, args.exercises, args.worker_hosts
+            args.workers,
+            args.students + (1 if args.flood else 0),
+            args.password,
+            args.exercises,
+            args.worker_hosts,
+            args.web_workers,
+            args.web_threads,
         )
         args.host, args.port = "127.0.0.1", stack.web_port
+        if args.capacity:
+            # The rush's own mix (buggy, hostile, loops) with the limits sync derived, the stack idle.
+            lims = {slug: {k: v for k, v in lim.items() if k != "toml"} for slug, lim in stack.limits.items()}
+            print(
+                f"==> capacity on the rush's mix: {total_workers} worker processes, {args.capacity} grades", flush=True
+            )
+            rate, costs = capacity(
+                total_workers, args.capacity, args.exercises, (args.hostile_share, args.loop_share), lims
+            )
+            baseline["capacity_rush_mix_grades_per_s"] = round(rate, 2)
+            baseline["rush_mix_grade_cost_by_kind"] = costs
+            print(
+                json.dumps({k: baseline[k] for k in ("capacity_rush_mix_grades_per_s", "rush_mix_grade_cost_by_kind")}),
+                flush=True,
+            )
     try:
         stats = Stats()
         gate = threading.Event()
@@ -874,11 +959,14 @@ def main() -> int:
         sampler = CpuSampler(stack.roles) if stack else None
         if sampler:
             sampler.start()
+        lag = LagProbe()
+        lag.start()
         t0 = time.perf_counter()
         gate.set()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
+        lag.stop_event.set()
         cpu = sampler.report() if sampler else None
         if args.flood:  # the flood's accepted jobs finish too (nothing lost), but they are not timed
             deadline = time.monotonic() + args.feedback_timeout_s
@@ -923,6 +1011,14 @@ def main() -> int:
             if baseline
             else {}
         ),
+        **(
+            {"grades_per_s_vs_capacity_rush_mix": round(grades_per_s / baseline["capacity_rush_mix_grades_per_s"], 3)}
+            if baseline.get("capacity_rush_mix_grades_per_s")
+            else {}
+        ),
+        "generator_lag_p50_ms": round(1000 * pct(lag.lags, 50), 2),
+        "generator_lag_p95_ms": round(1000 * pct(lag.lags, 95), 2),
+        "generator_lag_max_ms": round(1000 * max(lag.lags, default=float("nan")), 2),
         "rate_limited_resubmits": stats.rate_limited,
         "grades_per_worker_host": per_host,
         "limits": {slug: {k: v for k, v in lim.items() if k != "toml"} for slug, lim in stack.limits.items()}

@@ -18,6 +18,7 @@ from grader.exercise import ExerciseError, load_exercise, load_misconceptions
 
 if TYPE_CHECKING:
     from grader.engine import Grader
+    from grader.selftest import PassRecord
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +87,34 @@ def _stored_limits(spec: ExerciseSpec) -> bool:
     )
 
 
-def _derive_limits(spec: ExerciseSpec, grader: "Grader") -> dict[str, Any]:
+def _derive_limits(spec: ExerciseSpec, grader: "Grader", passed: dict[str, Any]) -> dict[str, Any]:
     """The revision's limits: a multiple of the reference's measured cost with a floor, each capped by
-    the TOML value (grader.engine.derive_limits), and the TOML's ceilings to show beside them."""
-    from grader.engine import JobLimits, derive_limits
+    the TOML value (grader.engine.derive_limits), and the TOML's ceilings to show beside them. The
+    cost comes from `passed` (this folder's pass record) when it was measured before on this host,
+    and is put there when it is measured now."""
+    from grader.engine import JobLimits, derive_limits, measure_reference_cost
+    from grader.sandbox.limits import ReferenceCost
 
-    try:
-        derived = derive_limits(grader, spec)
-    except ExerciseError as exc:
-        raise ExerciseSyncError(f"{spec.path}: measuring the reference's grading cost failed: {exc}") from None
+    cost = None
+    if spec.kind == "module":
+        if isinstance(passed.get("cost"), dict):
+            cost = ReferenceCost(**passed["cost"])
+        else:
+            try:
+                cost = measure_reference_cost(grader, spec)
+            except ExerciseError as exc:
+                raise ExerciseSyncError(f"{spec.path}: measuring the reference's grading cost failed: {exc}") from None
+            passed["cost"] = {"wall_s": cost.wall_s, "cpu_s": cost.cpu_s, "step_s": cost.step_s}
+    derived = derive_limits(grader, spec, cost=cost)
     return {**derived.to_json(), "toml": JobLimits.of(spec.limits).to_json()}
+
+
+def _pass_record() -> "PassRecord | None":
+    """Where passes of the self-test are recorded (settings.GRADER_SELFTEST_CACHE_DIR; empty: nowhere)."""
+    from grader.selftest import PassRecord
+
+    directory = settings.GRADER_SELFTEST_CACHE_DIR
+    return PassRecord(Path(directory)) if directory else None
 
 
 def exercise_sync(exercises_dir: str | Path | None = None, *, grader: "Grader | None" = None) -> list[SyncedExercise]:
@@ -125,14 +144,25 @@ def exercise_sync(exercises_dir: str | Path | None = None, *, grader: "Grader | 
             )
         loaded.append((spec, _folder_files(folder)))
 
+    from grader.selftest import pass_key
+
     own_grader = grader is None
     grader = grader or new_grader()
     limits: dict[str, dict[str, Any]] = {}
+    record = _pass_record()
     try:
         for spec, _files in loaded:
-            _verify_reference(spec, grader)
+            # A folder that passed before with this content, catalogue, grader and host is not
+            # graded again (grader.selftest.pass_key); a stand-in grader has no key and is always asked.
+            key = pass_key(grader, spec) if record is not None else None
+            recorded = record.get(key) if record is not None and key is not None else None
+            passed = dict(recorded) if recorded is not None else {"slug": spec.slug}
+            if recorded is None:
+                _verify_reference(spec, grader)
             if settings.GRADING_LIMITS_FROM_REFERENCE and not _stored_limits(spec):
-                limits[spec.slug] = _derive_limits(spec, grader)
+                limits[spec.slug] = _derive_limits(spec, grader, passed)
+            if record is not None and key is not None and passed != recorded:
+                record.put(key, passed)
     finally:
         if own_grader:
             grader.close()

@@ -25,6 +25,7 @@ from typing import Any
 
 from grader.sandbox.binds import BindPlan, ProtectedBindError, plan
 from grader.sandbox.gpu import gpu_device_nodes
+from grader.sandbox.priority import autogroup_nice, in_root_cpu_cgroup, set_autogroup_nice
 
 SANDBOX_UID = 1000  # the uid student code sees inside its user namespace
 # Rootful mode: each job runs as its own unprivileged host uid, HOST_UID_BASE + the host pid of its C1
@@ -254,7 +255,9 @@ def _close_fds(keep: set[int]) -> None:
                 pass
 
 
-def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device: str, rootful: bool) -> None:
+def _child_main(
+    job: socket.socket, out_w: int, go_r: int, sid_w: int, isolate: bool, device: str, rootful: bool
+) -> None:
     """C2: become the sandbox, then serve one submission. Never returns."""
     from grader.sandbox import linux as L
     from grader.sandbox import seccomp
@@ -274,6 +277,10 @@ def _child_main(job: socket.socket, out_w: int, go_r: int, isolate: bool, device
         # A session and process group of our own: C1 (outside the pid namespace) shares neither, so
         # kill(0, ...) / killpg from student code cannot even address it.
         os.setsid()
+        # The new session is a new autogroup (nice 0, an equal share with the web's): C1 tells the
+        # fork server, which weighs it as the grading nice (priority.py says why not from here).
+        os.write(sid_w, b"s")
+        os.close(sid_w)
         if isolate:
             stage = "filesystem"
             _build_root(_BIND_PLAN, device)
@@ -405,17 +412,25 @@ def _c1_main(
             os.write(unshared_w, b"u")
             if os.read(mapped_r, 1) != b"m":
                 os._exit(71)
-        os.close(unshared_w)
         os.close(mapped_r)
         go_r, go_w = os.pipe()
+        sid_r, sid_w = os.pipe()
         c2 = os.fork()
         if c2 == 0:
             os.close(go_w)
             os.close(status_w)
-            _child_main(job, out_w, go_r, isolate, device, rootful)
+            os.close(unshared_w)
+            os.close(sid_r)
+            _child_main(job, out_w, go_r, sid_w, isolate, device, rootful)
             os._exit(0)
         os.close(go_r)
         os.close(out_w)
+        os.close(sid_w)
+        # Once the sandbox's pid 1 has its own session: its host pid, for the fork server.
+        if os.read(sid_r, 1) == b"s":
+            os.write(unshared_w, str(c2).encode())
+        os.close(sid_r)
+        os.close(unshared_w)
         send_message(job, {"spawned": True, "pid": c2})
         os.close(go_w)
         job.close()
@@ -485,14 +500,24 @@ def _spawn(
                 # different workers never share a uid (nor its RLIMIT_NPROC count).
                 _write_id_maps(pid, rootful, HOST_UID_BASE + pid)
                 os.write(mapped_w, b"m")
+        os.close(mapped_w)
+        mapped_w = -1
+        # C1 sends the sandbox's host pid once the sandbox has its own session (EOF if C1 failed).
+        c2 = os.read(unshared_r, 16)
+        if c2.isdigit() and _AUTOGROUPS:
+            set_autogroup_nice(int(_OPTIONS.get("nice", 0)), int(c2))
     finally:
         os.close(unshared_r)
-        os.close(mapped_w)
+        if mapped_w >= 0:
+            os.close(mapped_w)
     return pid, cgroup_error
 
 
 _BIND_PLAN = BindPlan()
 _OPTIONS: dict[str, Any] = {}
+# Whether each sandbox's session needs its autogroup weighed (the fork server is in the root cpu
+# cgroup and the grading nice is above 0): set at start.
+_AUTOGROUPS = False
 
 
 def main() -> None:
@@ -510,6 +535,15 @@ def main() -> None:
     nice = int(options.get("nice", 0))
     if nice > os.getpriority(os.PRIO_PROCESS, 0):
         os.setpriority(os.PRIO_PROCESS, 0, nice)
+    global _AUTOGROUPS
+    _AUTOGROUPS = nice > 0 and in_root_cpu_cgroup() and autogroup_nice() is not None
+    if nice > 0:
+        # Batch: a sandbox waking up never preempts the web's running thread (inherited by every child,
+        # which cannot change it back: sched_setscheduler is not on the sandbox's allow-list).
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except (OSError, AttributeError):
+            pass
     # Children are reaped automatically; C1 resets this for itself.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     started = time.perf_counter()

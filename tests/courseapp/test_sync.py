@@ -124,3 +124,73 @@ def test_sync_exercises_command_on_the_repository_folder(db, real_grader, monkey
     assert "identity-block: new revision" in out and "exercises in sync" in out
     call_command("sync_exercises")
     assert "identity-block: unchanged" in capsys.readouterr().out
+
+
+# ---- the pass record: a folder that passed is not graded again until something changes -----------
+
+
+@pytest.mark.needs_engine
+def test_a_passed_folder_is_not_graded_again_until_its_content_or_catalogue_changes(
+    db, exercises_root, real_grader, settings, tmp_path, monkeypatch
+):
+    settings.GRADER_SELFTEST_CACHE_DIR = str(tmp_path / "record")  # empty: nothing passed yet
+    calls: list[str] = []
+    grade = real_grader.grade
+
+    def counting_grade(exercise, data, **kw):
+        calls.append(exercise.slug)
+        return grade(exercise, data, **kw)
+
+    monkeypatch.setattr(real_grader, "grade", counting_grade)
+    folder = _copy_identity(exercises_root)
+    exercise_sync(exercises_root, grader=real_grader)
+    assert len(calls) >= 4  # the reference verified, then graded 3 times to measure its cost
+    assert len(list((tmp_path / "record").glob("*.json"))) == 1
+    limits = Exercise.objects.get(slug="identity-block").current_revision.limits
+    assert limits["wall_s"] > 0
+
+    calls.clear()  # the same folder into another course: no limits stored there, yet nothing is graded
+    settings.COURSE_SLUG = "another-course"
+    exercise_sync(exercises_root, grader=real_grader)
+    assert calls == []
+    other = Exercise.objects.get(course__slug="another-course", slug="identity-block").current_revision
+    assert other.limits == limits  # derived from the recorded cost
+
+    (folder / "prompt.md").write_text((folder / "prompt.md").read_text() + "\nOne more line.\n")
+    exercise_sync(exercises_root, grader=real_grader)
+    assert len(calls) >= 4  # new content: verified and measured again
+    assert len(list((tmp_path / "record").glob("*.json"))) == 2
+
+    calls.clear()
+    catalogue = exercises_root / "misconceptions.toml"
+    catalogue.write_text(catalogue.read_text() + "\n# edited\n")
+    exercise_sync(exercises_root, grader=real_grader)
+    assert calls  # the catalogue names the mistakes: tested again
+    catalogue.write_text(catalogue.read_text().replace("\n# edited\n", ""))
+    for record in (tmp_path / "record").glob("*.json"):
+        record.write_text("{not json")  # an unreadable record is no pass
+    calls.clear()
+    settings.COURSE_SLUG = "a-third-course"
+    exercise_sync(exercises_root, grader=real_grader)
+    assert len(calls) >= 4
+
+
+@pytest.mark.needs_engine
+def test_a_failed_folder_is_not_recorded_and_stays_refused(db, exercises_root, real_grader, settings, tmp_path):
+    settings.GRADER_SELFTEST_CACHE_DIR = str(tmp_path / "record")
+    folder = _copy_identity(exercises_root)
+    (folder / "solution.py").write_text(IDENTITY_NO_SHORTCUT)
+    for _ in range(2):
+        with pytest.raises(CommandError, match=r"the reference scores .* not full marks"):
+            exercise_sync(exercises_root, grader=real_grader)
+    assert not list((tmp_path / "record").glob("*.json")) and not Exercise.objects.exists()
+
+
+def test_a_stand_in_grader_is_always_asked(db, exercises_root, settings, tmp_path):
+    settings.GRADER_SELFTEST_CACHE_DIR = str(tmp_path / "record")
+    write_module_folder(exercises_root)
+    for _ in range(2):
+        grader = StandInGrader()
+        exercise_sync(exercises_root, grader=grader)
+        assert grader.calls
+    assert not (tmp_path / "record").exists()

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from grader.exercise import discover_exercises, load_exercise
-from grader.selftest import self_test
+from grader.engine import Grader
+from grader.selftest import PassRecord, grader_fingerprint, pass_key, self_test
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = [p for p in discover_exercises(ROOT / "exercises")]
@@ -81,3 +82,50 @@ def test_check_command_prints_one_line_per_folder_and_problem(exercise_copy) -> 
         "FAIL identity-block: mistakes/no_such_misconception.py: misconception "
         "'no_such_misconception' is not declared in exercises/misconceptions.toml"
     ]
+
+
+# ---- the pass record sync_exercises keeps (grader.selftest.pass_key, PassRecord) --------------------
+
+
+def test_the_pass_key_changes_with_the_content_the_catalogue_and_the_grader(grader, exercise_copy) -> None:
+    folder = exercise_copy("identity-block")
+    key = pass_key(grader, load_exercise(folder))
+    assert key is not None and key == pass_key(grader, load_exercise(folder))
+    assert pass_key(object(), load_exercise(folder)) is None  # not the real engine: no key, always asked
+
+    (folder / "mistakes" / "conv_bias.py").write_text((folder / "mistakes" / "conv_bias.py").read_text() + "\n")
+    changed = pass_key(grader, load_exercise(folder))
+    assert changed not in (None, key)
+    catalogue = folder.parent / "misconceptions.toml"
+    catalogue.write_text(catalogue.read_text() + "\n# edited\n")
+    assert pass_key(grader, load_exercise(folder)) not in (None, key, changed)
+
+    insecure = Grader.__new__(Grader)  # the same engine with isolation off: graded differently
+    insecure.device, insecure.isolate = grader.device, not grader.isolate
+    assert pass_key(insecure, load_exercise(folder)) != pass_key(grader, load_exercise(folder))
+
+
+def test_the_grader_fingerprint_changes_with_any_grader_source(tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    import grader.selftest as selftest
+
+    copy = tmp_path / "grader"
+    shutil.copytree(selftest._GRADER_PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(selftest, "_GRADER_PACKAGE", copy)
+    same = selftest.grader_fingerprint.__wrapped__()
+    assert same == grader_fingerprint() and len(same) == 64  # an identical copy: the same fingerprint
+    runner = copy / "inside" / "runner.py"
+    runner.write_text(runner.read_text() + "\n# edited\n")
+    assert selftest.grader_fingerprint.__wrapped__() != same
+
+
+def test_a_pass_record_reads_back_what_was_written_and_nothing_unreadable(tmp_path: Path) -> None:
+    record = PassRecord(tmp_path / "record")
+    assert record.get("k1") is None
+    record.put("k1", {"slug": "identity-block", "cost": {"wall_s": 1.0, "cpu_s": 0.5, "step_s": 0.1}})
+    assert record.get("k1") == {"slug": "identity-block", "cost": {"wall_s": 1.0, "cpu_s": 0.5, "step_s": 0.1}}
+    (tmp_path / "record" / "k2.json").write_text('{"slug": ')
+    (tmp_path / "record" / "k3.json").write_text("[1, 2]")
+    assert record.get("k2") is None and record.get("k3") is None
+    assert sorted(p.name for p in (tmp_path / "record").iterdir()) == ["k1.json", "k2.json", "k3.json"]

@@ -4,16 +4,12 @@ retried with back-off, and the score arrives once the platform is back; a later 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from courseapp.lti.models import Passback
-from tests.conftest import ROOT, _db_url_for, _forget_queued_messages
+from tests.conftest import start_celery_worker
 from tests.lti.platform import INSTRUCTOR, LEARNER
 from tests.lti.test_passback import grade_queued, launch, submit
 
@@ -23,65 +19,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(scope="module")
 def maintenance_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path_factory):
     """`celery -A courseapp worker -Q maintenance` (what the beat service runs), with short back-off."""
-    import redis
     from django.conf import settings
-    from django.db import connection
 
+    env = {"LTI_PASSBACK_BACKOFF_S": "1", "LTI_PASSBACK_BACKOFF_MAX_S": "2"}
     var_dir = tmp_path_factory.mktemp("lti-worker-var")
-    log_path = var_dir / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _db_url_for(connection.settings_dict),
-        "REDIS_URL": settings.REDIS_URL,
-        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-        "VAR_DIR": str(var_dir),
-        "DJANGO_SETTINGS_MODULE": "courseapp.settings",
-        "LTI_PASSBACK_BACKOFF_S": "1",
-        "LTI_PASSBACK_BACKOFF_MAX_S": "2",
-    }
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "courseapp",
-            "worker",
-            "-Q",
-            settings.MAINTENANCE_QUEUE,
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"lti-test-worker-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log_path.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the maintenance worker did not start:\n" + log_path.read_text(errors="replace")[-4000:])
-        time.sleep(0.2)
-    proc.log_path = log_path  # type: ignore[attr-defined]
-    yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
-    if settings.REDIS_KEY_PREFIX:
-        _forget_queued_messages(redis.Redis.from_url(settings.REDIS_URL), settings.REDIS_KEY_PREFIX)
+    with start_celery_worker(settings.MAINTENANCE_QUEUE, "lti-test-worker", var_dir=var_dir, env=env) as proc:
+        yield proc
 
 
 def wait_until(check, worker, timeout: float = 60.0):

@@ -28,6 +28,7 @@ from grader.sandbox.errors import SandboxUnavailable
 from grader.sandbox.gpu import GpuMemoryWatch, anonymous_resident_bytes, gpu_device_nodes
 from grader.sandbox.hostcheck import GPU_NO_CGROUP_ENV
 from grader.sandbox.pool import SandboxPool
+from grader.sandbox.priority import autogroup_nice, in_root_cpu_cgroup, nice_weight
 from grader.sandbox.session import CGROUP_PIDS, CGROUP_SLACK_MB, Child
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -292,10 +293,88 @@ def test_grading_yields_the_cpu_to_the_web() -> None:
             cg = child.cgroup
             if cg is not None and cg.version == 2 and (cg.memory_dir / "cpu.weight").exists():
                 assert int((cg.memory_dir / "cpu.weight").read_text()) < 100
+            # A wakeup of the sandbox never preempts the web (it cannot change that back: no
+            # sched_setscheduler on its allow-list).
+            assert os.sched_getscheduler(child.pid) == os.SCHED_BATCH
+            # The sandbox's pid 1 leads a session of its own, so where autogroups weigh sessions
+            # equally its autogroup carries the grading nice (set by the fork server: root's writes
+            # are not rate-limited; an unprivileged fork server's may be, so only checked as root).
+            if os.geteuid() == 0 and in_root_cpu_cgroup() and autogroup_nice() is not None:
+                assert autogroup_nice(child.pid) == pool.nice
         finally:
             pool.release(child)
     finally:
         grader.close()
+
+
+def test_nice_weights_follow_the_kernels_table() -> None:
+    assert [nice_weight(n) for n in (0, 1, 5, 10, 19)] == [1024, 820, 335, 110, 15]
+
+
+def test_a_session_autogroup_is_lowered_never_raised() -> None:
+    """In a session of its own (this test's session must not change): the autogroup's nice goes to 7,
+    then a lower value leaves it at 7; without autogroups on the host nothing happens."""
+    code = (
+        "from grader.sandbox.priority import autogroup_nice, set_autogroup_nice, yield_own_session\n"
+        "if autogroup_nice() is None:\n"
+        "    print('none')\n"
+        "else:\n"
+        "    print(yield_own_session(7), autogroup_nice(), set_autogroup_nice(3), autogroup_nice())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, start_new_session=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    if out.stdout.strip() == "none":
+        pytest.skip("no autogroups on this host")
+    if not in_root_cpu_cgroup():
+        assert out.stdout.split()[0] == "False"  # autogroups do not apply inside a cpu cgroup: left alone
+        return
+    assert out.stdout.split() == ["True", "7", "True", "7"], out.stdout
+
+
+def test_a_process_that_shares_its_session_leaves_the_autogroup_alone() -> None:
+    """A worker started beside the web in one session (scripts/run.sh) must not slow the web down."""
+    code = "from grader.sandbox.priority import yield_own_session, autogroup_nice; print(yield_own_session(9))"
+    before = autogroup_nice()
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
+    assert autogroup_nice() == before
+
+
+def test_the_worker_joins_a_cpu_cgroup_weighted_as_its_nice() -> None:
+    """Where the host lets it (cgroup v1 with a writable cpu hierarchy): the worker moves itself into a
+    cpu cgroup of its own whose shares are its nice's weight; everything it starts is born inside;
+    the cgroup is gone after the worker exits."""
+    from grader.sandbox.priority import CGROUP_ROOT
+
+    code = (
+        "import os, subprocess, sys\n"
+        "from grader.sandbox.priority import join_grading_cpu_cgroup\n"
+        "d = join_grading_cpu_cgroup(10)\n"
+        "if d is None:\n"
+        "    print('none'); sys.exit(0)\n"
+        "child = subprocess.run(['cat', '/proc/self/cgroup'], capture_output=True, text=True).stdout\n"
+        "print(d, (d / 'cpu.shares').read_text().strip(), int(any(l.endswith(d.name) for l in child.splitlines())))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    if out.stdout.strip() == "none":
+        pytest.skip("no writable cgroup v1 cpu hierarchy on this host")
+    path, shares, inherited = out.stdout.split()
+    assert Path(path).is_relative_to(CGROUP_ROOT / "cpu") and Path(path).name.startswith("grading-")
+    assert int(shares) == nice_weight(10) == 110 and inherited == "1"
+    assert not Path(path).exists()  # removed at exit
+    off = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GRADER_CPU_CGROUP": "off"},
+    )
+    assert off.stdout.strip() == "none"
 
 
 def test_a_dedicated_grading_process_yields_too() -> None:

@@ -1,0 +1,84 @@
+"""What each request of the rush costs the server: CPU ms per request (web and Postgres apart) for the
+pages and polls bench/load/run.py fetches, on the same private stack (gunicorn, Postgres, Redis; no
+worker, so a submission stays queued and its status poll is the 304 path the rush mostly takes).
+
+    .venv/bin/python bench/load/webcost.py [--n 200] [--gunicorn-workers 2 --gunicorn-threads 4]
+
+One client, requests one after another: the CPU each costs, not queueing. A script, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as load  # bench/load/run.py
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=200)
+    args = ap.parse_args()
+    stack = load.Stack(0, 2, "pw-" + "x" * 12, ["identity-block"])
+    try:
+        stats = load.Stats()
+        b = load.Browser("127.0.0.1", stack.web_port, stats)
+        _, _, html = b.request("GET", "/accounts/login/", page=False)
+        status, _, _ = b.request(
+            "POST",
+            "/accounts/login/",
+            {"username": "load0000", "password": "pw-" + "x" * 12, "csrfmiddlewaretoken": load.csrf(html)},
+            page=False,
+        )
+        assert status == 302, status
+        status, headers, html = b.request("GET", "/exercises/identity-block/", page=False)
+        exercise_url = "/exercises/identity-block/"
+        if status in (301, 302):
+            exercise_url = headers["Location"]
+            _, _, html = b.request("GET", exercise_url, page=False)
+        source = (load.ROOT / "exercises" / "identity-block" / "solution.py").read_text()
+        status, headers, _ = b.request(
+            "POST", exercise_url, {"source": source, "csrfmiddlewaretoken": load.csrf(html)}, page=False
+        )
+        sid = int(re.search(r"/submissions/(\d+)/", headers["Location"]).group(1))
+        _, headers, _ = b.request("GET", f"/submissions/{sid}/status.json", page=False)
+        etag = headers.get("ETag", "")
+        cases = {
+            "status poll (304)": ("GET", f"/submissions/{sid}/status.json", {"If-None-Match": etag}),
+            "status poll (200)": ("GET", f"/submissions/{sid}/status.json", {}),
+            "course page /": ("GET", "/", {}),
+            "exercise page": ("GET", exercise_url, {}),
+            "submission page": ("GET", f"/submissions/{sid}/", {}),
+            "feedback (queued)": ("GET", f"/submissions/{sid}/feedback/", {}),
+        }
+        out = {}
+        for name, (method, path, hdrs) in cases.items():
+            for _ in range(10):  # warm
+                b.request(method, path, headers=hdrs, page=False)
+            sampler = load.CpuSampler(stack.roles)
+            t = time.perf_counter()
+            codes = set()
+            for _ in range(args.n):
+                code, _, _ = b.request(method, path, headers=hdrs, page=False)
+                codes.add(code)
+            wall = time.perf_counter() - t
+            cpu = sampler.report()["cpu_s_by_component"]
+            out[name] = {
+                "status": sorted(codes),
+                "wall_ms": round(1000 * wall / args.n, 2),
+                "web_cpu_ms": round(1000 * cpu.get("web", 0.0) / args.n, 2),
+                "postgres_cpu_ms": round(1000 * cpu.get("postgres", 0.0) / args.n, 2),
+                "client_cpu_ms": round(1000 * cpu.get("load generator", 0.0) / args.n, 2),
+            }
+            print(f"{name:20s} {json.dumps(out[name])}", flush=True)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
