@@ -307,8 +307,8 @@ def start_celery_worker(queues: str, name: str, *, var_dir: Path, env: dict[str,
 
 
 @pytest.fixture(scope="session")
-def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path_factory):
-    """The grading worker: `celery -A courseapp worker -Q grade.cpu,grade.gpu`."""
+def celery_worker_process(services_or_skip, django_db_setup, django_db_blocker, tmp_path_factory):
+    """The grading worker process, one for the session: `celery -A courseapp worker -Q grade.cpu,grade.gpu`."""
     import redis
     from django.conf import settings
 
@@ -326,6 +326,46 @@ def celery_worker(services_or_skip, django_db_setup, django_db_blocker, tmp_path
         args=("--prefetch-multiplier", "1"),
     ) as proc:
         yield proc
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process):
+    """The session's grading worker, drained when the test ends: a test that submits and does not wait
+    for the grade would otherwise leave the worker writing job rows while the test database is
+    flushed (TRUNCATE then deadlocks with the worker's reads, and the next test starts on leftovers).
+    This fixture is set up after the database fixture, so its teardown runs before the flush."""
+    yield celery_worker_process
+    _drain_grading(celery_worker_process)
+
+
+def _drain_grading(worker, timeout: float = 60.0) -> None:
+    """Wait until no job of this test is queued or running (the worker finishes what it was sent);
+    past the timeout, forget the queued messages and wait for the running job alone."""
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    from courseapp.models import GradingJob
+
+    if connection.in_atomic_block:
+        return  # a test in a transaction: the worker cannot see its rows, and nothing is flushed after it
+    unfinished = [GradingJob.Status.QUEUED, GradingJob.Status.RUNNING]
+    deadline = time.monotonic() + timeout
+    forgotten = False
+    while True:
+        try:
+            statuses = set(GradingJob.objects.filter(status__in=unfinished).values_list("status", flat=True))
+        except Exception:  # the test left its transaction broken: nothing to wait for that we can see
+            connection.close()
+            return
+        if not statuses or (forgotten and GradingJob.Status.RUNNING not in statuses):
+            return
+        if time.monotonic() > deadline:
+            if forgotten:
+                return
+            _forget_queued_messages(redis.Redis.from_url(settings.REDIS_URL), settings.REDIS_KEY_PREFIX)
+            forgotten, deadline = True, time.monotonic() + 30
+        time.sleep(0.2)
 
 
 def capture_grading_sends(monkeypatch, record) -> None:
