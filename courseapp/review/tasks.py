@@ -9,14 +9,19 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+# Both tasks work from a row they claim: acknowledged after the work, sent again if the worker is lost.
+_ROW_TASK = {
+    "ignore_result": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": settings.REVIEW_TASK_SOFT_LIMIT_S,
+    "time_limit": settings.REVIEW_TASK_SOFT_LIMIT_S + 60,
+}
+
 
 @shared_task(
     name="review.recalibrate",
-    ignore_result=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.REVIEW_TASK_SOFT_LIMIT_S,
-    time_limit=settings.REVIEW_TASK_SOFT_LIMIT_S + 60,
+    **_ROW_TASK,
 )
 def recalibrate(calibration_id: int) -> None:
     from courseapp.review import services
@@ -26,11 +31,7 @@ def recalibrate(calibration_id: int) -> None:
 
 @shared_task(
     name="review.regrade_report",
-    ignore_result=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.REVIEW_TASK_SOFT_LIMIT_S,
-    time_limit=settings.REVIEW_TASK_SOFT_LIMIT_S + 60,
+    **_ROW_TASK,
 )
 def regrade_report(report_id: int) -> None:
     from courseapp.review import services

@@ -195,6 +195,19 @@ def result_for(
     )
 
 
+def _decide(evidence: Evidence, bank: ExemplarBank, rubric: Rubric, max_score: float) -> Decision:
+    """The band, score and confidence from the rubric's reading and the exemplars (grade and preview)."""
+    return decide(
+        evidence.analysis,
+        evidence.rubric_score,
+        evidence.rubric_band,
+        bank,
+        rubric.review,
+        rubric.scoring,
+        max_score,
+    )
+
+
 def grade(
     answer: str | bytes,
     exercise: Exercise,
@@ -223,15 +236,7 @@ def grade(
         rubric = load_rubric(exercise)
         bank = exemplar_bank(exercise, rubric, exemplars, include_seed)
         evidence = read_answer(text, rubric, exercise.max_score)
-        decision = decide(
-            evidence.analysis,
-            evidence.rubric_score,
-            evidence.rubric_band,
-            bank,
-            rubric.review,
-            rubric.scoring,
-            exercise.max_score,
-        )
+        decision = _decide(evidence, bank, rubric, exercise.max_score)
         limit = rubric.review.confidence_threshold if threshold is None else threshold
         return result_for(exercise, rubric, evidence, decision, limit, _execution(wall0, cpu0))
     except (ExerciseError, ModelUnavailable) as exc:
@@ -267,15 +272,7 @@ def preview(
             out.append(grade(answer, exercise, exemplars, threshold=threshold))
             continue
         evidence = read_answer_cached(text, rubric, exercise.max_score)
-        decision = decide(
-            evidence.analysis,
-            evidence.rubric_score,
-            evidence.rubric_band,
-            bank,
-            rubric.review,
-            rubric.scoring,
-            exercise.max_score,
-        )
+        decision = _decide(evidence, bank, rubric, exercise.max_score)
         out.append(result_for(exercise, rubric, evidence, decision, limit))
     return out
 

@@ -103,15 +103,16 @@ def _write(path: Path, value: str, *, optional: bool = False) -> None:
             raise
 
 
-def _remove_orphans(parent: Path) -> None:
-    """Remove the (empty) cgroups of workers that died without closing their pool (SIGKILL, OOM)."""
+def remove_orphan_cgroups(parent: Path, prefix: str = "grader-") -> None:
+    """Remove the (empty) cgroups `parent/<prefix><worker pid>[-...]` of workers that died without
+    cleaning up (SIGKILL, OOM), with their job-* children."""
     try:
-        entries = list(parent.glob("grader-*"))
+        entries = list(parent.glob(prefix + "*"))
     except OSError:
         return
     for d in entries:
         try:
-            os.kill(int(d.name.split("-")[1]), 0)  # grader-<worker pid>-<pool number>
+            os.kill(int(d.name[len(prefix) :].split("-")[0]), 0)  # grader-<worker pid>-<pool number>
             continue  # its worker is alive
         except ProcessLookupError:
             pass
@@ -128,7 +129,7 @@ def _remove_orphans(parent: Path) -> None:
             pass
 
 
-def _own_cgroups() -> dict[str, str]:
+def own_cgroups() -> dict[str, str]:
     """controller (or '' for v2) -> our cgroup path, from /proc/self/cgroup."""
     out: dict[str, str] = {}
     try:
@@ -169,7 +170,7 @@ class CgroupParent:
                 base = Path(setting)
                 version = 2 if (base / "cgroup.controllers").exists() else 1
                 return cls._make(version, base / name, None)
-            own = _own_cgroups()
+            own = own_cgroups()
             if (ROOT / "cgroup.controllers").exists():  # pure cgroup v2
                 base = ROOT / own.get("", "/").lstrip("/")
                 return cls._make(2, base / name, None)
@@ -193,7 +194,7 @@ class CgroupParent:
     def _make(cls, version: int, memory_base: Path, pids_base: Path | None) -> "CgroupParent":
         for base in (memory_base, pids_base):
             if base is not None:
-                _remove_orphans(base.parent)
+                remove_orphan_cgroups(base.parent)
         memory_base.mkdir(exist_ok=True)
         try:
             if version == 2:

@@ -33,6 +33,8 @@ import errno
 import os
 from pathlib import Path
 
+from grader.sandbox.cgroup import own_cgroups, remove_orphan_cgroups
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_CGROUP_ENV = "GRADER_CPU_CGROUP"
 
@@ -46,28 +48,10 @@ def nice_weight(nice: int) -> int:
     return _WEIGHTS[max(0, min(19, nice))]
 
 
-def _cpu_cgroup_path() -> str | None:
-    """This process's cgroup in the v1 ``cpu`` hierarchy (None where there is none: pure v2)."""
-    try:
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            if "cpu" in controllers.split(","):
-                return path
-    except (OSError, ValueError):
-        pass
-    return None
-
-
 def in_root_cpu_cgroup() -> bool:
     """Whether autogroups apply to this process (they only group the root cpu cgroup's tasks)."""
-    path = _cpu_cgroup_path()
-    if path is None:  # cgroup v2: the unified line
-        try:
-            for line in Path("/proc/self/cgroup").read_text().splitlines():
-                if line.startswith("0::"):
-                    path = line[3:]
-        except OSError:
-            return True
+    own = own_cgroups()
+    path = own.get("cpu", own.get(""))  # v1's cpu hierarchy, else cgroup v2's unified line
     return path in (None, "/")
 
 
@@ -106,39 +90,19 @@ def yield_own_session(nice: int) -> bool:
     return set_autogroup_nice(nice)
 
 
-def _remove_orphans(parent: Path) -> None:
-    """Remove the cpu cgroups of workers that are gone (killed before they could clean up)."""
-    try:
-        entries = list(parent.glob("grading-*"))
-    except OSError:
-        return
-    for d in entries:
-        try:
-            os.kill(int(d.name.split("-")[1]), 0)
-            continue
-        except ProcessLookupError:
-            pass
-        except (ValueError, PermissionError):
-            continue
-        try:
-            d.rmdir()
-        except OSError:
-            pass
-
-
 def join_grading_cpu_cgroup(nice: int) -> Path | None:
     """Move this whole process into a cpu cgroup of its own, weighted as `nice` (see the module's
     docstring); the directory, or None where the host does not allow it (and nothing changed)."""
     if os.environ.get(CPU_CGROUP_ENV, "").lower() in ("0", "off", "no", "false") or nice <= 0:
         return None
-    own = _cpu_cgroup_path()
+    own = own_cgroups().get("cpu")
     hierarchy = CGROUP_ROOT / "cpu"
     if own is None or not (hierarchy / "cpu.shares").exists():
         return None
     base = hierarchy / own.lstrip("/")
     if base.name.startswith("grading-"):
         return base  # already inside one (a pool process of a worker that joined)
-    _remove_orphans(base)
+    remove_orphan_cgroups(base, "grading-")
     target = base / f"grading-{os.getpid()}"
     try:
         target.mkdir(exist_ok=True)

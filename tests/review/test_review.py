@@ -23,7 +23,6 @@ from courseapp.models import (
     ExercisePolicy,
     GradeOverride,
     GradingJob,
-    Result,
     Submission,
 )
 from courseapp.review import services
@@ -31,6 +30,7 @@ from courseapp.review.models import Calibration, Exemplar, JobStatus, RegradeRep
 from courseapp import selectors_gradebook as gradebook
 from courseapp.services import exercise_sync
 from courseapp.services.grader_runtime import revision_folder
+from courseapp.services.grading import grading_job_record
 from courseapp.signals import final_grade_changed
 from tests.conftest import EXERCISES, StandInGrader
 
@@ -107,21 +107,10 @@ def submit_and_grade(user, exercise: Exercise, text: str, **grade_args) -> Submi
 
     revision = exercise.current_revision
     spec = load_exercise(revision_folder(revision))
-    result = grade(text, spec, **{**services.grading_inputs(revision), **grade_args}).to_json()
+    result = grade(text, spec, **{**services.grading_inputs(revision), **grade_args})
     sub = Submission.objects.create(user=user, revision=revision, source=text)
-    job = GradingJob.objects.create(submission=sub, revision=revision, status=GradingJob.Status.DONE, attempts=1)
-    Result.objects.create(
-        job=job,
-        score=result["score"],
-        max_score=result["max_score"],
-        status=result["status"],
-        outcome=result["outcome"],
-        output=result["output"],
-        tests=result["tests"],
-        misconceptions=result["misconceptions"],
-        execution=result["execution"],
-        extra=result.get("extra", {}),
-    )
+    job = GradingJob.objects.create(submission=sub, revision=revision, status=GradingJob.Status.RUNNING, attempts=1)
+    grading_job_record(job.pk, result)
     return sub
 
 
@@ -277,20 +266,9 @@ def store_result(job: GradingJob, text: str, exercise: Exercise) -> None:
     from grader.freetext import grade
 
     spec = load_exercise(revision_folder(job.revision))
-    result = grade(text, spec, **services.grading_inputs(job.revision)).to_json()
-    GradingJob.objects.filter(pk=job.pk).update(status=GradingJob.Status.DONE, attempts=1)
-    Result.objects.create(
-        job=job,
-        score=result["score"],
-        max_score=result["max_score"],
-        status=result["status"],
-        outcome=result["outcome"],
-        output=result["output"],
-        tests=result["tests"],
-        misconceptions=result["misconceptions"],
-        execution=result["execution"],
-        extra=result.get("extra", {}),
-    )
+    result = grade(text, spec, **services.grading_inputs(job.revision))
+    GradingJob.objects.filter(pk=job.pk).update(status=GradingJob.Status.RUNNING, attempts=1)
+    grading_job_record(job.pk, result)
 
 
 def compute_report(exercise: Exercise, prof, review_tasks, **run_args) -> RegradeReport:
