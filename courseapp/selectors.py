@@ -15,6 +15,13 @@ from courseapp.models import Exercise, GradingJob, Result, Submission
 from grader.exercise import ExerciseError, Misconception, load_misconceptions
 
 
+# A revision row carries the whole exercise folder (`files`, tens of KB of JSON; ~190 KB for a
+# free-text exercise's labelled answers). The student pages never show it: reading it for every
+# revision a page touches was a large share of their CPU. Code that needs it (uploads, the worker)
+# loads it on first access.
+_REVISION_FOLDER = "files"
+
+
 def exercise_list_for_user(user: User) -> QuerySet[Exercise]:
     """The exercises of the user's courses (with a current revision), each annotated with the
     user's number of submissions, best score so far (of the results that count) and the status of
@@ -35,6 +42,7 @@ def exercise_list_for_user(user: User) -> QuerySet[Exercise]:
     return (
         Exercise.objects.filter(course__enrolments__user=user, current_revision__isnull=False)
         .select_related("course", "current_revision")
+        .defer(f"current_revision__{_REVISION_FOLDER}")
         .annotate(
             my_submissions=Count("revisions__submissions", distinct=True, filter=Q(revisions__submissions__user=user)),
             my_best_score=Subquery(best),
@@ -49,6 +57,7 @@ def exercises_for_user_by_slug(user: User, slug: str) -> list[Exercise]:
     return list(
         Exercise.objects.filter(slug=slug, course__enrolments__user=user, current_revision__isnull=False)
         .select_related("course", "current_revision")
+        .defer(f"current_revision__{_REVISION_FOLDER}")
         .order_by("course__title")
     )
 
@@ -60,6 +69,7 @@ def exercise_get_for_user_in_course(user: User, course_slug: str, slug: str) -> 
             slug=slug, course__slug=course_slug, course__enrolments__user=user, current_revision__isnull=False
         )
         .select_related("course", "current_revision")
+        .defer(f"current_revision__{_REVISION_FOLDER}")
         .first()
     )
     if exercise is None:
@@ -72,6 +82,7 @@ def exercise_get_for_user_by_pk(user: User, exercise_id: int) -> Exercise:
     exercise = (
         Exercise.objects.filter(pk=exercise_id, course__enrolments__user=user, current_revision__isnull=False)
         .select_related("course", "current_revision")
+        .defer(f"current_revision__{_REVISION_FOLDER}")
         .first()
     )
     if exercise is None:
@@ -85,12 +96,30 @@ def _with_jobs(submissions: QuerySet[Submission]) -> QuerySet[Submission]:
     return submissions.prefetch_related(Prefetch("jobs", queryset=GradingJob.objects.select_related("result")))
 
 
+# What a line of the submission history shows of a result (its score), not the checks' JSON.
+_RESULT_SUMMARY = ("id", "job_id", "score", "max_score", "status")
+
+
 def submission_list_for_user(user: User, exercise: Exercise) -> QuerySet[Submission]:
     """The user's own submissions to an exercise (all revisions), newest first, with their jobs and
-    results (2 queries)."""
-    return _with_jobs(
+    the results' scores (2 queries): what the history lists and counts (attempts used, jobs in
+    flight), not the sources or the checks."""
+    return (
         Submission.objects.filter(user=user, revision__exercise=exercise)
-        .select_related("revision")
+        .only("id", "user_id", "revision_id", "created_at")
+        .prefetch_related(
+            Prefetch(
+                "jobs",
+                queryset=GradingJob.objects.select_related("result").only(
+                    "id",
+                    "submission_id",
+                    "regrade_id",
+                    "status",
+                    "attempts",
+                    *(f"result__{f}" for f in _RESULT_SUMMARY),
+                ),
+            )
+        )
         .order_by("-created_at", "-id")
     )
 
@@ -99,7 +128,28 @@ def submission_get_for_user(user: User, submission_id: int) -> Submission:
     """A submission, only if it is the user's own (404 otherwise: others' work is not even confirmed
     to exist), with its jobs and results (2 queries)."""
     submission = _with_jobs(
-        Submission.objects.filter(pk=submission_id, user=user).select_related("revision__exercise__course")
+        Submission.objects.filter(pk=submission_id, user=user)
+        .select_related("revision__exercise__course")
+        .defer(f"revision__{_REVISION_FOLDER}")
+    ).first()
+    if submission is None:
+        raise Http404("No such submission")
+    return submission
+
+
+def submission_page_get_for_user(user: User, submission_id: int) -> Submission:
+    """submission_get_for_user for the submission's page, which is its exercise's page: also 404
+    unless the user is enrolled in the exercise's course and it is open (has a current revision,
+    loaded with the exercise and course). 2 queries, where the two selectors took 3."""
+    submission = _with_jobs(
+        Submission.objects.filter(
+            pk=submission_id,
+            user=user,
+            revision__exercise__course__enrolments__user=user,
+            revision__exercise__current_revision__isnull=False,
+        )
+        .select_related("revision__exercise__course", "revision__exercise__current_revision")
+        .defer(f"revision__{_REVISION_FOLDER}", f"revision__exercise__current_revision__{_REVISION_FOLDER}")
     ).first()
     if submission is None:
         raise Http404("No such submission")

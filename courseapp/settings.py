@@ -244,7 +244,7 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "courseapp.cache.ReusingRedisCache",  # Django's, one client per pool
             "LOCATION": os.environ["REDIS_URL"],
             "KEY_PREFIX": (os.environ.get("REDIS_KEY_PREFIX", "") + "cache"),
             "TIMEOUT": 300,
@@ -252,6 +252,14 @@ if os.environ.get("REDIS_URL"):
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "courseapp"}}
+# Every request reads its session: from Redis when there is one (written through to the database, which
+# stays the record), saving each page and status poll a database query. Local memory is per process,
+# so without Redis the sessions stay in the database (a logout must reach every web process).
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if os.environ.get("REDIS_URL")
+    else "django.contrib.sessions.backends.db"
+)
 
 # ---- the course -------------------------------------------------------------------------
 EXERCISES_DIR = Path(os.environ.get("EXERCISES_DIR", BASE_DIR / "exercises"))

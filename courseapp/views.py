@@ -48,6 +48,10 @@ def course_exercise_list(request: AuthenticatedRequest, course: str) -> HttpResp
     return render(request, "courseapp/exercise_list.html", {"exercises": exercises, "several_courses": False})
 
 
+# The history lists the newest submissions; "Show all" (?history=all) lists every one.
+HISTORY_SHOWN = 20
+
+
 def _exercise_page(
     request: AuthenticatedRequest,
     exercise: Exercise,
@@ -58,9 +62,19 @@ def _exercise_page(
     revision = exercise.current_revision
     if revision is None:  # the selectors only return exercises open for submissions
         raise Http404("No such exercise")
-    submissions = list(selectors.submission_list_for_user(request.user, exercise))
-    window = policies.window_for(exercise, request.user)
-    used, _ = policies.attempt_usage(exercise, request.user)
+    history = selectors.submission_list_for_user(request.user, exercise)
+    show_all = request.GET.get("history") == "all"
+    submissions = list(history if show_all else history[: HISTORY_SHOWN + 1])
+    history_more = not show_all and len(submissions) > HISTORY_SHOWN
+    if history_more:  # the counts need every submission: ask the database
+        submissions = submissions[:HISTORY_SHOWN]
+        used, _ = policies.attempt_usage(exercise, request.user)
+        busy = fairness.in_flight(request.user, exercise)
+    else:  # the history holds them all, with their jobs: count there (two queries fewer)
+        used, _ = policies.attempt_usage_of(submissions)
+        busy = fairness.in_flight_of(submissions)
+    policy = policies.policy_for(exercise)  # read once for the window and the queue limits
+    window = policies.window_for(exercise, request.user, policy)
     is_quiz = exercise.kind == Exercise.Kind.QUIZ
     context = {
         "is_quiz": is_quiz,
@@ -78,10 +92,11 @@ def _exercise_page(
         "window": window,
         "attempts_used": used,
         "attempts_left": policies.attempts_left(window, used),
-        "queue_limits": fairness.queue_limits(exercise),
-        "in_flight": fairness.in_flight(request.user, exercise),
+        "queue_limits": fairness.queue_limits(exercise, policy),
+        "in_flight": busy,
         "now": timezone.now(),
         "submissions": [(s, _state(s), s.current_result) for s in submissions],
+        "history_more": history_more,
     }
     return render(request, "courseapp/exercise_detail.html", context, status=status)
 
@@ -234,8 +249,8 @@ def _exercise_detail(request: AuthenticatedRequest, exercise: Exercise) -> HttpR
 @login_required
 @require_GET
 def submission_detail(request: AuthenticatedRequest, submission_id: int) -> HttpResponse:
-    submission = selectors.submission_get_for_user(request.user, submission_id)
-    exercise = selectors.exercise_get_for_user_by_pk(request.user, submission.revision.exercise_id)
+    submission = selectors.submission_page_get_for_user(request.user, submission_id)
+    exercise = submission.revision.exercise
     form = SubmissionForm(initial={"source": submission.source})
     return _exercise_page(request, exercise, form, submission)
 

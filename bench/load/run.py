@@ -528,6 +528,9 @@ class Stats:
     def __init__(self):
         self.lock = threading.Lock()
         self.pages: list[float] = []  # HTML pages a student opens (login, list, exercise, submission, feedback)
+        # (kind, seconds since the rush began, seconds it took) for each page: where the tail is
+        self.page_log: list[tuple[str, float, float]] = []
+        self.t0 = time.perf_counter()  # reset when the rush begins
         self.polls: list[float] = []  # status.json polls (the page's script)
         self.submits: list[float] = []  # the submit POST (writes the rows, queues the job)
         self.logins: list[float] = []  # the login POST (a deliberately slow password hash), apart from pages
@@ -596,9 +599,51 @@ class Browser:
         if page:
             with self.stats.lock:
                 getattr(self.stats, page if isinstance(page, str) else "pages").append(elapsed)
+                if page is True:
+                    self.stats.page_log.append((page_kind(path), time.perf_counter() - self.stats.t0, elapsed))
         if resp.status >= 500 or (resp.status >= 400 and resp.status not in (404, *expect)):
             self.stats.error(f"{method} {re.sub(r'[0-9]+', 'N', path)} -> {resp.status}")
         return resp.status, dict(resp.headers), text
+
+
+def page_kind(path: str) -> str:
+    """The page a path shows, for the per-page breakdown."""
+    if "/feedback/" in path:
+        return "feedback"
+    if path.startswith("/submissions/"):
+        return "submission"
+    if "/exercises/" in path:
+        return "exercise"
+    return "course list"
+
+
+def page_breakdown(log: list[tuple[str, float, float]], window_s: float) -> dict:
+    """Page p50/p95 by kind, and by window of the rush (the first windows hold the ramp's burst)."""
+    out: dict = {"by_kind": {}, "by_window": []}
+    for kind in sorted({k for k, _, _ in log}):
+        took = [e for k, _, e in log if k == kind]
+        out["by_kind"][kind] = {
+            "n": len(took),
+            "p50_ms": round(1000 * pct(took, 50), 1),
+            "p95_ms": round(1000 * pct(took, 95), 1),
+            "over_300_ms": sum(e > 0.3 for e in took),
+        }
+    end = max((t for _, t, _ in log), default=0.0)
+    start = 0.0
+    while start <= end:
+        took = [e for _, t, e in log if start <= t < start + window_s]
+        if took:
+            out["by_window"].append(
+                {
+                    "from_s": round(start),
+                    "n": len(took),
+                    "p50_ms": round(1000 * pct(took, 50), 1),
+                    "p95_ms": round(1000 * pct(took, 95), 1),
+                    "over_300_ms": sum(e > 0.3 for e in took),
+                }
+            )
+        start += window_s
+    return out
 
 
 def csrf(html: str) -> str:
@@ -631,13 +676,16 @@ def student(i: int, args, stats: Stats, start_gate: threading.Event, logged_in: 
         return
     start_gate.wait()
     time.sleep(rng.uniform(0, args.ramp_s))
-    b.request("GET", "/")
+    _, _, course_list = b.request("GET", "/")
+    # The exercises' links as the course list gives them (a student clicks these; the course-less
+    # /exercises/<slug>/ is only a redirect to them).
+    links = {slug: url for url, slug in re.findall(r'href="(/courses/[^/"]+/exercises/([^/"]+)/)"', course_list)}
     token = ""
     opened: set[str] = set()
     for _ in range(args.submissions):
         slug = rng.choice(args.exercises)
-        if slug not in opened:  # the exercise's page, once (the course-less URL redirects to the course's)
-            status, headers, html = b.request("GET", f"/exercises/{slug}/")
+        if slug not in opened:  # the exercise's page, once
+            status, headers, html = b.request("GET", links.get(slug, f"/exercises/{slug}/"))
             if status in (301, 302):
                 status, _, html = b.request("GET", headers.get("Location", ""))
             token = csrf(html) or token
@@ -647,7 +695,7 @@ def student(i: int, args, stats: Stats, start_gate: threading.Event, logged_in: 
         for _attempt in range(20):
             status, headers, body = b.request(
                 "POST",
-                f"/exercises/{slug}/",
+                links.get(slug, f"/exercises/{slug}/"),
                 {"source": source, "csrfmiddlewaretoken": token},
                 page="submits",
                 expect=(400,),
@@ -873,6 +921,7 @@ def main() -> int:
     ap.add_argument("--hostile-share", type=float, default=0.06)
     ap.add_argument("--loop-share", type=float, default=0.02, help="infinite loops (each holds a worker wall_s)")
     ap.add_argument("--ramp-s", type=float, default=10.0)
+    ap.add_argument("--window-s", type=float, default=30.0, help="window of the per-window page breakdown")
     ap.add_argument("--think-s", type=float, nargs=2, default=(1.0, 4.0))
     ap.add_argument("--feedback-timeout-s", type=float, default=1800.0)
     ap.add_argument("--seed", type=int, default=1)
@@ -961,7 +1010,7 @@ def main() -> int:
             sampler.start()
         lag = LagProbe()
         lag.start()
-        t0 = time.perf_counter()
+        t0 = stats.t0 = time.perf_counter()
         gate.set()
         for t in threads:
             t.join()
@@ -995,6 +1044,7 @@ def main() -> int:
         "page_p50_ms": round(1000 * pct(stats.pages, 50), 1),
         "page_p95_ms": round(1000 * pct(stats.pages, 95), 1),
         "pages": len(stats.pages),
+        "page_breakdown": page_breakdown(stats.page_log, args.window_s),
         "status_poll_p50_ms": round(1000 * pct(stats.polls, 50), 1),
         "status_poll_p95_ms": round(1000 * pct(stats.polls, 95), 1),
         "login_phase_s": round(login_s, 1),

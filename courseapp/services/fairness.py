@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.db.models import QuerySet
 
-    from courseapp.models import Exercise, GradingJob
+    from courseapp.models import Exercise, ExercisePolicy, GradingJob, Submission
 
 REGRADE_PRIORITY = 9
 MAX_STUDENT_PRIORITY = 8
@@ -51,11 +51,16 @@ def _first_set(*values: int | None) -> int:
     return next((v for v in values if v is not None), 0)
 
 
-def queue_limits(exercise: "Exercise") -> QueueLimits:
-    """The exercise's limits: its policy's, else its course's, else the settings' defaults."""
+_READ = object()  # queue_limits' "read the policy row" default (None means: it has none)
+
+
+def queue_limits(exercise: "Exercise", policy: "ExercisePolicy | None | object" = _READ) -> QueueLimits:
+    """The exercise's limits: its policy's, else its course's, else the settings' defaults (1 query;
+    none when the caller read `policy`)."""
     from courseapp.models import ExercisePolicy
 
-    policy = ExercisePolicy.objects.filter(exercise=exercise).first()
+    if policy is _READ:
+        policy = ExercisePolicy.objects.filter(exercise=exercise).first()
     course = exercise.course
     return QueueLimits(
         max_in_flight=_first_set(
@@ -75,16 +80,27 @@ def _unfinished() -> "QuerySet[GradingJob]":
     )
 
 
+def in_flight_of(submissions: "list[Submission]") -> int:
+    """in_flight from ALL of the student's submissions to the exercise, each with its jobs prefetched
+    (the page's history), without another query."""
+    from courseapp.models import GradingJob
+
+    busy = (GradingJob.Status.QUEUED, GradingJob.Status.RUNNING)
+    return sum(1 for s in submissions for j in s.jobs.all() if j.status in busy and j.regrade_id is None)
+
+
 def in_flight(user: "User", exercise: "Exercise") -> int:
     """The student's own jobs for the exercise that are queued or running (regrades are not theirs)."""
     return _unfinished().filter(submission__user=user, revision__exercise=exercise).count()
 
 
-def submission_limits_gate(user: "User", exercise: "Exercise", now: datetime) -> None:
+def submission_limits_gate(
+    user: "User", exercise: "Exercise", now: datetime, policy: "ExercisePolicy | None | object" = _READ
+) -> None:
     """Raise ValidationError (a message for the student) when a queue limit refuses a submission."""
     from courseapp import policies
 
-    limits = queue_limits(exercise)
+    limits = queue_limits(exercise, policy)
     if limits.max_in_flight:
         busy = in_flight(user, exercise)
         if busy >= limits.max_in_flight:

@@ -44,8 +44,10 @@ def submission_create(*, user: User, exercise: Exercise, source: str, token: str
         return earlier
     revision = submission_validate(exercise, source)
     used, last_at = policies.attempt_usage(exercise, user)
-    policies.submission_gate(policies.window_for(exercise, user), now=timezone.now(), used=used, last_at=last_at)
-    fairness.submission_limits_gate(user, exercise, timezone.now())  # jobs in flight, submissions per minute
+    policy = policies.policy_for(exercise)  # read once for the window and the queue limits
+    window = policies.window_for(exercise, user, policy)
+    policies.submission_gate(window, now=timezone.now(), used=used, last_at=last_at)
+    fairness.submission_limits_gate(user, exercise, timezone.now(), policy)  # jobs in flight, submissions a minute
     submission = Submission.objects.create(user=user, revision=revision, source=source)
     job_create(submission, revision)
     idempotency.remember_token(user, token, submission)

@@ -244,3 +244,44 @@ def test_instructor_edits_the_policy_and_grants_an_extension(client, world):
     assert (
         client.post(url, {"action": "extension", "student": "outsider", "ext_due_at": "2030-01-20"}).status_code == 404
     )
+
+
+@pytest.mark.django_db
+def test_the_page_counts_attempts_and_jobs_in_flight_from_its_history_as_the_database_does(client, world, enqueued):
+    """The exercise page counts attempts used and jobs in flight from the history it lists (when that
+    holds every submission); the counts must be those of policies.attempt_usage and fairness.in_flight,
+    failed first gradings and regrades included. With a longer history it asks the database."""
+    from courseapp import selectors, views
+    from courseapp.models import GradingJob, Regrade
+    from courseapp.services import fairness
+
+    graded(world.alice, world.code)
+    failed = submission_create(user=world.alice, exercise=world.code, source=OK_SRC + "\n# 2\n")
+    failed.jobs.update(status=GradingJob.Status.FAILED)
+    submission_create(user=world.alice, exercise=world.code, source=OK_SRC + "\n# 3\n")  # queued: in flight
+    regraded = graded(world.alice, world.code, source=OK_SRC + "\n# 4\n")
+    regrade = Regrade.objects.create(exercise=world.code, revision=world.code.current_revision)
+    GradingJob.objects.create(
+        submission=regraded, revision=world.code.current_revision, regrade=regrade, status="queued"
+    )  # a regrade in flight: not the student's
+
+    history = list(selectors.submission_list_for_user(world.alice, world.code))
+    assert policies.attempt_usage_of(history) == policies.attempt_usage(world.code, world.alice)
+    assert policies.attempt_usage(world.code, world.alice)[0] == 3
+    assert fairness.in_flight_of(history) == fairness.in_flight(world.alice, world.code) == 1
+
+    client.force_login(world.alice)
+    url = reverse("course-exercise", args=[world.course.slug, world.code.slug])
+    page = client.get(url)
+    assert page.context["attempts_used"] == 3 and page.context["in_flight"] == 1
+    assert not page.context["history_more"] and len(page.context["submissions"]) == 4
+
+    for i in range(views.HISTORY_SHOWN):
+        submission_create(user=world.alice, exercise=world.code, source=OK_SRC + f"\n# more {i}\n")
+    page = client.get(url)
+    assert len(page.context["submissions"]) == views.HISTORY_SHOWN and page.context["history_more"]
+    assert b'id="history-all"' in page.content
+    assert page.context["attempts_used"] == 3 + views.HISTORY_SHOWN
+    assert page.context["in_flight"] == 1 + views.HISTORY_SHOWN
+    every = client.get(url + "?history=all")
+    assert len(every.context["submissions"]) == 4 + views.HISTORY_SHOWN and not every.context["history_more"]
