@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
+from django.utils import timezone
 
 from courseapp.models import Exercise, GradingJob, Result, Submission
 from grader.exercise import ExerciseError, Misconception, load_misconceptions
@@ -165,6 +168,53 @@ def job_status_fingerprint(user: User, submission_id: int) -> tuple[Any, ...] | 
         .values_list("id", "status", "attempts", "progress", "finished_at")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class QueueWait:
+    """Where a queued job stands: shown to the student, and it paces the page's status polls."""
+
+    ahead: int  # unfinished jobs on its queue asked for before it (regrades wait behind students' work)
+    eta_s: float | None  # at the rate its queue finished jobs lately; None when too few finished to tell
+
+
+QUEUE_RATE_WINDOW_S = 120
+QUEUE_RATE_MIN_FINISHED = 5
+
+
+def queue_wait(job: GradingJob) -> QueueWait | None:
+    """For a queued job, how many are ahead of it and about how long it will wait (2 queries);
+    None for a job that is not waiting."""
+    if job.status != GradingJob.Status.QUEUED:
+        return None
+    unfinished = GradingJob.objects.filter(
+        queue=job.queue, status__in=(GradingJob.Status.QUEUED, GradingJob.Status.RUNNING), id__lt=job.pk
+    )
+    if job.regrade_id is None:
+        unfinished = unfinished.filter(regrade__isnull=True)
+    ahead = unfinished.count()
+    now = timezone.now()
+    recent = GradingJob.objects.filter(
+        queue=job.queue, finished_at__gt=now - timedelta(seconds=QUEUE_RATE_WINDOW_S)
+    ).aggregate(n=Count("id"), first=Min("finished_at"))
+    eta = None
+    if recent["n"] >= QUEUE_RATE_MIN_FINISHED:  # the rate since the first of them (a rush may have just begun)
+        per_s = recent["n"] / max(1.0, (now - recent["first"]).total_seconds())
+        eta = (ahead + 1) / per_s
+    return QueueWait(ahead=ahead, eta_s=eta)
+
+
+POLL_FIRST_MS = 500
+POLL_MAX_MS = 10_000
+
+
+def poll_after_ms(wait: QueueWait | None) -> int:
+    """When the page should ask for the status again: soon while the grade may come any moment, a
+    quarter of the expected wait (up to 10 s) while the job waits behind many. In a rush, hundreds of
+    waiting students polling every few seconds took the CPU the web and the graders needed."""
+    if wait is None or wait.eta_s is None:
+        return POLL_FIRST_MS
+    return int(min(POLL_MAX_MS, max(POLL_FIRST_MS, wait.eta_s * 1000 / 4)))
 
 
 def job_state(job: GradingJob) -> str:

@@ -131,6 +131,7 @@ def _state(submission: Submission) -> str:
 
 def _feedback_context(submission: Submission, window: policies.Window | None = None) -> dict[str, Any]:
     job = submission.latest_job
+    wait = selectors.queue_wait(job) if job is not None else None
     if window is None:
         window = policies.window_for(submission.revision.exercise, submission.user)
     result = submission.current_result
@@ -160,6 +161,8 @@ def _feedback_context(submission: Submission, window: policies.Window | None = N
         "counted": result.score * factor if result else None,
         "curves_svg": charts.training_curves_svg(result.extra) if result else "",
         "progress": selectors.progress_text(job) if job is not None else "",
+        "wait": wait,
+        "poll_after_ms": selectors.poll_after_ms(wait),
         "graded_cells": graded_cells_note(submission.source),  # a notebook: which cells were graded
     }
 
@@ -285,6 +288,7 @@ def _submission_status_full(request: AuthenticatedRequest, submission_id: int) -
     if job is None:
         raise Http404("No such submission")
     result = submission.current_result
+    wait = selectors.queue_wait(job)
     return JsonResponse(
         {
             "submission": submission.pk,
@@ -292,6 +296,9 @@ def _submission_status_full(request: AuthenticatedRequest, submission_id: int) -
             "finished": job.is_finished,
             "attempts": job.attempts,
             "progress": selectors.progress_text(job) if not job.is_finished else "",
+            "queue_ahead": wait.ahead if wait else None,
+            "eta_s": round(wait.eta_s, 1) if wait and wait.eta_s is not None else None,
+            "poll_after_ms": selectors.poll_after_ms(wait),
             "score": result.score if result else None,
             "max_score": result.max_score if result else submission.revision.max_score,
             "feedback_url": reverse("submission-feedback", args=[submission.pk]),

@@ -456,6 +456,7 @@ class CpuSampler(threading.Thread):
         self.busy0 = _machine_busy_s()
         self.t0 = time.perf_counter()
         self._baseline = True  # processes already running count from now on
+        self.series: list[tuple[float, float, dict[str, float]]] = []  # (s since start, busy CPU s, CPU s by role)
         self.sample()
         self._baseline = False
 
@@ -480,6 +481,31 @@ class CpuSampler(threading.Thread):
                 self.seen[pid] = (role, first, cpu)
             elif (role := self._role(pid, stats)) is not None:
                 self.seen[pid] = (role, cpu if self._baseline else 0.0, cpu)
+        by_role: dict[str, float] = {}
+        for role, first, last in self.seen.values():
+            by_role[role] = by_role.get(role, 0.0) + max(0.0, last - first)
+        self.series.append((time.perf_counter() - self.t0, _machine_busy_s() - self.busy0, by_role))
+
+    def by_window(self, window_s: float) -> list[dict]:
+        """Cores used by each component in each window of the rush (the opening burst apart)."""
+        out = []
+        marks = [self.series[0]]
+        for point in self.series[1:]:
+            if point[0] - marks[-1][0] >= window_s:
+                marks.append(point)
+        for (t0, busy0, roles0), (t1, busy1, roles1) in zip(marks, marks[1:]):
+            span = t1 - t0
+            cores = {k: round((v - roles0.get(k, 0.0)) / span, 2) for k, v in sorted(roles1.items())}
+            others = sum(v for k, v in cores.items() if not k.startswith("workers"))
+            out.append(
+                {
+                    "from_s": round(t0),
+                    "busy_cores": round((busy1 - busy0) / span, 2),
+                    "cores_by_component": cores,
+                    "workers_cores_as_busy_minus_others": round((busy1 - busy0) / span - others, 2),
+                }
+            )
+        return out
 
     def run(self) -> None:
         while not self.stop_event.wait(0.5):
@@ -717,7 +743,12 @@ def student(i: int, args, stats: Stats, start_gate: threading.Event, logged_in: 
             stats.kinds[kind.split(":")[0]] = stats.kinds.get(kind.split(":")[0], 0) + 1
             stats.by_exercise[slug] = stats.by_exercise.get(slug, 0) + 1
         status, _, html = b.request("GET", f"/submissions/{sid}/")
-        etag, delay, deadline = None, 0.5, time.monotonic() + args.feedback_timeout_s
+        # The page's script (courseapp/static/courseapp/exercise.js): the first wait is the page's
+        # data-poll-after, then the server's poll_after_ms; unchanged answers (304) back off x1.5 up
+        # to 5 s (or the server's pace when that is slower); a change of state waits the server's pace.
+        m = re.search(r'data-poll-after="(\d+)"', html)
+        pace = int(m.group(1)) / 1000 if m else 0.5
+        etag, delay, state, deadline = None, pace, None, time.monotonic() + args.feedback_timeout_s
         while time.monotonic() < deadline:
             time.sleep(delay)
             hdrs = {"Accept": "application/json", **({"If-None-Match": etag} if etag else {})}
@@ -726,13 +757,16 @@ def student(i: int, args, stats: Stats, start_gate: threading.Event, logged_in: 
                 stats.status_polls += 1
                 stats.not_modified += status == 304
             if status == 304:
-                delay = min(5.0, delay * 1.5)
+                delay = min(max(5.0, pace), delay * 1.5)
                 continue
             if status != 200:
                 delay = min(20.0, delay * 2)
                 continue
             etag = headers.get("ETag")
             data = json.loads(body)
+            pace = data.get("poll_after_ms", 500) / 1000
+            delay = pace if data["state"] != state else max(pace, min(5.0, delay * 1.5))
+            state = data["state"]
             if data["finished"]:
                 with stats.lock:
                     stats.feedback.append(time.perf_counter() - t0)
@@ -1017,6 +1051,8 @@ def main() -> int:
         wall = time.perf_counter() - t0
         lag.stop_event.set()
         cpu = sampler.report() if sampler else None
+        if sampler and cpu:
+            cpu["by_window"] = sampler.by_window(args.window_s)
         if args.flood:  # the flood's accepted jobs finish too (nothing lost), but they are not timed
             deadline = time.monotonic() + args.feedback_timeout_s
             while stack and time.monotonic() < deadline:

@@ -1,6 +1,8 @@
 """The live status scales: an ETag on every answer, 304 with one light query while nothing
 changed, a new ETag when the job moves; the page's poller sends If-None-Match and backs off."""
 
+import re
+
 from django.urls import reverse
 
 from courseapp import services
@@ -54,3 +56,49 @@ def test_the_poller_sends_if_none_match_and_backs_off():
     assert 'headers["If-None-Match"] = etag' in js
     assert "r.status === 304" in js and 'r.headers.get("ETag")' in js
     assert "delay * 1.5" in js and "maxDelay" in js
+
+
+def test_a_queued_student_sees_the_queue_ahead_and_the_poller_is_paced_by_the_expected_wait(client, world, enqueued):
+    """status.json and the page say how many submissions are ahead and about how long it will take,
+    at the queue's recent rate; the poll pace is a quarter of that wait (0.5 s to 10 s). Regrades
+    wait behind students' work, so they are not counted ahead of a student's submission."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from courseapp import selectors
+    from courseapp.models import Regrade
+
+    client.force_login(world.alice)
+    first = services.submission_create(user=world.alice, exercise=world.code, source=GOOD)
+    data = client.get(reverse("submission-status", args=[first.pk])).json()
+    # nothing finished lately: no estimate, the poller starts fast
+    assert (data["queue_ahead"], data["eta_s"], data["poll_after_ms"]) == (0, None, selectors.POLL_FIRST_MS)
+
+    ahead = [services.submission_create(user=world.bob, exercise=world.code, source=GOOD + f"#{i}\n") for i in range(3)]
+    regrade = Regrade.objects.create(exercise=world.code, revision=world.code.current_revision)
+    GradingJob.objects.create(submission=first, revision=world.code.current_revision, regrade=regrade)
+    mine = services.submission_create(user=world.alice, exercise=world.code, source=GOOD + "# mine\n")
+    # 10 jobs finished over the last 20 s: 0.5 a second
+    now = timezone.now()
+    for i, sub in enumerate(
+        services.submission_create(user=world.bob, exercise=world.code, source=GOOD + f"#done {i}\n") for i in range(10)
+    ):
+        GradingJob.objects.filter(submission=sub).update(status="done", finished_at=now - timedelta(seconds=2 * i))
+    GradingJob.objects.filter(submission=ahead[0]).update(status="running")
+    assert len(ahead) == 3
+
+    wait = selectors.queue_wait(mine.latest_job)
+    assert wait is not None and wait.ahead == 4  # first, 3 of bob's (one running); not the regrade
+    assert 4 * 2 < wait.eta_s < 6 * 2.3  # 5 to go at ~0.5 a second
+    data = client.get(reverse("submission-status", args=[mine.pk])).json()
+    assert data["queue_ahead"] == 4 and abs(data["eta_s"] - wait.eta_s) < 1
+    assert abs(data["poll_after_ms"] - wait.eta_s * 1000 / 4) < 250  # a quarter of the wait
+    page = client.get(reverse("submission-detail", args=[mine.pk])).content.decode()
+    assert "4 submissions ahead of yours; feedback in about" in page
+    paced = re.search(r'data-poll-after="(\d+)"', page)
+    assert paced and abs(int(paced.group(1)) - data["poll_after_ms"]) < 250
+
+    assert selectors.poll_after_ms(selectors.QueueWait(ahead=900, eta_s=1800.0)) == selectors.POLL_MAX_MS
+    assert selectors.poll_after_ms(selectors.QueueWait(ahead=0, eta_s=0.4)) == selectors.POLL_FIRST_MS
+    assert selectors.queue_wait(ahead[0].latest_job) is None  # running: not waiting

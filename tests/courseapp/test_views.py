@@ -74,6 +74,9 @@ def test_submit_redirects_to_the_submission_with_live_status(
         "finished": False,
         "attempts": 0,
         "progress": "",
+        "queue_ahead": 0,  # nothing ahead, and too little graded lately to estimate a wait
+        "eta_s": None,
+        "poll_after_ms": 500,
         "score": None,
         "max_score": 10.0,
         "feedback_url": reverse("submission-feedback", args=[sub.pk]),

@@ -45,7 +45,20 @@
   var FINAL = { graded: true, failed: true };
   if (FINAL[box.dataset.state]) { return; }
 
-  var delay = 500, maxDelay = 5000, lastState = box.dataset.state;
+  // The server paces the polls: soon while a grade may come any moment, a quarter of the expected
+  // wait (up to 10 s) while the submission waits behind many (poll_after_ms; the page's first wait
+  // is data-poll-after).
+  var pollAfter = parseInt(box.dataset.pollAfter, 10) || 500;
+  var delay = pollAfter, maxDelay = 5000, lastState = box.dataset.state;
+
+  function showQueue(data) {
+    var text = document.getElementById("queue-text");
+    if (!text) { return; }
+    if (data.state !== "queued" || !data.queue_ahead) { text.textContent = ""; return; }
+    var s = data.queue_ahead + " submission" + (data.queue_ahead === 1 ? "" : "s") + " ahead of yours";
+    if (data.eta_s !== null && data.eta_s !== undefined) { s += "; feedback in about " + Math.round(data.eta_s) + " s"; }
+    text.textContent = s + ".";
+  }
 
   function setState(state) {
     var badge = document.getElementById("job-state");
@@ -99,7 +112,7 @@
       })
       .then(function (data) {
         if (data === NOT_MODIFIED) {
-          delay = Math.min(maxDelay, Math.round(delay * 1.5));
+          delay = Math.min(Math.max(maxDelay, pollAfter), Math.round(delay * 1.5));
           window.setTimeout(poll, delay);
           return;
         }
@@ -110,9 +123,11 @@
         }
         var progress = document.getElementById("progress-text");
         if (progress && typeof data.progress === "string") { progress.textContent = data.progress; }
+        showQueue(data);
+        pollAfter = data.poll_after_ms || 500;
         if (data.progress) { delay = Math.min(delay, 1000); }  // a long grade is reporting: keep up
-        if (data.state !== lastState) { lastState = data.state; delay = 500; setState(data.state); }
-        else { delay = Math.min(maxDelay, Math.round(delay * 1.5)); }
+        if (data.state !== lastState) { lastState = data.state; delay = pollAfter; setState(data.state); }
+        else { delay = Math.max(pollAfter, Math.min(maxDelay, Math.round(delay * 1.5))); }
         window.setTimeout(poll, delay);
       })
       .catch(function () {
