@@ -970,6 +970,8 @@ def main() -> int:
     ap.add_argument("--web-workers", type=int, default=0, help="gunicorn processes (0: gunicorn.conf.py, cores + 1)")
     ap.add_argument("--web-threads", type=int, default=0, help="threads per gunicorn process (0: gunicorn.conf.py, 4)")
     args = ap.parse_args()
+    # `kill` (SIGTERM) stops the private stack too: SystemExit runs the finally below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.exercises = [e for e in args.exercises.split(",") if e]
     args.sources = Sources(args.exercises)
     total_workers = args.workers * args.worker_hosts
