@@ -142,15 +142,15 @@ def policy_for(exercise: Exercise) -> ExercisePolicy | None:
     return ExercisePolicy.objects.filter(exercise=exercise).first()
 
 
-_READ = object()  # window_for's "read the policy row" default (None means: it has none)
+def window_for(exercise: Exercise, user: User) -> Window:
+    """The Window for one student on one exercise (2 queries)."""
+    return window_for_policy(policy_for(exercise), exercise, user)
 
 
-def window_for(exercise: Exercise, user: User, policy: ExercisePolicy | None | object = _READ) -> Window:
-    """The Window for one student on one exercise (2 queries; 1 when the caller read `policy`)."""
-    row = policy_for(exercise) if policy is _READ else policy
-    assert row is None or isinstance(row, ExercisePolicy)
-    extension = Extension.objects.filter(exercise=exercise, user=user).first() if row else None
-    return window_from(row, extension)
+def window_for_policy(policy: ExercisePolicy | None, exercise: Exercise, user: User) -> Window:
+    """window_for with the exercise's policy row already read (policy_for): 1 query, the extension."""
+    extension = Extension.objects.filter(exercise=exercise, user=user).first() if policy else None
+    return window_from(policy, extension)
 
 
 def student_attempts(exercise: Exercise, user: User) -> QuerySet[Submission]:

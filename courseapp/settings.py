@@ -241,6 +241,9 @@ LOGGING = {
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # Shared by every web process (login throttling): Redis when REDIS_URL is set, else local memory.
+# Every request reads its session: from Redis when there is one (written through to the database, which
+# stays the record), saving each page and status poll a database query. Local memory is per process,
+# so without Redis the sessions stay in the database (a logout must reach every web process).
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
@@ -250,16 +253,10 @@ if os.environ.get("REDIS_URL"):
             "TIMEOUT": 300,
         }
     }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "courseapp"}}
-# Every request reads its session: from Redis when there is one (written through to the database, which
-# stays the record), saving each page and status poll a database query. Local memory is per process,
-# so without Redis the sessions stay in the database (a logout must reach every web process).
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if os.environ.get("REDIS_URL")
-    else "django.contrib.sessions.backends.db"
-)
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # ---- the course -------------------------------------------------------------------------
 EXERCISES_DIR = Path(os.environ.get("EXERCISES_DIR", BASE_DIR / "exercises"))

@@ -74,7 +74,7 @@ def _exercise_page(
         used, _ = policies.attempt_usage_of(submissions)
         busy = fairness.in_flight_of(submissions)
     policy = policies.policy_for(exercise)  # read once for the window and the queue limits
-    window = policies.window_for(exercise, request.user, policy)
+    window = policies.window_for_policy(policy, exercise, request.user)
     is_quiz = exercise.kind == Exercise.Kind.QUIZ
     context = {
         "is_quiz": is_quiz,
@@ -92,7 +92,7 @@ def _exercise_page(
         "window": window,
         "attempts_used": used,
         "attempts_left": policies.attempts_left(window, used),
-        "queue_limits": fairness.queue_limits(exercise, policy),
+        "queue_limits": fairness.queue_limits_for_policy(exercise, policy),
         "in_flight": busy,
         "now": timezone.now(),
         "submissions": [(s, _state(s), s.current_result) for s in submissions],

@@ -672,6 +672,11 @@ def page_breakdown(log: list[tuple[str, float, float]], window_s: float) -> dict
     return out
 
 
+def exercise_links(course_list: str) -> dict[str, str]:
+    """{slug: the exercise page's URL} as the course list links them."""
+    return {slug: url for url, slug in re.findall(r'href="(/courses/[^/"]+/exercises/([^/"]+)/)"', course_list)}
+
+
 def csrf(html: str) -> str:
     m = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
     return m.group(1) if m else ""
@@ -705,7 +710,7 @@ def student(i: int, args, stats: Stats, start_gate: threading.Event, logged_in: 
     _, _, course_list = b.request("GET", "/")
     # The exercises' links as the course list gives them (a student clicks these; the course-less
     # /exercises/<slug>/ is only a redirect to them).
-    links = {slug: url for url, slug in re.findall(r'href="(/courses/[^/"]+/exercises/([^/"]+)/)"', course_list)}
+    links = exercise_links(course_list)
     token = ""
     opened: set[str] = set()
     for _ in range(args.submissions):

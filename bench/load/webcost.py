@@ -41,7 +41,7 @@ def main() -> None:
         assert status == 302, status
         _, _, course_list = b.request("GET", "/", page=False)
         # the exercise's page as the course list links it (the course-less URL is a redirect to it)
-        exercise_url = re.search(r'href="(/courses/[^/"]+/exercises/identity-block/)"', course_list).group(1)
+        exercise_url = load.exercise_links(course_list)["identity-block"]
         _, _, html = b.request("GET", exercise_url, page=False)
         source = (load.ROOT / "exercises" / "identity-block" / "solution.py").read_text()
         status, headers, _ = b.request(

@@ -51,16 +51,15 @@ def _first_set(*values: int | None) -> int:
     return next((v for v in values if v is not None), 0)
 
 
-_READ = object()  # queue_limits' "read the policy row" default (None means: it has none)
+def queue_limits(exercise: "Exercise") -> QueueLimits:
+    """The exercise's limits: its policy's, else its course's, else the settings' defaults (1 query)."""
+    from courseapp import policies
+
+    return queue_limits_for_policy(exercise, policies.policy_for(exercise))
 
 
-def queue_limits(exercise: "Exercise", policy: "ExercisePolicy | None | object" = _READ) -> QueueLimits:
-    """The exercise's limits: its policy's, else its course's, else the settings' defaults (1 query;
-    none when the caller read `policy`)."""
-    from courseapp.models import ExercisePolicy
-
-    if policy is _READ:
-        policy = ExercisePolicy.objects.filter(exercise=exercise).first()
+def queue_limits_for_policy(exercise: "Exercise", policy: "ExercisePolicy | None") -> QueueLimits:
+    """queue_limits with the exercise's policy row already read (policies.policy_for): no query."""
     course = exercise.course
     return QueueLimits(
         max_in_flight=_first_set(
@@ -83,10 +82,7 @@ def _unfinished() -> "QuerySet[GradingJob]":
 def in_flight_of(submissions: "list[Submission]") -> int:
     """in_flight from ALL of the student's submissions to the exercise, each with its jobs prefetched
     (the page's history), without another query."""
-    from courseapp.models import GradingJob
-
-    busy = (GradingJob.Status.QUEUED, GradingJob.Status.RUNNING)
-    return sum(1 for s in submissions for j in s.jobs.all() if j.status in busy and j.regrade_id is None)
+    return sum(1 for s in submissions for j in s.jobs.all() if not j.is_finished and j.regrade_id is None)
 
 
 def in_flight(user: "User", exercise: "Exercise") -> int:
@@ -94,13 +90,12 @@ def in_flight(user: "User", exercise: "Exercise") -> int:
     return _unfinished().filter(submission__user=user, revision__exercise=exercise).count()
 
 
-def submission_limits_gate(
-    user: "User", exercise: "Exercise", now: datetime, policy: "ExercisePolicy | None | object" = _READ
-) -> None:
-    """Raise ValidationError (a message for the student) when a queue limit refuses a submission."""
+def submission_limits_gate(user: "User", exercise: "Exercise", now: datetime, policy: "ExercisePolicy | None") -> None:
+    """Raise ValidationError (a message for the student) when a queue limit refuses a submission;
+    `policy`: the exercise's policy row (policies.policy_for)."""
     from courseapp import policies
 
-    limits = queue_limits(exercise, policy)
+    limits = queue_limits_for_policy(exercise, policy)
     if limits.max_in_flight:
         busy = in_flight(user, exercise)
         if busy >= limits.max_in_flight:

@@ -45,7 +45,7 @@ def submission_create(*, user: User, exercise: Exercise, source: str, token: str
     revision = submission_validate(exercise, source)
     used, last_at = policies.attempt_usage(exercise, user)
     policy = policies.policy_for(exercise)  # read once for the window and the queue limits
-    window = policies.window_for(exercise, user, policy)
+    window = policies.window_for_policy(policy, exercise, user)
     policies.submission_gate(window, now=timezone.now(), used=used, last_at=last_at)
     fairness.submission_limits_gate(user, exercise, timezone.now(), policy)  # jobs in flight, submissions a minute
     submission = Submission.objects.create(user=user, revision=revision, source=source)
