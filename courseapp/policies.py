@@ -137,8 +137,12 @@ def reveal_hidden(window: Window, now: datetime) -> bool:
 # ---- database reads --------------------------------------------------------------------------
 
 
-def policy_for(exercise: Exercise) -> ExercisePolicy | None:
-    """The exercise's policy row, or None (1 query)."""
+def policy_for(exercise: Exercise, *, as_loaded: bool = False) -> ExercisePolicy | None:
+    """The exercise's policy row, or None (1 query). `as_loaded`: the row read with the exercise
+    when it was (select_related("policy"), as the student pages' selectors do; no query): for a page
+    that shows it, not for a gate that must see the row as it is now."""
+    if as_loaded and Exercise.policy.is_cached(exercise):  # type: ignore[attr-defined]
+        return getattr(exercise, "policy", None)  # a missing row raises DoesNotExist: None
     return ExercisePolicy.objects.filter(exercise=exercise).first()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -59,7 +60,7 @@ def exercises_for_user_by_slug(user: User, slug: str) -> list[Exercise]:
     """Every exercise with this slug in the user's courses (one per course), for the course-less URL."""
     return list(
         Exercise.objects.filter(slug=slug, course__enrolments__user=user, current_revision__isnull=False)
-        .select_related("course", "current_revision")
+        .select_related("course", "current_revision", "policy")
         .defer(f"current_revision__{_REVISION_FOLDER}")
         .order_by("course__title")
     )
@@ -71,7 +72,7 @@ def exercise_get_for_user_in_course(user: User, course_slug: str, slug: str) -> 
         Exercise.objects.filter(
             slug=slug, course__slug=course_slug, course__enrolments__user=user, current_revision__isnull=False
         )
-        .select_related("course", "current_revision")
+        .select_related("course", "current_revision", "policy")  # policy: policies.policy_for reads it here
         .defer(f"current_revision__{_REVISION_FOLDER}")
         .first()
     )
@@ -84,7 +85,7 @@ def exercise_get_for_user_by_pk(user: User, exercise_id: int) -> Exercise:
     """An exercise by primary key, when the user is enrolled in its course; else 404."""
     exercise = (
         Exercise.objects.filter(pk=exercise_id, course__enrolments__user=user, current_revision__isnull=False)
-        .select_related("course", "current_revision")
+        .select_related("course", "current_revision", "policy")  # policy: policies.policy_for reads it here
         .defer(f"current_revision__{_REVISION_FOLDER}")
         .first()
     )
@@ -143,7 +144,7 @@ def submission_get_for_user(user: User, submission_id: int) -> Submission:
 def submission_page_get_for_user(user: User, submission_id: int) -> Submission:
     """submission_get_for_user for the submission's page, which is its exercise's page: also 404
     unless the user is enrolled in the exercise's course and it is open (has a current revision,
-    loaded with the exercise and course). 2 queries, where the two selectors took 3."""
+    loaded with the exercise, its course and policy). 2 queries, where the two selectors took 3."""
     submission = _with_jobs(
         Submission.objects.filter(
             pk=submission_id,
@@ -151,7 +152,9 @@ def submission_page_get_for_user(user: User, submission_id: int) -> Submission:
             revision__exercise__course__enrolments__user=user,
             revision__exercise__current_revision__isnull=False,
         )
-        .select_related("revision__exercise__course", "revision__exercise__current_revision")
+        .select_related(
+            "revision__exercise__course", "revision__exercise__current_revision", "revision__exercise__policy"
+        )
         .defer(f"revision__{_REVISION_FOLDER}", f"revision__exercise__current_revision__{_REVISION_FOLDER}")
     ).first()
     if submission is None:
@@ -183,7 +186,7 @@ QUEUE_RATE_MIN_FINISHED = 5
 
 
 def queue_wait(job: GradingJob) -> QueueWait | None:
-    """For a queued job, how many are ahead of it and about how long it will wait (2 queries);
+    """For a queued job, how many are ahead of it and about how long it will wait (1 or 2 queries);
     None for a job that is not waiting."""
     if job.status != GradingJob.Status.QUEUED:
         return None
@@ -193,15 +196,37 @@ def queue_wait(job: GradingJob) -> QueueWait | None:
     if job.regrade_id is None:
         unfinished = unfinished.filter(regrade__isnull=True)
     ahead = unfinished.count()
+    per_s = queue_rate(job.queue)
+    return QueueWait(ahead=ahead, eta_s=(ahead + 1) / per_s if per_s else None)
+
+
+# A queue's rate is the same for every waiting student: in a rush hundreds of page and status reads a
+# second ask it. Each web process keeps a known rate for QUEUE_RATE_REUSE_S (an estimate either way).
+QUEUE_RATE_REUSE_S = 2.0
+_queue_rates: dict[str, tuple[float, float]] = {}  # queue -> (monotonic time read, jobs per second)
+
+
+def queue_rate(queue: str) -> float | None:
+    """Jobs per second the queue finished lately (since the first of those that finished in the last
+    QUEUE_RATE_WINDOW_S: a rush may have just begun); None while too few finished to tell (1 query,
+    none when this process read it in the last QUEUE_RATE_REUSE_S)."""
+    reused = _queue_rates.get(queue)
+    if reused is not None and time.monotonic() - reused[0] < QUEUE_RATE_REUSE_S:
+        return reused[1]
     now = timezone.now()
     recent = GradingJob.objects.filter(
-        queue=job.queue, finished_at__gt=now - timedelta(seconds=QUEUE_RATE_WINDOW_S)
+        queue=queue, finished_at__gt=now - timedelta(seconds=QUEUE_RATE_WINDOW_S)
     ).aggregate(n=Count("id"), first=Min("finished_at"))
-    eta = None
-    if recent["n"] >= QUEUE_RATE_MIN_FINISHED:  # the rate since the first of them (a rush may have just begun)
-        per_s = recent["n"] / max(1.0, (now - recent["first"]).total_seconds())
-        eta = (ahead + 1) / per_s
-    return QueueWait(ahead=ahead, eta_s=eta)
+    if recent["n"] < QUEUE_RATE_MIN_FINISHED:
+        return None  # not kept: the first estimate shows as soon as there is one
+    per_s: float = recent["n"] / max(1.0, (now - recent["first"]).total_seconds())
+    _queue_rates[queue] = (time.monotonic(), per_s)
+    return per_s
+
+
+def queue_rates_forget() -> None:
+    """Drop the rates this process keeps (tests: each starts from its own database)."""
+    _queue_rates.clear()
 
 
 POLL_FIRST_MS = 500

@@ -73,7 +73,7 @@ def _exercise_page(
     else:  # the history holds them all, with their jobs: count there (two queries fewer)
         used, _ = policies.attempt_usage_of(submissions)
         busy = fairness.in_flight_of(submissions)
-    policy = policies.policy_for(exercise)  # read once for the window and the queue limits
+    policy = policies.policy_for(exercise, as_loaded=True)  # once, for the window and the queue limits
     window = policies.window_for_policy(policy, exercise, request.user)
     is_quiz = exercise.kind == Exercise.Kind.QUIZ
     context = {

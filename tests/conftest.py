@@ -47,6 +47,16 @@ def _session_settings(tmp_path_factory):
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    """What a web process keeps between requests for a moment (a queue's recent rate) starts empty in
+    each test, whose database starts from its own state."""
+    selectors = sys.modules.get("courseapp.selectors")
+    if selectors is not None:
+        selectors.queue_rates_forget()
+    yield
+
+
 # ---- exercise folders ----------------------------------------------------------------------
 
 MINI_TOML = """\

@@ -76,3 +76,52 @@ def test_feedback_hides_hidden_diagnostics_but_names_the_misconception(graded):
     [passed] = fb["passed"]
     assert passed["visible"] and passed["output"] == "shape (2, 4, 5, 5) as expected"
     assert [m["id"] for m in fb["misconceptions"]] == ["shortcut_missing"]
+
+
+def _page_queries(client, url: str) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)  # the session read once, as every later page of a visit finds it
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def test_student_pages_read_a_fixed_number_of_queries(client, graded):
+    """The pages of a deadline rush, as a student opens them: the exercise comes with its policy; a queue's known rate is reused for a moment by every waiting student's page."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from courseapp.models import Enrolment, ExercisePolicy, GradeOverride, GradingJob
+
+    session = 0 if settings.SESSION_ENGINE.endswith("cached_db") else 1
+    client.force_login(graded.alice)
+    queued = Submission.objects.filter(user=graded.alice).order_by("-id").first()
+    graded_one = Submission.objects.filter(user=graded.alice).order_by("id").first()
+    exercise_url = reverse("course-exercise", args=[graded.code.course.slug, graded.code.slug])
+    queued_url = reverse("submission-detail", args=[queued.pk])
+    assert len(_page_queries(client, reverse("exercise-list"))) == session + 3  # user, the list, teaches (the nav)
+    assert len(_page_queries(client, exercise_url)) == session + 5  # user, exercise (+ policy), history (2), teaches
+    # + the submission and its jobs, its override, how many are ahead, the queue's rate (4 finished: too few to tell)
+    assert len(_page_queries(client, queued_url)) == session + 9
+    GradingJob.objects.filter(submission=graded_one).update(finished_at=timezone.now() - timedelta(seconds=1))
+    services.submission_create(user=graded.bob, exercise=graded.code, source=GOOD + "# 5th\n")
+    GradingJob.objects.filter(status="queued", submission__user=graded.bob).update(
+        status="done", finished_at=timezone.now()
+    )
+    assert len(_page_queries(client, queued_url)) == session + 8  # the rate, known now, read once
+
+    # what the reads carry is the database's, not a copy kept from before
+    assert 'id="nav-teaching"' not in client.get(exercise_url).content.decode()
+    Enrolment.objects.filter(user=graded.alice).update(role=Enrolment.Role.INSTRUCTOR)
+    assert 'id="nav-teaching"' in client.get(exercise_url).content.decode()
+    ExercisePolicy.objects.create(exercise=graded.code, max_attempts=9)
+    assert "of 9 attempts left" in client.get(exercise_url).content.decode()
+    GradeOverride.objects.create(
+        submission=graded_one, score=7.5, comment="regraded by hand", reason="x", created_by=graded.alice
+    )
+    assert "regraded by hand" in client.get(reverse("submission-detail", args=[graded_one.pk])).content.decode()
