@@ -31,5 +31,6 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && rm -rf /tmp/courseapp
 
 EXPOSE 8000
-# Workers and threads from the cores (gunicorn.conf.py; WEB_WORKERS / WEB_THREADS override).
+# Processes from the cores, one request at a time each (gunicorn.conf.py; WEB_WORKERS / WEB_THREADS
+# override); compose puts nginx in front (deploy/nginx.conf).
 CMD ["gunicorn", "courseapp.wsgi:application"]

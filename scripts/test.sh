@@ -10,6 +10,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 # Types, import contracts and lint first: a violation fails the run before any test starts.
 bash scripts/check.sh
 
+# nginx only for `nginx -t` on deploy/nginx.conf (tests/test_compose.py); never left running.
+if [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ]; then
+    echo "==> installing Debian's nginx-light to check deploy/nginx.conf"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+    service nginx stop >/dev/null 2>&1 || true
+fi
+
 if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "==> installing Debian's chromium for the browser tests"

@@ -10,7 +10,7 @@ and the student-written bugs in tests/grader/submissions/<slug>/), --hostile-sha
 
 By default it brings up its own stack on this machine, like scripts/run.sh but on a PRIVATE
 Postgres and Redis (free ports, a temp dir; never the shared ones): sync_exercises (self-tests,
-derives each revision's limits), gunicorn (gunicorn.conf.py: cores + 1 processes x 4 threads), --worker-hosts simulated worker
+derives each revision's limits), gunicorn (gunicorn.conf.py: cores + 1 processes, one request at a time each), --worker-hosts simulated worker
 machines (each its own hostname and var/, one broker and database) of --workers Celery worker
 processes (concurrency 1 each), the reconciler. Before the stack starts it measures the capacity
 baselines for the same number of workers: warm Graders on a queue of correct submissions to the same
@@ -167,6 +167,24 @@ def port_open(port: int) -> bool:
         return False
 
 
+def nginx_in_front(upstream_port: int, tmp: Path) -> tuple[subprocess.Popen, int]:
+    """nginx with deploy/nginx.conf's server block (compose's `proxy`), its upstream pointed at
+    127.0.0.1:upstream_port; (the process, the port it listens on)."""
+    port = free_port()
+    site = (ROOT / "deploy" / "nginx.conf").read_text()
+    site = site.replace("server web:8000;", f"server 127.0.0.1:{upstream_port};")
+    site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    run_dir = Path(tempfile.mkdtemp(prefix="nginx-", dir=tmp))
+    conf = run_dir / "nginx.conf"
+    conf.write_text(
+        f"pid {run_dir}/nginx.pid;\nerror_log {run_dir}/error.log;\nworker_processes 1;\nevents {{}}\n"
+        f"http {{\n access_log off;\n client_body_temp_path {run_dir};\n proxy_temp_path {run_dir};\n{site}\n}}\n"
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(run_dir), "-g", "daemon off;"], start_new_session=True)
+    return proc, port
+
+
 class Stack:
     def __init__(
         self,
@@ -177,6 +195,7 @@ class Stack:
         worker_hosts: int = 1,
         web_workers: int = 0,
         web_threads: int = 0,
+        nginx: bool = False,
     ):
         self.tmp = Path(tempfile.mkdtemp(prefix="courseapp-load-"))
         os.chmod(self.tmp, 0o755)
@@ -184,6 +203,11 @@ class Stack:
         self.pg_ctl = None
         try:
             self._start(workers, students, password, slugs, worker_hosts, web_workers, web_threads)
+            if nginx:  # the compose shape: the clients talk to nginx (deploy/nginx.conf), nginx to gunicorn
+                proxy, self.web_port = nginx_in_front(self.web_port, self.tmp)
+                self.procs.append(proxy)
+                self.roles[proxy.pid] = "web"
+                wait_until(lambda: port_open(self.web_port), 30, "nginx")
         except BaseException:
             self.stop()
             raise
@@ -972,8 +996,18 @@ def main() -> int:
         help="what the flood submits (an infinite loop holds a worker for the exercise's wall limit)",
     )
     ap.add_argument("--flood-connections", type=int, default=8, help="the flood's parallel connections")
+    ap.add_argument(
+        "--nginx",
+        action="store_true",
+        help="clients reach gunicorn through nginx with deploy/nginx.conf (compose's proxy)",
+    )
     ap.add_argument("--web-workers", type=int, default=0, help="gunicorn processes (0: gunicorn.conf.py, cores + 1)")
-    ap.add_argument("--web-threads", type=int, default=0, help="threads per gunicorn process (0: gunicorn.conf.py, 4)")
+    ap.add_argument(
+        "--web-threads",
+        type=int,
+        default=0,
+        help="threads per gunicorn process (0: gunicorn.conf.py, 1: the sync worker)",
+    )
     args = ap.parse_args()
     # `kill` (SIGTERM) stops the private stack too: SystemExit runs the finally below
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -1009,6 +1043,7 @@ def main() -> int:
             args.worker_hosts,
             args.web_workers,
             args.web_threads,
+            args.nginx,
         )
         args.host, args.port = "127.0.0.1", stack.web_port
         if args.capacity:
