@@ -209,7 +209,9 @@ def test_the_proxy_config_is_valid_nginx(tmp_path):
     if nginx is None:
         pytest.skip("nginx is not installed here")
     conf = tmp_path / "nginx.conf"
-    site = NGINX_CONF.replace("server web:8000;", "server 127.0.0.1:8000;").replace("listen 8080;", "listen 127.0.0.1:18080;")
+    site = NGINX_CONF.replace("server web:8000;", "server 127.0.0.1:8000;").replace(
+        "listen 8080;", "listen 127.0.0.1:18080;"
+    )
     conf.write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
         f"http {{\n access_log off;\n client_body_temp_path {tmp_path};\n proxy_temp_path {tmp_path};\n{site}\n}}\n"
