@@ -10,6 +10,8 @@ import pytest
 import yaml
 from django.conf import settings
 
+from tests.conftest import skip_or_fail
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -197,6 +199,12 @@ def test_the_site_is_the_buffering_proxy_in_front_of_gunicorn():
     for on in ("proxy_request_buffering on;", "proxy_buffering on;"):
         assert on in NGINX_CONF
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in NGINX_CONF
+    # a TLS terminator's X-Forwarded-Proto passes through (SECURE_PROXY_SSL_HEADER=1 deployments)
+    assert "proxy_set_header X-Forwarded-Proto $forwarded_proto;" in NGINX_CONF
+    assert re.search(
+        r'map \$http_x_forwarded_proto \$forwarded_proto \{\s*default \$http_x_forwarded_proto;\s*"" \$scheme;',
+        NGINX_CONF,
+    )
     size = re.search(r"client_max_body_size (\d+)m;", NGINX_CONF)
     assert size and int(size.group(1)) * 1024 * 1024 > MAX_NOTEBOOK_BYTES
     assert web["environment"]["TRUSTED_PROXY_COUNT"] == "${TRUSTED_PROXY_COUNT:-1}"
@@ -204,10 +212,10 @@ def test_the_site_is_the_buffering_proxy_in_front_of_gunicorn():
 
 def test_the_proxy_config_is_valid_nginx(tmp_path):
     """nginx itself reads deploy/nginx.conf (with the upstream's host name, which only resolves
-    inside compose, pointed at this machine). Where nginx is not installed, the check above stands."""
+    inside compose, pointed at this machine)."""
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if nginx is None:
-        pytest.skip("nginx is not installed here")
+        skip_or_fail("nginx is not installed here (scripts/test.sh installs it)")
     conf = tmp_path / "nginx.conf"
     site = NGINX_CONF.replace("server web:8000;", "server 127.0.0.1:8000;").replace(
         "listen 8080;", "listen 127.0.0.1:18080;"
