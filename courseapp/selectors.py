@@ -233,13 +233,21 @@ POLL_FIRST_MS = 500
 POLL_MAX_MS = 10_000
 
 
+# Before a queue has a rate (a rush's first seconds: fewer than QUEUE_RATE_MIN_FINISHED graded in the
+# window), the wait is paced as if grades came this fast: quicker than any measured here (bench/grading.py,
+# two workers: ~21 a second), so the guess never makes a student wait longer than the queue would.
+POLL_ASSUMED_GRADES_PER_S = 20.0
+
+
 def poll_after_ms(wait: QueueWait | None) -> int:
     """When the page should ask for the status again: soon while the grade may come any moment, a
     quarter of the expected wait (up to 10 s) while the job waits behind many. In a rush, hundreds of
-    waiting students polling every few seconds took the CPU the web and the graders needed."""
-    if wait is None or wait.eta_s is None:
+    waiting students polling every few seconds took the CPU the web and the graders needed; at its
+    start no rate is known yet, but the queue ahead is, paced at POLL_ASSUMED_GRADES_PER_S."""
+    if wait is None:
         return POLL_FIRST_MS
-    return int(min(POLL_MAX_MS, max(POLL_FIRST_MS, wait.eta_s * 1000 / 4)))
+    eta_s = wait.eta_s if wait.eta_s is not None else (wait.ahead + 1) / POLL_ASSUMED_GRADES_PER_S
+    return int(min(POLL_MAX_MS, max(POLL_FIRST_MS, eta_s * 1000 / 4)))
 
 
 def job_state(job: GradingJob) -> str:

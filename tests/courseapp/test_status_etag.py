@@ -102,3 +102,18 @@ def test_a_queued_student_sees_the_queue_ahead_and_the_poller_is_paced_by_the_ex
     assert selectors.poll_after_ms(selectors.QueueWait(ahead=900, eta_s=1800.0)) == selectors.POLL_MAX_MS
     assert selectors.poll_after_ms(selectors.QueueWait(ahead=0, eta_s=0.4)) == selectors.POLL_FIRST_MS
     assert selectors.queue_wait(ahead[0].latest_job) is None  # running: not waiting
+
+
+def test_before_a_queue_has_a_rate_the_poller_is_paced_by_the_queue_ahead():
+    """A rush's first seconds: nothing graded lately, so no rate and no estimate shown, but the queue
+    ahead is known. The page polls at a quarter of the wait at POLL_ASSUMED_GRADES_PER_S (faster than
+    any measured grading), never slower than a known rate would ask, never past POLL_MAX_MS."""
+    from courseapp import selectors
+
+    per_s = selectors.POLL_ASSUMED_GRADES_PER_S
+    assert selectors.poll_after_ms(selectors.QueueWait(ahead=0, eta_s=None)) == selectors.POLL_FIRST_MS
+    assert selectors.poll_after_ms(selectors.QueueWait(ahead=199, eta_s=None)) == int(200 / per_s * 1000 / 4)
+    assert selectors.poll_after_ms(selectors.QueueWait(ahead=5000, eta_s=None)) == selectors.POLL_MAX_MS
+    # a real rate, slower than the assumed one, asks for a later poll than the guess did
+    guess = selectors.poll_after_ms(selectors.QueueWait(ahead=99, eta_s=None))
+    assert selectors.poll_after_ms(selectors.QueueWait(ahead=99, eta_s=100 / 8.0)) > guess
