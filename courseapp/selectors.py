@@ -234,8 +234,8 @@ POLL_MAX_MS = 10_000
 
 
 # Before a queue has a rate (a rush's first seconds: fewer than QUEUE_RATE_MIN_FINISHED graded in the
-# window), the wait is paced as if grades came this fast: quicker than any measured here (bench/grading.py,
-# two workers: ~21 a second), so the guess never makes a student wait longer than the queue would.
+# window), the wait is paced as if grades came this fast: about the fastest measured here (bench/grading.py,
+# two warm workers on correct submissions alone: ~21 a second); a faster queue's feedback shows a poll late.
 POLL_ASSUMED_GRADES_PER_S = 20.0
 
 

@@ -106,8 +106,8 @@ def test_a_queued_student_sees_the_queue_ahead_and_the_poller_is_paced_by_the_ex
 
 def test_before_a_queue_has_a_rate_the_poller_is_paced_by_the_queue_ahead():
     """A rush's first seconds: nothing graded lately, so no rate and no estimate shown, but the queue
-    ahead is known. The page polls at a quarter of the wait at POLL_ASSUMED_GRADES_PER_S (faster than
-    any measured grading), never slower than a known rate would ask, never past POLL_MAX_MS."""
+    ahead is known. The page polls at a quarter of the wait at POLL_ASSUMED_GRADES_PER_S (about the
+    fastest grading measured), sooner than a slower known rate would ask, never past POLL_MAX_MS."""
     from courseapp import selectors
 
     per_s = selectors.POLL_ASSUMED_GRADES_PER_S
