@@ -141,7 +141,7 @@ def policy_for(exercise: Exercise, *, as_loaded: bool = False) -> ExercisePolicy
     """The exercise's policy row, or None (1 query). `as_loaded`: the row read with the exercise
     when it was (select_related("policy"), as the student pages' selectors do; no query): for a page
     that shows it, not for a gate that must see the row as it is now."""
-    if as_loaded and Exercise.policy.is_cached(exercise):  # type: ignore[attr-defined]
+    if as_loaded and Exercise.policy.is_cached(exercise):
         return getattr(exercise, "policy", None)  # a missing row raises DoesNotExist: None
     return ExercisePolicy.objects.filter(exercise=exercise).first()
 
