@@ -379,10 +379,14 @@ def test_the_worker_joins_a_cpu_cgroup_weighted_as_its_nice() -> None:
 
 def test_a_dedicated_grading_process_yields_too() -> None:
     # In a process of its own: nice values only go up for an unprivileged process.
+    # Every thread's nice; a thread that ends between the listing and the read is not counted.
     code = (
         "import os, threading; from grader.engine import Grader; t = threading.Thread(target=lambda: None); "
-        "g = Grader(device='cpu', dedicated=True); t.start(); t.join(); "
-        "print(min(os.getpriority(os.PRIO_PROCESS, int(x)) for x in os.listdir('/proc/self/task')))"
+        "g = Grader(device='cpu', dedicated=True); t.start(); t.join(); nices = []\n"
+        "for x in os.listdir('/proc/self/task'):\n"
+        "    try: nices.append(os.getpriority(os.PRIO_PROCESS, int(x)))\n"
+        "    except ProcessLookupError: pass\n"
+        "print(min(nices))"
     )
     env = {k: v for k, v in os.environ.items() if k != "GRADER_NICE"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
