@@ -4,9 +4,10 @@ Sized from the machine: a process per core and one more (the one whose request w
 each serving ONE request at a time (the sync worker). The views are CPU-bound Python: threads in one
 process only take turns at the GIL, and a threaded process accepts connections whether or not it is
 free, so a busy one queues requests that an idle one could serve. With one request per process, only
-a free process accepts and the kernel's queue balances them. Measured on this 2-core machine (30
-clients on the exercise page, four interleaved rounds, bench/RESULTS.md "Web processes"): 246
-pages/s, p95 145 ms against 155 pages/s, p95 333 ms with 4 threads a process.
+a free process accepts and the kernel's queue balances them. Measured on this 2-core machine
+(bench/load/webprocs.py: 30 clients on the exercise page, medians of four interleaved rounds,
+bench/RESULTS.md "Web processes"): 220 pages/s, p95 176 ms against 166 pages/s, p95 315 ms with
+4 threads a process.
 
 A sync process is held for as long as its client takes to send the request and read the answer:
 in production a buffering proxy stands in front (docker-compose.yml's `proxy`, deploy/nginx.conf).

@@ -10,7 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 # Types, import contracts and lint first: a violation fails the run before any test starts.
 bash scripts/check.sh
 
-# nginx only for `nginx -t` on deploy/nginx.conf (tests/test_compose.py); never left running.
+# nginx for the tests of deploy/nginx.conf (tests/test_compose.py's `nginx -t`, tests/integration/
+# test_proxy.py's nginx in front of a test gunicorn, each its own process); the service is stopped.
 if [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ]; then
     echo "==> installing Debian's nginx-light to check deploy/nginx.conf"
     apt-get update -qq

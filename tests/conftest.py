@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -45,6 +46,36 @@ def _session_settings(tmp_path_factory):
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"], GRADER_SELFTEST_CACHE_DIR=str(record)
     ):
         yield
+
+
+# ---- local servers --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+def nginx_conf(run_dir: Path, upstream: str, listen: str) -> Path:
+    """A whole nginx config in run_dir around deploy/nginx.conf's site (compose's `proxy`): its
+    upstream `web:8000` (a name only compose resolves) replaced by `upstream`, listening on `listen`."""
+    site = (ROOT / "deploy" / "nginx.conf").read_text()
+    site = site.replace("server web:8000;", f"server {upstream};").replace("listen 8080;", f"listen {listen};")
+    conf = run_dir / "nginx.conf"
+    conf.write_text(
+        f"pid {run_dir}/nginx.pid;\nerror_log {run_dir}/error.log;\nworker_processes 1;\nevents {{}}\n"
+        f"http {{\n access_log off;\n client_body_temp_path {run_dir};\n proxy_temp_path {run_dir};\n{site}\n}}\n"
+    )
+    return conf
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 import yaml
 from django.conf import settings
 
-from tests.conftest import skip_or_fail
+from tests.conftest import NGINX, nginx_conf, skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -213,18 +212,10 @@ def test_the_site_is_the_buffering_proxy_in_front_of_gunicorn():
 def test_the_proxy_config_is_valid_nginx(tmp_path):
     """nginx itself reads deploy/nginx.conf (with the upstream's host name, which only resolves
     inside compose, pointed at this machine)."""
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if nginx is None:
+    if NGINX is None:
         skip_or_fail("nginx is not installed here (scripts/test.sh installs it)")
-    conf = tmp_path / "nginx.conf"
-    site = NGINX_CONF.replace("server web:8000;", "server 127.0.0.1:8000;").replace(
-        "listen 8080;", "listen 127.0.0.1:18080;"
-    )
-    conf.write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
-        f"http {{\n access_log off;\n client_body_temp_path {tmp_path};\n proxy_temp_path {tmp_path};\n{site}\n}}\n"
-    )
-    done = subprocess.run([nginx, "-t", "-q", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True)
+    conf = nginx_conf(tmp_path, "127.0.0.1:8000", "127.0.0.1:18080")
+    done = subprocess.run([NGINX, "-t", "-q", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 

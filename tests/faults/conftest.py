@@ -17,13 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXERCISES, IDENTITY_BLOCK, ROOT, engine_or_skip, skip_or_fail
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import EXERCISES, IDENTITY_BLOCK, ROOT, engine_or_skip, free_port, skip_or_fail
 
 
 def _wait(predicate, timeout: float, what: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import skip_or_fail
+from tests.conftest import NGINX, free_port, nginx_conf, port_open, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 APP = """
 def app(environ, start_response):
@@ -30,20 +28,12 @@ def app(environ, start_response):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_port(port: int) -> None:
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
+    while not port_open(port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listens on {port}")
         time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 @pytest.fixture
@@ -52,15 +42,8 @@ def proxied_gunicorn(tmp_path):
     if NGINX is None:
         skip_or_fail("nginx is not installed here (scripts/test.sh installs it)")
     (tmp_path / "slowapp.py").write_text(APP)
-    web, proxy = _free_port(), _free_port()
-    site = (ROOT / "deploy" / "nginx.conf").read_text()
-    site = site.replace("server web:8000;", f"server 127.0.0.1:{web};").replace(
-        "listen 8080;", f"listen 127.0.0.1:{proxy};"
-    )
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nworker_processes 1;\nevents {{}}\n"
-        f"http {{\n access_log off;\n client_body_temp_path {tmp_path};\n proxy_temp_path {tmp_path};\n{site}\n}}\n"
-    )
+    web, proxy = free_port(), free_port()
+    conf = nginx_conf(tmp_path, f"127.0.0.1:{web}", f"127.0.0.1:{proxy}")
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "slowapp:app", "--bind", f"127.0.0.1:{web}", "--workers", "1"],
@@ -69,7 +52,7 @@ def proxied_gunicorn(tmp_path):
             stderr=subprocess.DEVNULL,
         ),
         subprocess.Popen(
-            [NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path), "-g", "daemon off;"],
+            [NGINX, "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"],
             start_new_session=True,
         ),
     ]

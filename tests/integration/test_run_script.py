@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -15,15 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IDENTITY_NO_SHORTCUT, ROOT, engine_or_skip
+from tests.conftest import IDENTITY_NO_SHORTCUT, ROOT, engine_or_skip, free_port, port_open
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(predicate, timeout: float, what: str, log: Path):
@@ -38,7 +31,7 @@ def _wait_for(predicate, timeout: float, what: str, log: Path):
 
 def test_run_sh_serves_the_site_and_grades_on_embedded_defaults(tmp_path):
     engine_or_skip()
-    port = _free_port()
+    port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()
@@ -96,7 +89,7 @@ def test_run_sh_serves_the_site_and_grades_on_embedded_defaults(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-    assert _wait_for(lambda: not _port_open(port), 15, "the web server kept running after Ctrl-C", log)
+    assert _wait_for(lambda: not port_open(port), 15, "the web server kept running after Ctrl-C", log)
 
 
 def _ok(opener, url) -> bool:
@@ -104,8 +97,3 @@ def _ok(opener, url) -> bool:
         return opener.open(url, timeout=5).status == 200
     except OSError:
         return False
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
